@@ -1,0 +1,83 @@
+// System calls and macros that Swift imports badly or not at all: memfd and
+// seals, eventfd, epoll (its event struct is packed on x86-64), SCM_RIGHTS
+// (CMSG_* are function-like macros), SO_PEERCRED, process_vm_readv, pidfd.
+// Thin on purpose: each returns the kernel's result and leaves errno alone.
+#ifndef PVM_SYS_H
+#define PVM_SYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+// MARK: memfd segments
+
+/// memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING).
+int pvm_memfd_create(const char *name);
+/// Seals size changes and further seals: a peer cannot shrink the segment
+/// under our mapping (which would turn our next access into SIGBUS).
+int pvm_memfd_seal_size(int fd);
+/// 1 if `fd` carries F_SEAL_SHRINK and F_SEAL_GROW, 0 if not, -1 on error.
+int pvm_memfd_is_size_sealed(int fd);
+/// fallocate(fd, 0, 0, length): reserves the pages now so that a full
+/// filesystem or memory limit is an error here, not a SIGBUS later.
+int pvm_fallocate(int fd, off_t length);
+
+// MARK: eventfd doorbell
+
+int pvm_eventfd_create(void);  // EFD_CLOEXEC | EFD_NONBLOCK
+int pvm_eventfd_signal(int fd);  // write 1
+int pvm_eventfd_drain(int fd);   // read; 1 if it was signalled, 0 if not, -1 on error
+
+// MARK: epoll (unpacked event for Swift)
+
+typedef struct pvm_epoll_event {
+    uint32_t events;
+    uint64_t data;
+} pvm_epoll_event;
+
+int pvm_epoll_create(void);
+int pvm_epoll_add(int epfd, int fd, uint32_t events, uint64_t data);
+int pvm_epoll_mod(int epfd, int fd, uint32_t events, uint64_t data);
+int pvm_epoll_del(int epfd, int fd);
+int pvm_epoll_wait(int epfd, pvm_epoll_event *out, int max, int timeout_ms);
+
+extern const uint32_t PVM_EPOLLIN;
+extern const uint32_t PVM_EPOLLOUT;
+extern const uint32_t PVM_EPOLLERR;
+extern const uint32_t PVM_EPOLLHUP;
+extern const uint32_t PVM_EPOLLRDHUP;
+
+// MARK: Unix sockets and descriptor passing
+
+/// sendmsg() of `len` bytes with `nfds` descriptors attached (SCM_RIGHTS).
+ssize_t pvm_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
+/// recvmsg() into `buf`; received descriptors (close-on-exec) go to `fds`,
+/// their number to `*nfds`. `*truncated` is set when the kernel dropped
+/// descriptors or data (MSG_CTRUNC / MSG_TRUNC): the caller must treat the
+/// message as malformed. Descriptors beyond `maxfds` are closed here.
+ssize_t pvm_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds, int *truncated);
+/// SO_PEERCRED of a connected Unix socket.
+int pvm_peer_credentials(int sock, pid_t *pid, uid_t *uid, gid_t *gid);
+/// Unix stream socket bound and listening at `path` (non-blocking, close-on-exec).
+int pvm_unix_listen(const char *path, int backlog);
+/// Blocking connect to `path`; returns the socket (close-on-exec) or -1.
+int pvm_unix_connect(const char *path);
+/// Maximum length of a Unix socket path, including the NUL.
+size_t pvm_unix_path_max(void);
+int pvm_set_nonblocking(int fd, int on);
+
+// MARK: Cross-memory attach and processes
+
+/// process_vm_readv of one contiguous range; bytes read or -1.
+ssize_t pvm_vm_read(pid_t pid, void *local, const void *remote, size_t len);
+/// prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY): lets peers of this user read
+/// our memory under Yama ptrace_scope 1.
+int pvm_allow_ptrace_any(void);
+/// pidfd_open(pid, 0) or -1.
+int pvm_pidfd_open(pid_t pid);
+/// Current thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID).
+uint64_t pvm_thread_cpu_ns(void);
+/// CLOCK_MONOTONIC in nanoseconds.
+uint64_t pvm_monotonic_ns(void);
+
+#endif

@@ -1,0 +1,296 @@
+// The non-inline half of CSupport: wrappers for syscalls and macros, layout
+// assertions, and the dlopen probes. No policy: no retries, no timeouts.
+#ifndef _GNU_SOURCE
+#error "CSupport must be compiled with _GNU_SOURCE (Package.swift defines it)"
+#endif
+
+#include "include/CSupport.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+// MARK: Layout checks: these structs are shared with other processes.
+
+_Static_assert(sizeof(pvm_ring_desc) == 256, "ring description is two control slots");
+_Static_assert(sizeof(pvm_ring_slot) == PVM_CONTROL_SLOT, "control slot size");
+_Static_assert(offsetof(pvm_ring_header, head) == 256, "head offset");
+_Static_assert(offsetof(pvm_ring_header, armed) == 384, "armed offset");
+_Static_assert(offsetof(pvm_ring_header, waiting) == 512, "waiting offset");
+_Static_assert(sizeof(pvm_ring_header) == 640, "ring header size");
+_Static_assert(sizeof(pvm_ring_header) % PVM_CACHE_LINE == 0, "data area starts on a line");
+_Static_assert(sizeof(pvm_record_header) == PVM_RECORD_HEADER, "record header size");
+_Static_assert(offsetof(pvm_record_header, length) == 8, "record length offset");
+_Static_assert(offsetof(pvm_record_header, kind) == 12, "record kind offset");
+_Static_assert(sizeof(pvm_rec_remote) == 24, "remote descriptor size");
+_Static_assert(sizeof(pvm_rec_chunk) == 16, "chunk header size");
+_Static_assert(sizeof(pvm_rec_loan) == 24, "loan descriptor size");
+_Static_assert(sizeof(pvm_heap_header) == PVM_CONTROL_SLOT, "heap header size");
+_Static_assert(sizeof(pvm_epoll_event) == 16, "unpacked epoll event");
+
+// MARK: memfd
+
+int pvm_memfd_create(const char *name) {
+    return memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+}
+
+int pvm_memfd_seal_size(int fd) {
+    return fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+}
+
+int pvm_memfd_is_size_sealed(int fd) {
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0) return -1;
+    return (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) == (F_SEAL_SHRINK | F_SEAL_GROW);
+}
+
+int pvm_fallocate(int fd, off_t length) { return fallocate(fd, 0, 0, length); }
+
+// MARK: eventfd
+
+int pvm_eventfd_create(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+
+int pvm_eventfd_signal(int fd) {
+    uint64_t one = 1;
+    return write(fd, &one, sizeof one) == (ssize_t)sizeof one ? 0 : -1;
+}
+
+int pvm_eventfd_drain(int fd) {
+    uint64_t value;
+    ssize_t n = read(fd, &value, sizeof value);
+    if (n == (ssize_t)sizeof value) return 1;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    return -1;
+}
+
+// MARK: epoll
+
+const uint32_t PVM_EPOLLIN = EPOLLIN;
+const uint32_t PVM_EPOLLOUT = EPOLLOUT;
+const uint32_t PVM_EPOLLERR = EPOLLERR;
+const uint32_t PVM_EPOLLHUP = EPOLLHUP;
+const uint32_t PVM_EPOLLRDHUP = EPOLLRDHUP;
+
+int pvm_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+static int epoll_op(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.u64 = data;
+    return epoll_ctl(epfd, op, fd, &ev);
+}
+
+int pvm_epoll_add(int epfd, int fd, uint32_t events, uint64_t data) {
+    return epoll_op(epfd, EPOLL_CTL_ADD, fd, events, data);
+}
+int pvm_epoll_mod(int epfd, int fd, uint32_t events, uint64_t data) {
+    return epoll_op(epfd, EPOLL_CTL_MOD, fd, events, data);
+}
+int pvm_epoll_del(int epfd, int fd) { return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL); }
+
+int pvm_epoll_wait(int epfd, pvm_epoll_event *out, int max, int timeout_ms) {
+    struct epoll_event evs[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(epfd, evs, max, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        out[i].events = evs[i].events;
+        out[i].data = evs[i].data.u64;
+    }
+    return n;
+}
+
+// MARK: Unix sockets
+
+#define PVM_MAX_FDS 8
+
+ssize_t pvm_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {
+    if (nfds < 0 || nfds > PVM_MAX_FDS) { errno = EINVAL; return -1; }
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    union {
+        char space[CMSG_SPACE(sizeof(int) * PVM_MAX_FDS)];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (nfds > 0) {
+        msg.msg_control = control.space;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    return sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+ssize_t pvm_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds, int *truncated) {
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    union {
+        char space[CMSG_SPACE(sizeof(int) * PVM_MAX_FDS)];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.space;
+    msg.msg_controllen = sizeof control.space;
+    *nfds = 0;
+    *truncated = 0;
+    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) *truncated = 1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int *received = (int *)CMSG_DATA(c);
+        for (size_t i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, received + i, sizeof fd);
+            if (*nfds < maxfds) {
+                fds[(*nfds)++] = fd;
+            } else {
+                close(fd);  // more than the caller can hold: never leak it
+                *truncated = 1;
+            }
+        }
+    }
+    return n;
+}
+
+int pvm_peer_credentials(int sock, pid_t *pid, uid_t *uid, gid_t *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
+size_t pvm_unix_path_max(void) { return sizeof(((struct sockaddr_un *)0)->sun_path); }
+
+static int fill_sockaddr(struct sockaddr_un *addr, const char *path) {
+    memset(addr, 0, sizeof *addr);
+    addr->sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (n + 1 > sizeof addr->sun_path) { errno = ENAMETOOLONG; return -1; }
+    memcpy(addr->sun_path, path, n + 1);
+    return 0;
+}
+
+int pvm_unix_listen(const char *path, int backlog) {
+    struct sockaddr_un addr;
+    if (fill_sockaddr(&addr, path) != 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, backlog) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int pvm_unix_connect(const char *path) {
+    struct sockaddr_un addr;
+    if (fill_sockaddr(&addr, path) != 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int rc;
+    do { rc = connect(fd, (struct sockaddr *)&addr, sizeof addr); } while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int pvm_set_nonblocking(int fd, int on) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -1;
+    flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, flags);
+}
+
+// MARK: Cross-memory attach, processes, clocks
+
+ssize_t pvm_vm_read(pid_t pid, void *local, const void *remote, size_t len) {
+    struct iovec l = {.iov_base = local, .iov_len = len};
+    struct iovec r = {.iov_base = (void *)remote, .iov_len = len};
+    return process_vm_readv(pid, &l, 1, &r, 1, 0);
+}
+
+int pvm_allow_ptrace_any(void) {
+#ifdef PR_SET_PTRACER
+    return prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int pvm_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+uint64_t pvm_thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t pvm_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+// MARK: dlopen probes
+
+static void probe(pvm_dl_probe *out, const char *library, const char *symbol) {
+    memset(out, 0, sizeof *out);
+    void *handle = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL) {
+        const char *e = dlerror();
+        snprintf(out->detail, sizeof out->detail, "%s", e ? e : library);
+        return;
+    }
+    if (dlsym(handle, symbol) == NULL) {
+        const char *e = dlerror();
+        snprintf(out->detail, sizeof out->detail, "%s: %s", library, e ? e : symbol);
+    } else {
+        out->present = 1;
+        snprintf(out->detail, sizeof out->detail, "%s", library);
+    }
+    dlclose(handle);
+}
+
+void pvm_probe_ibverbs(pvm_dl_probe *out) { probe(out, "libibverbs.so.1", "ibv_get_device_list"); }
+void pvm_probe_numa(pvm_dl_probe *out) { probe(out, "libnuma.so.1", "numa_available"); }

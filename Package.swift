@@ -1,0 +1,90 @@
+// swift-tools-version: 6.1
+//
+// A modern Parallel Virtual Machine for Linux. See README.md for the module map.
+// Layers (arrows point at dependencies, never upward):
+//
+//   pvmbench → PVMBench → PVMTransport → PVMSystem → CSupport
+//                       → PVMEncoding (pure, no dependencies)
+//
+// Modules named for the layers that follow (issues 4-9): PVMControl (daemon
+// protocol), PVM (task library), PVMDaemon + pvmd, PVMConsole + pvm, PVM3
+// (libpvm3.so.3 C ABI). They join this manifest with their first source file.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .define("PVM_INTERNAL_CHECKS", .when(configuration: .debug)),
+]
+
+let package = Package(
+    name: "pvm",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "PVMEncoding", targets: ["PVMEncoding"]),
+        .library(name: "PVMTransport", targets: ["PVMTransport"]),
+        .executable(name: "pvmbench", targets: ["pvmbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // The only C we write: atomics on shared memory, futex, CMSG, layouts, dlopen probes.
+        .target(
+            name: "CSupport",
+            path: "CSupport",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        // Pure computation: data signatures, pack/unpack, conversion, the message frame.
+        .target(name: "PVMEncoding", swiftSettings: swiftSettings),
+        // The syscall layer: errno-typed wrappers, owned descriptors, epoll, memfd, fd passing.
+        .target(
+            name: "PVMSystem",
+            dependencies: ["CSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // Transports: shared memory (rings, segments, large messages, loans).
+        .target(
+            name: "PVMTransport",
+            dependencies: [
+                "PVMSystem", "CSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PVMBench",
+            dependencies: [
+                "PVMTransport", "PVMEncoding", "PVMSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "pvmbench", dependencies: ["PVMBench"], swiftSettings: swiftSettings),
+
+        .target(
+            name: "PVMTestSupport",
+            dependencies: ["PVMSystem"],
+            path: "Tests/PVMTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "PVMEncodingTests", dependencies: ["PVMEncoding"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PVMSystemTests",
+            dependencies: ["PVMSystem", "CSupport", "PVMTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PVMTransportTests",
+            dependencies: ["PVMTransport", "PVMSystem", "CSupport", "PVMTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PVMBenchTests",
+            dependencies: ["PVMBench", "PVMTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
