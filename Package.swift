@@ -76,6 +76,13 @@ let package = Package(
             dependencies: ["PVMSystem", "CSupport", "PVMTestSupport"],
             swiftSettings: swiftSettings
         ),
+        // The far end of the transport tests: real, separate processes.
+        .executableTarget(
+            name: "shm-test-peer",
+            dependencies: ["PVMTransport", "PVMSystem"],
+            path: "Tests/ShmTestPeer",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PVMTransportTests",
             dependencies: ["PVMTransport", "PVMSystem", "CSupport", "PVMTestSupport"],

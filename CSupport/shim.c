@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -29,8 +31,11 @@ _Static_assert(sizeof(pvm_ring_desc) == 256, "ring description is two control sl
 _Static_assert(sizeof(pvm_ring_slot) == PVM_CONTROL_SLOT, "control slot size");
 _Static_assert(offsetof(pvm_ring_header, head) == 256, "head offset");
 _Static_assert(offsetof(pvm_ring_header, armed) == 384, "armed offset");
-_Static_assert(offsetof(pvm_ring_header, waiting) == 512, "waiting offset");
-_Static_assert(sizeof(pvm_ring_header) == 640, "ring header size");
+_Static_assert(offsetof(pvm_ring_header, done) == 512, "done offset");
+_Static_assert(offsetof(pvm_ring_header, release_tail) == 640, "release tail offset");
+_Static_assert(offsetof(pvm_ring_header, waiting) == 768, "waiting offset");
+_Static_assert(offsetof(pvm_ring_header, release_queue) == 896, "release queue offset");
+_Static_assert(sizeof(pvm_ring_header) == PVM_RING_HEADER_SIZE, "ring header size");
 _Static_assert(sizeof(pvm_ring_header) % PVM_CACHE_LINE == 0, "data area starts on a line");
 _Static_assert(sizeof(pvm_record_header) == PVM_RECORD_HEADER, "record header size");
 _Static_assert(offsetof(pvm_record_header, length) == 8, "record length offset");
@@ -188,21 +193,31 @@ int pvm_peer_credentials(int sock, pid_t *pid, uid_t *uid, gid_t *gid) {
 
 size_t pvm_unix_path_max(void) { return sizeof(((struct sockaddr_un *)0)->sun_path); }
 
-static int fill_sockaddr(struct sockaddr_un *addr, const char *path) {
+// A path starting with '@' names a socket in the abstract namespace (Linux):
+// it has no file, so nothing is left on disk when its owner dies.
+static int fill_sockaddr(struct sockaddr_un *addr, const char *path, socklen_t *len) {
     memset(addr, 0, sizeof *addr);
     addr->sun_family = AF_UNIX;
     size_t n = strlen(path);
     if (n + 1 > sizeof addr->sun_path) { errno = ENAMETOOLONG; return -1; }
-    memcpy(addr->sun_path, path, n + 1);
+    if (path[0] == '@') {
+        addr->sun_path[0] = '\0';
+        memcpy(addr->sun_path + 1, path + 1, n - 1);
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    } else {
+        memcpy(addr->sun_path, path, n + 1);
+        *len = (socklen_t)sizeof *addr;
+    }
     return 0;
 }
 
 int pvm_unix_listen(const char *path, int backlog) {
     struct sockaddr_un addr;
-    if (fill_sockaddr(&addr, path) != 0) return -1;
+    socklen_t alen;
+    if (fill_sockaddr(&addr, path, &alen) != 0) return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -1;
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, backlog) != 0) {
+    if (bind(fd, (struct sockaddr *)&addr, alen) != 0 || listen(fd, backlog) != 0) {
         int saved = errno;
         close(fd);
         errno = saved;
@@ -213,11 +228,12 @@ int pvm_unix_listen(const char *path, int backlog) {
 
 int pvm_unix_connect(const char *path) {
     struct sockaddr_un addr;
-    if (fill_sockaddr(&addr, path) != 0) return -1;
+    socklen_t alen;
+    if (fill_sockaddr(&addr, path, &alen) != 0) return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     int rc;
-    do { rc = connect(fd, (struct sockaddr *)&addr, sizeof addr); } while (rc != 0 && errno == EINTR);
+    do { rc = connect(fd, (struct sockaddr *)&addr, alen); } while (rc != 0 && errno == EINTR);
     if (rc != 0) {
         int saved = errno;
         close(fd);
@@ -234,7 +250,19 @@ int pvm_set_nonblocking(int fd, int on) {
     return fcntl(fd, F_SETFL, flags);
 }
 
+int pvm_accept(int listener) { return accept4(listener, NULL, NULL, SOCK_CLOEXEC); }
+
+int pvm_socketpair(int fds[2]) { return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds); }
+
 // MARK: Cross-memory attach, processes, clocks
+
+int pvm_affinity_cpu_count(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    return CPU_COUNT(&set);
+}
+
 
 ssize_t pvm_vm_read(pid_t pid, void *local, const void *remote, size_t len) {
     struct iovec l = {.iov_base = local, .iov_len = len};
@@ -264,6 +292,12 @@ uint64_t pvm_thread_cpu_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t pvm_random_u64(void) {
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) return 0;
+    return v;
 }
 
 uint64_t pvm_monotonic_ns(void) {

@@ -3,20 +3,20 @@
 // shim.c. Change a layout only together with PVM_RING_VERSION.
 //
 // A ring segment (one per ordered pair sender -> receiver, created and
-// first-touched by the receiver, handed to the sender as a memfd):
+// first-touched by the receiver, handed to the sender as a sealed memfd):
 //
-//   0      256    384    512    640                    640 + capacity
-//   +------+------+------+------+----------------------+
-//   | desc | cons | wake | prod | data (power of two)  |
-//   +------+------+------+------+----------------------+
-//   desc: immutable description (magic, version, capacity), written before
-//         the descriptor leaves the creator.
-//   cons: consumer-owned line: `head`, published in batches.
-//   wake: consumer-owned line: `armed`, set while the consumer may sleep.
-//   prod: producer-owned line: `waiting`, set while the producer waits for
-//         space.
-//   Each control word has its own 128-byte slot (two cache lines, so the
-//   adjacent-line prefetcher does not couple them).
+//   offset  size   written by  field
+//   0       256    creator     desc: magic, version, header size, capacity (immutable)
+//   256     128    consumer    head: bytes consumed, published in batches
+//   384     128    consumer    armed: 1 while the consumer may sleep (producers ring its doorbell)
+//   512     128    consumer    done: last single-copy token the consumer finished pulling
+//   640     128    consumer    release_tail: entries written to the release queue
+//   768     128    producer    waiting: 1 while the producer waits for the consumer
+//   896     8192   consumer    release queue: 1024 heap offsets of loans given back
+//   12288   capacity           data area (a power of two)
+//
+// Each control word has its own 128-byte slot (two cache lines, so the
+// adjacent-line prefetcher does not couple them).
 //
 // A record, 16-byte aligned, never wraps (a padding record fills the end):
 //
@@ -28,6 +28,8 @@
 //          release ordering. The consumer polls it: a record is ready when
 //          stamp == its own position + 1. Stale bytes from earlier laps hold
 //          older positions, so no zeroing is needed and nothing can alias.
+//          A producer killed mid-record never stores the stamp: the consumer
+//          sees "not ready", never a torn record.
 #ifndef PVM_SHM_H
 #define PVM_SHM_H
 
@@ -54,11 +56,18 @@ typedef struct pvm_ring_slot {
     uint8_t  pad[PVM_CONTROL_SLOT - 8];
 } pvm_ring_slot;
 
+#define PVM_RELEASE_QUEUE 1024u
+#define PVM_RING_HEADER_SIZE 12288u
+
 typedef struct pvm_ring_header {
     pvm_ring_desc desc;
-    pvm_ring_slot head;      // consumer position (bytes consumed), published in batches
-    pvm_ring_slot armed;     // 1 while the consumer may sleep: producers must ring
-    pvm_ring_slot waiting;   // 1 while the producer waits for space: the consumer must ring
+    pvm_ring_slot head;          // consumer position (bytes consumed), published in batches
+    pvm_ring_slot armed;         // 1 while the consumer may sleep: producers must ring
+    pvm_ring_slot done;          // last single-copy token pulled by the consumer
+    pvm_ring_slot release_tail;  // release-queue entries written by the consumer
+    pvm_ring_slot waiting;       // 1 while the producer waits for consumer progress
+    uint64_t release_queue[PVM_RELEASE_QUEUE];  // heap offsets of released loans
+    uint8_t  reserved[PVM_RING_HEADER_SIZE - 896 - 8 * PVM_RELEASE_QUEUE];
 } pvm_ring_header;
 
 typedef struct pvm_record_header {
@@ -74,15 +83,13 @@ enum {
     PVM_REC_INLINE = 2,     // payload is the message
     PVM_REC_CMA = 3,        // payload: pvm_rec_remote; pull with process_vm_readv
     PVM_REC_CHUNK = 4,      // payload: pvm_rec_chunk header + bytes of a pipelined message
-    PVM_REC_CMA_DONE = 5,   // payload: uint64 token; the receiver has pulled a CMA message
-    PVM_REC_LOAN = 6,       // payload: pvm_rec_loan; a buffer in the sender's shared heap
-    PVM_REC_LOAN_DONE = 7,  // payload: pvm_rec_loan; the receiver releases the buffer
+    PVM_REC_LOAN = 5,       // payload: pvm_rec_loan; a buffer in the sender's shared heap
 };
 
 typedef struct pvm_rec_remote {
     uint64_t address;   // in the sender's address space
     uint64_t length;
-    uint64_t token;     // echoed in PVM_REC_CMA_DONE
+    uint64_t token;     // the consumer stores it in `done` once pulled
 } pvm_rec_remote;
 
 typedef struct pvm_rec_chunk {
@@ -93,7 +100,7 @@ typedef struct pvm_rec_chunk {
 typedef struct pvm_rec_loan {
     uint64_t offset;    // from the start of the sender's heap segment
     uint64_t length;    // bytes of message
-    uint64_t capacity;  // bytes of the block (returned on release)
+    uint64_t capacity;  // bytes of the block
 } pvm_rec_loan;
 
 /// The shared heap ("loan pool") segment a task hands to its peers for zero copy.

@@ -59,12 +59,19 @@ ssize_t pvm_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds,
 /// SO_PEERCRED of a connected Unix socket.
 int pvm_peer_credentials(int sock, pid_t *pid, uid_t *uid, gid_t *gid);
 /// Unix stream socket bound and listening at `path` (non-blocking, close-on-exec).
+/// A path starting with '@' is in the abstract namespace (no file on disk).
 int pvm_unix_listen(const char *path, int backlog);
 /// Blocking connect to `path`; returns the socket (close-on-exec) or -1.
 int pvm_unix_connect(const char *path);
 /// Maximum length of a Unix socket path, including the NUL.
 size_t pvm_unix_path_max(void);
 int pvm_set_nonblocking(int fd, int on);
+/// accept4(listener, NULL, NULL, SOCK_CLOEXEC).
+int pvm_accept(int listener);
+/// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC) into fds[2].
+int pvm_socketpair(int fds[2]);
+/// CPUs in this process's affinity mask (sched_getaffinity + CPU_COUNT), or -1.
+int pvm_affinity_cpu_count(void);
 
 // MARK: Cross-memory attach and processes
 
@@ -77,6 +84,8 @@ int pvm_allow_ptrace_any(void);
 int pvm_pidfd_open(pid_t pid);
 /// Current thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID).
 uint64_t pvm_thread_cpu_ns(void);
+/// 64 random bits from getrandom(2) (0 if it failed).
+uint64_t pvm_random_u64(void);
 /// CLOCK_MONOTONIC in nanoseconds.
 uint64_t pvm_monotonic_ns(void);
 

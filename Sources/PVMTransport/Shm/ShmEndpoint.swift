@@ -1,0 +1,935 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSupport
+import PVMSystem
+
+/// Index of a connected peer in an endpoint. Reused after the peer's
+/// `.disconnected` event has been delivered.
+public typealias ShmPeerID = UInt32
+
+/// Which mechanism carried a message.
+public enum ShmPath: String, Sendable, Codable {
+    /// Copied through the ring.
+    case inline
+    /// Pulled by the receiver straight from the sender's memory (process_vm_readv).
+    case singleCopy = "single-copy"
+    /// Copied through the ring in pieces (where single copy is not permitted).
+    case pipelined
+    /// Read in place from the sender's shared heap.
+    case loan
+}
+
+/// A received message. `bytes` is valid only until the handler returns.
+public struct ShmMessage {
+    public let bytes: UnsafeRawBufferPointer
+    public let path: ShmPath
+}
+
+/// What `poll` and `receive` report.
+public enum ShmEvent {
+    case message(ShmPeerID, ShmMessage)
+    /// A peer connected to this endpoint.
+    case connected(ShmPeerID)
+    /// A peer left (exited, was killed, closed, or broke the protocol). Every
+    /// message it completed before that has been delivered.
+    case disconnected(ShmPeerID, String)
+}
+
+@usableFromInline
+enum PeerState: UInt8 { case free = 0, open, draining }
+
+/// Hot per-peer state, kept in one flat table (no reference counting on the
+/// message path). Descriptors and mappings that own resources live in
+/// `PeerResources`.
+@usableFromInline
+struct PeerSlot {
+    @usableFromInline var state: PeerState
+    @usableFromInline var producer: RingProducer
+    @usableFromInline var consumer: RingConsumer
+    @usableFromInline var peerDoorbell: Int32
+    @usableFromInline var socket: Int32
+    @usableFromInline var pid: Int32
+    /// The peer may pull our large messages with process_vm_readv.
+    @usableFromInline var sendSingleCopy: Bool
+    @usableFromInline var singleCopyIssued: UInt64 = 0
+    @usableFromInline var loansOut: Int = 0
+    @usableFromInline var releaseHead: UInt64 = 0
+    @usableFromInline var peerHeap: UnsafeMutableRawPointer? = nil
+    @usableFromInline var peerHeapCapacity: Int = 0
+    @usableFromInline var heapSent: Bool = false
+    @usableFromInline var assembly: UnsafeMutableRawPointer? = nil
+    @usableFromInline var assemblyCapacity: Int = 0
+    @usableFromInline var assemblyTotal: Int = 0
+    @usableFromInline var assemblyReceived: Int = 0
+}
+
+/// Owners of a peer's descriptors and mappings.
+final class PeerResources {
+    let inbox: SharedSegment       // ring the peer writes into (ours)
+    let outbox: SharedSegment      // ring we write into (the peer's)
+    let socket: OwnedDescriptor
+    let doorbell: OwnedDescriptor  // the peer's eventfd
+    var heap: SharedSegment? = nil // the peer's shared heap, once sent
+
+    init(inbox: consuming SharedSegment, outbox: consuming SharedSegment, socket: consuming OwnedDescriptor, doorbell: consuming OwnedDescriptor) {
+        self.inbox = inbox
+        self.outbox = outbox
+        self.socket = socket
+        self.doorbell = doorbell
+    }
+}
+
+/// A task's endpoint of the shared-memory transport.
+///
+/// Each ordered pair of endpoints shares one single-producer ring, created
+/// and first-touched by the receiver and handed to the sender as a sealed
+/// memfd over a Unix socket (abstract namespace: no file on disk). The
+/// socket stays open: its hang-up is how a dead peer is noticed, and it
+/// carries the shared heap's descriptor for zero copy.
+///
+/// Messages up to `eagerLimit` are copied through the ring. Larger ones are
+/// pulled by the receiver with one `process_vm_readv` when the handshake's
+/// probe showed that the kernel permits it, and otherwise copied through the
+/// ring in pipelined pieces. Loaned buffers cross as an offset into the
+/// sender's shared heap. Whatever the path, messages from one peer arrive in
+/// the order they were sent.
+///
+/// Threading: an endpoint belongs to one thread. Handlers must not call
+/// `poll` or `receive` (they may `send`).
+public final class ShmEndpoint {
+    /// The address peers pass to `connect(to:)`.
+    public let address: String
+    public let configuration: ShmConfiguration
+
+    private let listener: OwnedDescriptor
+    private let epoll: Epoll
+    private let doorbell: Doorbell
+    @usableFromInline let slots: UnsafeMutablePointer<PeerSlot>
+    @usableFromInline var peerLimit = 0
+    private var resources: [PeerResources?]
+    private var connectionEvents: [(ShmPeerID, String?)] = []
+    private var pending: [(ShmPeerID, ShmPath, UnsafeMutableRawBufferPointer)] = []
+    private var pendingHead = 0
+    private var largeBuffer: UnsafeMutableRawPointer? = nil
+    private var largeCapacity = 0
+    private var heap: LoanHeap? = nil
+    private let probeWord: UnsafeMutablePointer<UInt64>
+    private let cpus: Int
+    @usableFromInline var spinBudget: UInt64
+    private var idlePolls: UInt32 = 0
+    private var openPeers = 0
+    private var queueing = false
+
+    private static let doorbellToken: UInt64 = 0
+    private static let listenerToken: UInt64 = 1
+    private static let peerTokenBase: UInt64 = 2
+
+    /// Creates an endpoint listening at an abstract-namespace address made
+    /// from `name`, this process and a random suffix.
+    public init(name: String, configuration: ShmConfiguration = .fromEnvironment()) throws(TransportError) {
+        self.configuration = try configuration.validated()
+        let random = pvm_random_u64()
+        let safe = String(name.unicodeScalars.map { c -> Character in
+            (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "-") ? Character(c) : "_"
+        }.prefix(40))
+        address = "@pvm-\(getuid())-\(getpid())-\(String(random & 0xffff_ffff, radix: 16))-\(safe)"
+        do {
+            listener = try UnixSocket.listen(path: address)
+            epoll = try Epoll()
+            doorbell = try Doorbell()
+            try epoll.add(doorbell.descriptor.rawValue, events: .readable, token: Self.doorbellToken)
+            try epoll.add(listener.rawValue, events: .readable, token: Self.listenerToken)
+        } catch {
+            throw TransportError(error, "creating shared-memory endpoint \(name)")
+        }
+        slots = .allocate(capacity: configuration.maxPeers)
+        resources = Array(repeating: nil, count: configuration.maxPeers)
+        probeWord = .allocate(capacity: 1)
+        probeWord.pointee = pvm_random_u64() | 1
+        cpus = SystemProbe.availableCPUs()
+        spinBudget = configuration.spinNanoseconds
+        if configuration.largeMode == .automatic {
+            // Let peers of this user read our memory even under Yama ptrace_scope 1.
+            _ = pvm_allow_ptrace_any()
+        }
+    }
+
+    deinit {
+        for i in 0..<peerLimit where slots[i].state != .free {
+            if let a = slots[i].assembly { a.deallocate() }
+        }
+        slots.deallocate()
+        probeWord.deallocate()
+        largeBuffer?.deallocate()
+        for i in pendingHead..<pending.count { pending[i].2.deallocate() }
+    }
+
+    // MARK: Connecting
+
+    /// Connects to the endpoint at `address` (same host, same user).
+    public func connect(to address: String) throws(TransportError) -> ShmPeerID {
+        let socket: OwnedDescriptor
+        do { socket = try UnixSocket.connect(path: address) } catch {
+            throw TransportError(error, "connecting to \(address)")
+        }
+        let credentials = try checkCredentials(socket)
+        let inbox = try makeRing()
+        var hello = ControlMessage(kind: .hello)
+        hello.ringBytes = UInt64(configuration.ringCapacity)
+        hello.probeAddress = UInt64(UInt(bitPattern: probeWord))
+        hello.probeValue = probeWord.pointee
+        hello.pid = getpid()
+        try sendControl(hello, on: socket, descriptors: [inbox.descriptor.rawValue, doorbell.descriptor.rawValue])
+        let (welcome, fds) = try receiveControl(on: socket, expecting: .welcome)
+        let peerDoorbell = OwnedDescriptor(taking: fds[1])
+        let outbox = try mapPeerRing(OwnedDescriptor(taking: fds[0]))
+        var confirm = ControlMessage(kind: .confirm)
+        confirm.canReadPeer = canRead(pid: credentials.pid, address: welcome.probeAddress, value: welcome.probeValue)
+        try sendControl(confirm, on: socket, descriptors: [])
+        return try register(inbox: inbox, outbox: outbox, socket: socket, doorbell: peerDoorbell,
+                            pid: credentials.pid, peerReadsUs: welcome.canReadPeer)
+    }
+
+    private func accept() {
+        while true {
+            let socket: OwnedDescriptor
+            do {
+                guard let s = try UnixSocket.accept(listener) else { return }
+                socket = s
+            } catch {
+                return
+            }
+            // A failed handshake drops only that connection.
+            _ = try? acceptHandshake(socket)
+        }
+    }
+
+    private func acceptHandshake(_ socket: consuming OwnedDescriptor) throws(TransportError) {
+        let credentials = try checkCredentials(socket)
+        let (hello, fds) = try receiveControl(on: socket, expecting: .hello)
+        let peerDoorbell = OwnedDescriptor(taking: fds[1])
+        let outbox = try mapPeerRing(OwnedDescriptor(taking: fds[0]))
+        let inbox = try makeRing()
+        var welcome = ControlMessage(kind: .welcome)
+        welcome.ringBytes = UInt64(configuration.ringCapacity)
+        welcome.probeAddress = UInt64(UInt(bitPattern: probeWord))
+        welcome.probeValue = probeWord.pointee
+        welcome.pid = getpid()
+        welcome.canReadPeer = canRead(pid: credentials.pid, address: hello.probeAddress, value: hello.probeValue)
+        try sendControl(welcome, on: socket, descriptors: [inbox.descriptor.rawValue, doorbell.descriptor.rawValue])
+        let (confirm, _) = try receiveControl(on: socket, expecting: .confirm)
+        let peer = try register(inbox: inbox, outbox: outbox, socket: socket, doorbell: peerDoorbell,
+                                pid: credentials.pid, peerReadsUs: confirm.canReadPeer)
+        connectionEvents.append((peer, nil))
+    }
+
+    private func checkCredentials(_ socket: borrowing OwnedDescriptor) throws(TransportError) -> UnixSocket.Credentials {
+        let c: UnixSocket.Credentials
+        do { c = try UnixSocket.credentials(of: socket) } catch { throw TransportError(error, "peer credentials") }
+        guard c.uid == getuid() else {
+            throw TransportError(.malformed, "refused a connection from uid \(c.uid) (pid \(c.pid)): not this user")
+        }
+        return c
+    }
+
+    private func makeRing() throws(TransportError) -> SharedSegment {
+        let size = RingLayout.segmentSize(capacity: configuration.ringCapacity)
+        do {
+            let segment = try SharedSegment(name: "pvm-ring", size: size)
+            _ = RingLayout(initializing: segment.base, capacity: configuration.ringCapacity, creatorPID: getpid())
+            return segment
+        } catch {
+            throw TransportError(error, "creating a \(size)-byte ring segment")
+        }
+    }
+
+    private func mapPeerRing(_ fd: consuming OwnedDescriptor) throws(TransportError) -> SharedSegment {
+        let segment: SharedSegment
+        do {
+            segment = try SharedSegment(mapping: fd, minimumSize: ringHeaderSize + 4096, maximumSize: ringHeaderSize + (1 << 30))
+        } catch {
+            throw TransportError(.malformed, "peer ring segment refused: \(error)", underlying: error)
+        }
+        _ = try RingLayout(validating: segment.base, segmentSize: segment.size)
+        return segment
+    }
+
+    private func canRead(pid: Int32, address: UInt64, value: UInt64) -> Bool {
+        guard configuration.largeMode == .automatic, address != 0 else { return false }
+        var got: UInt64 = 0
+        let n = pvm_vm_read(pid, &got, UnsafeRawPointer(bitPattern: UInt(address)), 8)
+        return n == 8 && got == value
+    }
+
+    private func register(inbox: consuming SharedSegment, outbox: consuming SharedSegment, socket: consuming OwnedDescriptor,
+                          doorbell peerDoorbell: consuming OwnedDescriptor, pid: Int32, peerReadsUs: Bool) throws(TransportError) -> ShmPeerID {
+        guard let index = (0..<configuration.maxPeers).first(where: { $0 >= peerLimit || slots[$0].state == .free }) else {
+            throw TransportError(.exhausted, "peer table full (\(configuration.maxPeers) peers); raise PVM_SHM_MAX_PEERS")
+        }
+        let consumer = RingConsumer(RingLayout(header: inbox.base, capacity: configuration.ringCapacity))
+        let producer = RingProducer(try RingLayout(validating: outbox.base, segmentSize: outbox.size))
+        do {
+            try epoll.add(socket.rawValue, events: [.readable, .readHangup], token: Self.peerTokenBase + UInt64(index))
+        } catch {
+            throw TransportError(error, "watching peer socket")
+        }
+        (slots + index).initialize(to: PeerSlot(
+            state: .open, producer: producer, consumer: consumer,
+            peerDoorbell: peerDoorbell.rawValue, socket: socket.rawValue, pid: pid,
+            sendSingleCopy: peerReadsUs && configuration.largeMode == .automatic))
+        resources[index] = PeerResources(inbox: inbox, outbox: outbox, socket: socket, doorbell: peerDoorbell)
+        peerLimit = max(peerLimit, index + 1)
+        openPeers += 1
+        updateSpinBudget()
+        return ShmPeerID(index)
+    }
+
+    /// Never spin when there are more local tasks (this one and its peers)
+    /// than CPUs: the spinner would take the CPU its peer needs.
+    private func updateSpinBudget() {
+        spinBudget = openPeers + 1 > cpus ? 0 : configuration.spinNanoseconds
+    }
+
+    /// Whether messages above the eager limit to `peer` go by single copy.
+    public func largePath(to peer: ShmPeerID) -> ShmPath {
+        guard Int(peer) < peerLimit, slots[Int(peer)].state != .free else { return .pipelined }
+        return slots[Int(peer)].sendSingleCopy ? .singleCopy : .pipelined
+    }
+
+    /// Number of connected peers.
+    public var peerCount: Int { openPeers }
+
+    /// Closes the connection to `peer` (its `.disconnected` event follows).
+    public func disconnect(_ peer: ShmPeerID) {
+        guard Int(peer) < peerLimit, slots[Int(peer)].state != .free else { return }
+        close(Int(peer), reason: "closed by this endpoint")
+    }
+
+    // MARK: Control messages
+
+    private func sendControl(_ message: ControlMessage, on socket: borrowing OwnedDescriptor, descriptors: [Int32]) throws(TransportError) {
+        var raw = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        do {
+            try withUnsafeMutableBytes(of: &raw) { buffer throws(SystemError) in
+                message.encode(into: buffer)
+                try UnixSocket.send(socket, UnsafeRawBufferPointer(buffer), descriptors: descriptors)
+            }
+        } catch {
+            throw TransportError(.peerGone, "sending \(message.kind) to peer: \(error)", underlying: error)
+        }
+    }
+
+    /// Reads one control message (with a deadline). The descriptors that came
+    /// with it are returned raw: the caller owns them from here on; on any
+    /// error they are closed here.
+    private func receiveControl(on socket: borrowing OwnedDescriptor, expecting kind: ControlMessage.Kind) throws(TransportError) -> (ControlMessage, [Int32]) {
+        var raw = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        var fds: [Int32] = []
+        let deadline = Clock.monotonicNanoseconds() + UInt64(configuration.handshakeTimeoutMilliseconds) * 1_000_000
+        var failure: TransportError? = nil
+        withUnsafeMutableBytes(of: &raw) { buffer in
+            var got = 0
+            while got < ControlMessage.size {
+                let now = Clock.monotonicNanoseconds()
+                if now >= deadline { failure = TransportError(.timedOut, "peer sent no \(kind) within \(configuration.handshakeTimeoutMilliseconds) ms"); return }
+                var p = pollfd(fd: socket.rawValue, events: Int16(POLLIN), revents: 0)
+                let wait = Int32(min((deadline - now) / 1_000_000 + 1, 60_000))
+                if Glibc.poll(&p, 1, wait) <= 0 { continue }
+                do throws(SystemError) {
+                    guard let r = try UnixSocket.receive(socket, into: UnsafeMutableRawBufferPointer(rebasing: buffer[got..<ControlMessage.size])) else { continue }
+                    fds += r.descriptors
+                    if r.truncated { failure = TransportError(.malformed, "control message with too many descriptors"); return }
+                    if r.count == 0 { failure = TransportError(.peerGone, "peer closed during the handshake (waiting for \(kind))"); return }
+                    got += r.count
+                } catch {
+                    failure = TransportError(error, "receiving \(kind)")
+                    return
+                }
+            }
+        }
+        do throws(TransportError) {
+            if let failure { throw failure }
+            let message = try withUnsafeBytes(of: &raw) { buffer throws(TransportError) in try ControlMessage(decoding: buffer) }
+            guard message.kind == kind else {
+                throw TransportError(.malformed, "expected \(kind), peer sent \(message.kind)")
+            }
+            guard fds.count == message.expectedDescriptors else {
+                throw TransportError(.malformed, "\(kind) came with \(fds.count) descriptors, expected \(message.expectedDescriptors)")
+            }
+            return (message, fds)
+        } catch {
+            for fd in fds { _ = Glibc.close(fd) }
+            throw error
+        }
+    }
+
+    /// Reads the control messages waiting on a peer's socket (after the
+    /// handshake only `heap` may come). False when the peer is gone or broke
+    /// the protocol (the slot is then draining).
+    private func serviceSocket(_ index: Int, wait: Bool) -> Bool {
+        guard let res = resources[index] else { return false }
+        while true {
+            var p = pollfd(fd: res.socket.rawValue, events: Int16(POLLIN), revents: 0)
+            let ready = Glibc.poll(&p, 1, wait ? configuration.handshakeTimeoutMilliseconds : 0)
+            if ready <= 0 {
+                if wait { beginClose(index, reason: "peer sent a loan without its heap") ; return false }
+                return true
+            }
+            do throws(TransportError) {
+                let (message, fds) = try receiveControl(on: res.socket, expecting: .heap)
+                let heap: SharedSegment
+                do {
+                    heap = try SharedSegment(mapping: OwnedDescriptor(taking: fds[0]), minimumSize: Int(PVM_CONTROL_SLOT) + 4096, maximumSize: 1 << 40)
+                } catch {
+                    throw TransportError(.malformed, "peer heap refused: \(error)")
+                }
+                let magic = heap.base.load(as: UInt64.self)
+                let capacity = Int(heap.base.load(fromByteOffset: 16, as: UInt64.self))
+                guard magic == PVM_HEAP_MAGIC, capacity == heap.size - Int(PVM_CONTROL_SLOT), UInt64(capacity) + UInt64(PVM_CONTROL_SLOT) == message.heapBytes else {
+                    beginClose(index, reason: "peer heap segment is malformed")
+                    return false
+                }
+                slots[index].peerHeap = heap.base + Int(PVM_CONTROL_SLOT)
+                slots[index].peerHeapCapacity = capacity
+                res.heap = consume heap
+                if wait { return true }
+            } catch {
+                beginClose(index, reason: error.kind == .peerGone ? "peer closed the connection" : "\(error)")
+                return false
+            }
+        }
+    }
+
+    // MARK: Receiving
+
+    /// Delivers what has arrived, without blocking. Returns the number of
+    /// events delivered.
+    @discardableResult
+    public func poll(_ handler: (ShmEvent) throws -> Void) throws -> Int {
+        var delivered = 0
+        if _slowPath(pendingHead < pending.count || !connectionEvents.isEmpty) {
+            delivered += try deliverQueued(handler)
+        }
+        var i = 0
+        while i < peerLimit {
+            if slots[i].state != .free {
+                delivered += try drain(i, handler)
+            }
+            i += 1
+        }
+        if delivered == 0 {
+            idlePolls &+= 1
+            if idlePolls & 63 == 0 {
+                pumpEvents(timeoutMilliseconds: 0)
+                if !connectionEvents.isEmpty { delivered += try deliverQueued(handler) }
+            }
+        }
+        return delivered
+    }
+
+    /// Blocks until at least one event is delivered or the timeout passes
+    /// (nil: no timeout). Polls for up to `spinNanoseconds` (0 when
+    /// oversubscribed), then sleeps in epoll at no CPU cost until a peer
+    /// rings the doorbell or a socket has news.
+    @discardableResult
+    public func receive(timeoutNanoseconds: UInt64? = nil, _ handler: (ShmEvent) throws -> Void) throws -> Int {
+        let start = Clock.monotonicNanoseconds()
+        var spins: UInt32 = 0
+        while true {
+            let n = try poll(handler)
+            if n > 0 { return n }
+            spins &+= 1
+            if spins & 15 != 0 { pvm_cpu_relax(); continue }
+            let elapsed = Clock.monotonicNanoseconds() &- start
+            if let t = timeoutNanoseconds, elapsed >= t { return 0 }
+            if elapsed < spinBudget { pvm_cpu_relax(); continue }
+            var waitMs: Int32 = -1
+            if let t = timeoutNanoseconds { waitMs = Int32(min((t - elapsed + 999_999) / 1_000_000, 3_600_000)) }
+            sleep(timeoutMilliseconds: waitMs, waitingSlot: nil) { false }
+        }
+    }
+
+    /// Drains one peer's ring (up to `batch` records).
+    @inline(__always)
+    private func drain(_ index: Int, _ handler: (ShmEvent) throws -> Void) throws -> Int {
+        let slot = slots + index
+        var count = 0
+        while count < configuration.batch {
+            guard let record = slot.pointee.consumer.ready() else {
+                if slot.pointee.consumer.idle() { wakeProducerOf(slot) }
+                if _slowPath(slot.pointee.state == .draining) { finishClose(index) }
+                return count
+            }
+            guard let (kind, length) = slot.pointee.consumer.decode(record) else {
+                beginClose(index, reason: "malformed record from peer (pid \(slot.pointee.pid))")
+                finishClose(index)
+                return count
+            }
+            let payload = UnsafeRawPointer(record + recordHeaderSize)
+            var keepGoing = true
+            defer {
+                if keepGoing, slot.pointee.state != .free, slot.pointee.consumer.advance(kind, length: length) {
+                    wakeProducerOf(slot)
+                }
+            }
+            switch kind {
+            case .inline:
+                try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: payload, count: length), path: .inline)))
+                count += 1
+            case .pad:
+                break
+            case .cma:
+                keepGoing = try receiveSingleCopy(index, payload, length, handler)
+                count += 1
+            case .chunk:
+                keepGoing = try receiveChunk(index, payload, length, handler)
+                count += 1
+            case .loan:
+                keepGoing = try receiveLoan(index, payload, length, handler)
+                count += 1
+            }
+            if !keepGoing { return count }
+        }
+        return count
+    }
+
+    private func receiveSingleCopy(_ index: Int, _ payload: UnsafeRawPointer, _ length: Int, _ handler: (ShmEvent) throws -> Void) throws -> Bool {
+        let slot = slots + index
+        guard length == MemoryLayout<pvm_rec_remote>.size else {
+            failPeer(index, "single-copy record of \(length) bytes")
+            return false
+        }
+        let address = payload.load(as: UInt64.self)
+        let count = payload.load(fromByteOffset: 8, as: UInt64.self)
+        let token = payload.load(fromByteOffset: 16, as: UInt64.self)
+        guard count > 0, count <= UInt64(configuration.maxMessageSize) else {
+            failPeer(index, "single-copy message of \(count) bytes exceeds the \(configuration.maxMessageSize)-byte limit")
+            return false
+        }
+        let destination = largeDestination(Int(count))
+        var done = 0
+        while done < Int(count) {
+            let n = pvm_vm_read(slot.pointee.pid, destination + done, UnsafeRawPointer(bitPattern: UInt(address) &+ UInt(done)), Int(count) - done)
+            if n <= 0 {
+                if n < 0 && errno == EINTR { continue }
+                let reason = n < 0 ? String(cString: strerror(errno)) : "no progress"
+                failPeer(index, "single-copy read of \(count) bytes from pid \(slot.pointee.pid) failed: \(reason)")
+                return false
+            }
+            done += n
+        }
+        if slot.pointee.consumer.complete(token: token) { wakeProducerOf(slot) }
+        try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: destination, count: Int(count)), path: .singleCopy)))
+        return true
+    }
+
+    private func receiveChunk(_ index: Int, _ payload: UnsafeRawPointer, _ length: Int, _ handler: (ShmEvent) throws -> Void) throws -> Bool {
+        let slot = slots + index
+        let header = MemoryLayout<pvm_rec_chunk>.size
+        guard length > header else { failPeer(index, "empty pipelined chunk"); return false }
+        let total = payload.load(as: UInt64.self)
+        let offset = payload.load(fromByteOffset: 8, as: UInt64.self)
+        let bytes = length - header
+        guard total > 0, total <= UInt64(configuration.maxMessageSize) else {
+            failPeer(index, "pipelined message of \(total) bytes exceeds the \(configuration.maxMessageSize)-byte limit")
+            return false
+        }
+        if offset == 0 {
+            if slot.pointee.assemblyCapacity < Int(total) {
+                slot.pointee.assembly?.deallocate()
+                slot.pointee.assembly = .allocate(byteCount: Int(total), alignment: 64)
+                slot.pointee.assemblyCapacity = Int(total)
+            }
+            slot.pointee.assemblyTotal = Int(total)
+            slot.pointee.assemblyReceived = 0
+        }
+        guard Int(total) == slot.pointee.assemblyTotal, Int(offset) == slot.pointee.assemblyReceived,
+              Int(offset) + bytes <= Int(total), let assembly = slot.pointee.assembly else {
+            failPeer(index, "pipelined chunk out of order (offset \(offset) of \(total))")
+            return false
+        }
+        (assembly + Int(offset)).copyMemory(from: payload + header, byteCount: bytes)
+        slot.pointee.assemblyReceived += bytes
+        if slot.pointee.assemblyReceived == Int(total) {
+            slot.pointee.assemblyTotal = 0
+            try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: assembly, count: Int(total)), path: .pipelined)))
+        }
+        return true
+    }
+
+    private func receiveLoan(_ index: Int, _ payload: UnsafeRawPointer, _ length: Int, _ handler: (ShmEvent) throws -> Void) throws -> Bool {
+        let slot = slots + index
+        guard length == MemoryLayout<pvm_rec_loan>.size else { failPeer(index, "loan record of \(length) bytes"); return false }
+        if slot.pointee.peerHeap == nil {
+            // The heap's descriptor was sent before the first loan record, so it is already queued.
+            guard serviceSocket(index, wait: true), slot.pointee.peerHeap != nil else { finishClose(index); return false }
+        }
+        let offset = payload.load(as: UInt64.self)
+        let count = payload.load(fromByteOffset: 8, as: UInt64.self)
+        let capacity = UInt64(slot.pointee.peerHeapCapacity)
+        guard offset <= capacity, count <= capacity - offset, let base = slot.pointee.peerHeap else {
+            failPeer(index, "loan at offset \(offset) of \(count) bytes is outside the peer's \(capacity)-byte heap")
+            return false
+        }
+        defer {
+            if slots[index].state != .free, slots[index].consumer.release(offset: offset) { wakeProducerOf(slot) }
+        }
+        try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: base + Int(offset), count: Int(count)), path: .loan)))
+        return true
+    }
+
+    private func largeDestination(_ count: Int) -> UnsafeMutableRawPointer {
+        if largeCapacity < count {
+            largeBuffer?.deallocate()
+            largeBuffer = .allocate(byteCount: count, alignment: 4096)
+            largeCapacity = count
+        }
+        return largeBuffer!
+    }
+
+    private func deliverQueued(_ handler: (ShmEvent) throws -> Void) throws -> Int {
+        var n = 0
+        while !connectionEvents.isEmpty {
+            let (peer, reason) = connectionEvents.removeFirst()
+            n += 1
+            if let reason { try handler(.disconnected(peer, reason)) } else { try handler(.connected(peer)) }
+        }
+        while pendingHead < pending.count {
+            let (peer, path, storage) = pending[pendingHead]
+            pendingHead += 1
+            defer { storage.deallocate() }
+            n += 1
+            try handler(.message(peer, ShmMessage(bytes: UnsafeRawBufferPointer(storage), path: path)))
+        }
+        if pendingHead == pending.count { pending.removeAll(keepingCapacity: true); pendingHead = 0 }
+        return n
+    }
+
+    /// While this task is blocked in a send, what arrives is copied aside and
+    /// delivered, in order, by the next poll. Draining keeps both directions
+    /// moving when two tasks send large messages to each other at once.
+    private func drainIntoPending() {
+        guard !queueing else { return }
+        queueing = true
+        defer { queueing = false }
+        var i = 0
+        while i < peerLimit {
+            if slots[i].state != .free {
+                _ = try? drain(i) { event in
+                    switch event {
+                    case .message(let peer, let message):
+                        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: message.bytes.count, alignment: 16)
+                        if message.bytes.count > 0 { copy.copyMemory(from: message.bytes) }
+                        pending.append((peer, message.path, copy))
+                    case .connected(let peer): connectionEvents.append((peer, nil))
+                    case .disconnected(let peer, let reason): connectionEvents.append((peer, reason))
+                    }
+                }
+            }
+            i += 1
+        }
+    }
+
+    // MARK: Sleeping and waking
+
+    @inline(__always)
+    private func wakeProducerOf(_ slot: UnsafeMutablePointer<PeerSlot>) {
+        if slot.pointee.consumer.claimProducerWakeUp() { _ = pvm_eventfd_signal(slot.pointee.peerDoorbell) }
+    }
+
+    @inline(__always)
+    private func ringPeer(_ slot: UnsafeMutablePointer<PeerSlot>) {
+        if slot.pointee.producer.claimWakeUp() { _ = pvm_eventfd_signal(slot.pointee.peerDoorbell) }
+    }
+
+    /// Sleeps in epoll until a doorbell, a socket event or the timeout. Before
+    /// sleeping it arms every inbound ring (and, when `waitingOn` is given,
+    /// marks that producer ring as waiting), fences, and checks once more, so
+    /// a message or wake-up published in between is never missed.
+    private func sleep(timeoutMilliseconds: Int32, waitingSlot: Int?, _ condition: () -> Bool) {
+        for i in 0..<peerLimit where slots[i].state != .free { slots[i].consumer.setArmed(true) }
+        if let w = waitingSlot { slots[w].producer.setWaiting(true) }
+        // StoreLoad: `armed`/`waiting` must be visible before we look at the rings again.
+        pvm_fence_seq_cst()
+        var ready = condition()
+        if !ready {
+            for i in 0..<peerLimit where slots[i].state != .free {
+                if slots[i].consumer.ready() != nil || slots[i].state == .draining { ready = true; break }
+            }
+        }
+        if !ready && connectionEvents.isEmpty {
+            pumpEvents(timeoutMilliseconds: timeoutMilliseconds)
+        }
+        for i in 0..<peerLimit where slots[i].state != .free { slots[i].consumer.setArmed(false) }
+        if let w = waitingSlot, slots[w].state != .free { slots[w].producer.setWaiting(false) }
+    }
+
+    /// One epoll_wait: doorbell, new connections, peer sockets.
+    private func pumpEvents(timeoutMilliseconds: Int32) {
+        var accepting = false
+        var sockets: [Int] = []
+        epoll.wait(timeoutMilliseconds: timeoutMilliseconds) { token, events in
+            switch token {
+            case Self.doorbellToken: doorbell.drain()
+            case Self.listenerToken: accepting = true
+            default: sockets.append(Int(token - Self.peerTokenBase))
+            }
+        }
+        for index in sockets where index < peerLimit && slots[index].state == .open {
+            _ = serviceSocket(index, wait: false)
+        }
+        if accepting { accept() }
+    }
+
+    // MARK: Closing
+
+    private func failPeer(_ index: Int, _ reason: String) {
+        beginClose(index, reason: reason)
+        finishClose(index)
+    }
+
+    /// The peer is gone: complete records still in its ring are delivered
+    /// first, then `finishClose` runs.
+    private func beginClose(_ index: Int, reason: String) {
+        guard slots[index].state == .open else { return }
+        slots[index].state = .draining
+        closeReasons[index] = reason
+    }
+    private var closeReasons: [Int: String] = [:]
+
+    private func finishClose(_ index: Int) {
+        guard slots[index].state != .free else { return }
+        let reason = closeReasons.removeValue(forKey: index) ?? "peer closed the connection"
+        close(index, reason: reason)
+    }
+
+    private func close(_ index: Int, reason: String) {
+        if let res = resources[index] { epoll.remove(res.socket.rawValue) }
+        if let heap { _ = heap.reclaimAll(from: UInt32(index)) }
+        slots[index].assembly?.deallocate()
+        slots[index].state = .free
+        (slots + index).deinitialize(count: 1)
+        slots[index].state = .free
+        resources[index] = nil
+        openPeers -= 1
+        updateSpinBudget()
+        connectionEvents.append((ShmPeerID(index), reason))
+    }
+
+    // MARK: Sending
+
+    @inline(__always)
+    private func openSlot(_ peer: ShmPeerID) throws(TransportError) -> UnsafeMutablePointer<PeerSlot> {
+        guard Int(peer) < peerLimit, slots[Int(peer)].state == .open else {
+            throw TransportError(.noPeer, "peer \(peer) is not connected")
+        }
+        return slots + Int(peer)
+    }
+
+    /// Sends `bytes` to `peer`. Returns once `bytes` may be reused: at once
+    /// for messages up to the eager limit (copied into the ring), after the
+    /// receiver has pulled them for single-copy messages, after the last piece
+    /// is in the ring for pipelined ones. Blocks while the ring is full.
+    public func send(_ bytes: UnsafeRawBufferPointer, to peer: ShmPeerID) throws(TransportError) {
+        let slot = try openSlot(peer)
+        let count = bytes.count
+        if _fastPath(count <= configuration.eagerLimit) {
+            if let payload = slot.pointee.producer.reserve(count) {
+                if count > 0 { payload.copyMemory(from: bytes.baseAddress!, byteCount: count) }
+                if slot.pointee.producer.commit(.inline, length: count) { ringPeer(slot) }
+                return
+            }
+            let payload = try reserveBlocking(Int(peer), count)
+            if count > 0 { payload.copyMemory(from: bytes.baseAddress!, byteCount: count) }
+            if slot.pointee.producer.commit(.inline, length: count) { ringPeer(slot) }
+            return
+        }
+        guard count <= configuration.maxMessageSize else {
+            throw TransportError(.tooLarge, "message of \(count) bytes exceeds the \(configuration.maxMessageSize)-byte limit")
+        }
+        if slot.pointee.sendSingleCopy {
+            try sendSingleCopy(bytes, Int(peer))
+        } else {
+            try sendPipelined(bytes, Int(peer))
+        }
+    }
+
+    private func sendSingleCopy(_ bytes: UnsafeRawBufferPointer, _ index: Int) throws(TransportError) {
+        let slot = slots + index
+        let size = MemoryLayout<pvm_rec_remote>.size
+        let payload = try reserveBlocking(index, size)
+        slot.pointee.singleCopyIssued &+= 1
+        let token = slot.pointee.singleCopyIssued
+        payload.storeBytes(of: UInt64(UInt(bitPattern: bytes.baseAddress)), as: UInt64.self)
+        payload.storeBytes(of: UInt64(bytes.count), toByteOffset: 8, as: UInt64.self)
+        payload.storeBytes(of: token, toByteOffset: 16, as: UInt64.self)
+        if slot.pointee.producer.commit(.cma, length: size) { ringPeer(slot) }
+        // The receiver reads our memory: `bytes` must stay untouched until it says so.
+        try block(on: index, "single-copy completion") { self.slots[index].producer.completedToken() >= token }
+    }
+
+    private func sendPipelined(_ bytes: UnsafeRawBufferPointer, _ index: Int) throws(TransportError) {
+        let slot = slots + index
+        let header = MemoryLayout<pvm_rec_chunk>.size
+        let piece = slot.pointee.producer.maxPayload - header
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(piece, bytes.count - offset)
+            let payload = try reserveBlocking(index, header + n)
+            payload.storeBytes(of: UInt64(bytes.count), as: UInt64.self)
+            payload.storeBytes(of: UInt64(offset), toByteOffset: 8, as: UInt64.self)
+            (payload + header).copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
+            if slot.pointee.producer.commit(.chunk, length: header + n) { ringPeer(slot) }
+            offset += n
+        }
+    }
+
+    private func reserveBlocking(_ index: Int, _ length: Int) throws(TransportError) -> UnsafeMutableRawPointer {
+        var payload: UnsafeMutableRawPointer? = slots[index].producer.reserve(length)
+        if let payload { return payload }
+        try block(on: index, "ring space") {
+            payload = self.slots[index].producer.reserve(length)
+            return payload != nil
+        }
+        return payload!
+    }
+
+    /// Waits until `ready` holds, while keeping this task's own inbox moving
+    /// (so two tasks blocked on each other both progress). Fails when the
+    /// peer goes away.
+    private func block(on index: Int, _ what: String, _ ready: () -> Bool) throws(TransportError) {
+        let start = Clock.monotonicNanoseconds()
+        var spins: UInt32 = 0
+        while !ready() {
+            guard slots[index].state == .open else {
+                throw TransportError(.peerGone, "peer \(index) went away while this task waited for \(what)")
+            }
+            drainIntoPending()
+            spins &+= 1
+            if spins & 15 != 0 { pvm_cpu_relax(); continue }
+            if Clock.monotonicNanoseconds() &- start < spinBudget { continue }
+            // Bounded sleep: a peer that dies is noticed through its socket too.
+            sleep(timeoutMilliseconds: 1000, waitingSlot: index, ready)
+            if ready() { return }
+        }
+    }
+
+    // MARK: Zero copy
+
+    /// A buffer of at least `capacity` bytes from this endpoint's shared
+    /// heap. Blocks (keeping the inbox moving) while the heap is exhausted by
+    /// loans that receivers have not released yet.
+    public func loan(capacity: Int) throws(TransportError) -> ShmLoan {
+        let heap = try sharedHeap()
+        guard capacity > 0, capacity <= heap.capacity else {
+            throw TransportError(.tooLarge, "loan of \(capacity) bytes; the shared heap holds \(heap.capacity) (PVM_SHM_HEAP)")
+        }
+        if let block = heap.allocate(capacity) {
+            return ShmLoan(buffer: UnsafeMutableRawBufferPointer(start: heap.base + block.offset, count: block.capacity), offset: block.offset, heap: heap)
+        }
+        var block: (offset: Int, capacity: Int)? = nil
+        let start = Clock.monotonicNanoseconds()
+        while true {
+            reapReleases()
+            block = heap.allocate(capacity)
+            if let block { return ShmLoan(buffer: UnsafeMutableRawBufferPointer(start: heap.base + block.offset, count: block.capacity), offset: block.offset, heap: heap) }
+            guard (0..<peerLimit).contains(where: { slots[$0].state == .open && slots[$0].loansOut > 0 }) else {
+                throw TransportError(.exhausted, "the \(heap.capacity)-byte shared heap has no free block of \(capacity) bytes")
+            }
+            drainIntoPending()
+            if Clock.monotonicNanoseconds() - start > spinBudget {
+                var p = pollfd(fd: -1, events: 0, revents: 0)
+                _ = Glibc.poll(&p, 0, 1)
+            }
+        }
+    }
+
+    /// Sends the first `length` bytes of a loaned buffer to `peer`: only its
+    /// offset crosses the ring. The loan is consumed; the block returns to the
+    /// heap when the receiver has read it.
+    public func send(_ loan: consuming ShmLoan, length: Int, to peer: ShmPeerID) throws(TransportError) {
+        let slot = try openSlot(peer)
+        guard length >= 0, length <= loan.buffer.count else {
+            throw TransportError(.tooLarge, "loan send of \(length) bytes from a \(loan.buffer.count)-byte loan")
+        }
+        if _slowPath(!slot.pointee.heapSent) { try sendHeap(Int(peer)) }
+        if _slowPath(slot.pointee.loansOut >= Int(PVM_RELEASE_QUEUE)) {
+            try block(on: Int(peer), "loan releases") {
+                self.reapReleases()
+                return self.slots[Int(peer)].loansOut < Int(PVM_RELEASE_QUEUE)
+            }
+        }
+        let capacity = loan.buffer.count
+        let payload = try reserveBlocking(Int(peer), MemoryLayout<pvm_rec_loan>.size)
+        let offset = loan.handOver()
+        heap!.lend(offset, to: peer)
+        slot.pointee.loansOut += 1
+        payload.storeBytes(of: UInt64(offset), as: UInt64.self)
+        payload.storeBytes(of: UInt64(length), toByteOffset: 8, as: UInt64.self)
+        payload.storeBytes(of: UInt64(capacity), toByteOffset: 16, as: UInt64.self)
+        if slot.pointee.producer.commit(.loan, length: MemoryLayout<pvm_rec_loan>.size) { ringPeer(slot) }
+    }
+
+    private func sharedHeap() throws(TransportError) -> LoanHeap {
+        if let heap { return heap }
+        do {
+            let h = try LoanHeap(size: configuration.heapSize, name: "pvm-heap")
+            heap = h
+            return h
+        } catch {
+            throw TransportError(error, "creating the \(configuration.heapSize)-byte shared heap")
+        }
+    }
+
+    private func sendHeap(_ index: Int) throws(TransportError) {
+        guard let heap, let res = resources[index] else { return }
+        var message = ControlMessage(kind: .heap)
+        message.heapBytes = UInt64(heap.segment.size)
+        try sendControl(message, on: res.socket, descriptors: [heap.segment.descriptor.rawValue])
+        slots[index].heapSent = true
+    }
+
+    /// Takes back the loans that receivers have released.
+    private func reapReleases() {
+        guard let heap else { return }
+        for i in 0..<peerLimit where slots[i].state != .free && slots[i].loansOut > 0 {
+            let ring = slots[i].producer.ring
+            // Acquire: the entries before `release_tail` are written.
+            let tail = pvm_load_acquire_u64(ring.releaseTail)
+            var head = slots[i].releaseHead
+            guard tail &- head <= UInt64(PVM_RELEASE_QUEUE) else {
+                failPeer(i, "peer released more loans than it holds")
+                continue
+            }
+            while head != tail {
+                let offset = ring.releaseQueue.load(fromByteOffset: Int(head % UInt64(PVM_RELEASE_QUEUE)) * 8, as: UInt64.self)
+                if heap.giveBack(offset, from: UInt32(i)) { slots[i].loansOut -= 1 }
+                head &+= 1
+            }
+            slots[i].releaseHead = head
+        }
+    }
+}
+
+extension RingLayout {
+    /// Layout of a ring this endpoint created itself (already initialised).
+    init(header: UnsafeMutableRawPointer, capacity: Int) {
+        self.header = header
+        self.data = header + ringHeaderSize
+        self.capacity = UInt64(capacity)
+    }
+}
+
+extension ShmEndpoint {
+    /// Test hook: reserves a record to `peer` and writes half of it without
+    /// publishing it, as a producer killed mid-write leaves a ring. Test-only.
+    package func _testAbandonPartialRecord(to peer: ShmPeerID, length: Int) {
+        guard Int(peer) < peerLimit, slots[Int(peer)].state == .open,
+              let payload = slots[Int(peer)].producer.reserve(length) else { return }
+        payload.initializeMemory(as: UInt8.self, repeating: 0xAB, count: length / 2)
+        let record = payload - recordHeaderSize
+        record.storeBytes(of: UInt32(length), toByteOffset: 8, as: UInt32.self)
+        record.storeBytes(of: RecordKind.inline.rawValue, toByteOffset: 12, as: UInt16.self)
+    }
+}

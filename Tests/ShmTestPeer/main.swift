@@ -1,0 +1,142 @@
+// A peer process for the transport tests. Not a product: the tests start it
+// to get real, separate processes on the other end of the rings.
+//
+//   send ADDRESS COUNT SEED [--loans] [--die-mid-record-at K]
+//       connect, send COUNT messages of random sizes (every size class), an
+//       end marker, then wait for the sink's acknowledgement.
+//   echo ADDRESSFILE
+//       listen, write the address to ADDRESSFILE, echo every message back,
+//       exit when the peer leaves.
+//   wait ADDRESS
+//       connect, send "ready", block in receive; reply with the CPU time the
+//       blocked receive used (8 bytes, nanoseconds).
+//   reserve-under-limit
+//       try to create an endpoint and a ring under RLIMIT_FSIZE = 64 KiB;
+//       print the error and exit 3 (or exit 0 if it unexpectedly worked).
+#if canImport(Glibc)
+import Glibc
+#endif
+import PVMSystem
+import PVMTransport
+import Foundation
+
+/// Content of message `seq` from sender `seed`: 16-byte header (seq, length)
+/// then a pattern the sink recomputes.
+func fill(_ buffer: UnsafeMutableRawBufferPointer, seq: UInt64, seed: UInt64) {
+    let n = buffer.count
+    if n >= 8 { buffer.storeBytes(of: seq, toByteOffset: 0, as: UInt64.self) }
+    if n >= 16 { buffer.storeBytes(of: UInt64(n), toByteOffset: 8, as: UInt64.self) }
+    var x = seq &* 0x9E37_79B9_7F4A_7C15 ^ seed
+    var i = min(n, 16)
+    while i + 8 <= n {
+        x = x &* 6364136223846793005 &+ 1442695040888963407
+        buffer.storeBytes(of: x, toByteOffset: i, as: UInt64.self)
+        i += 8
+    }
+    while i < n { buffer[i] = UInt8(truncatingIfNeeded: seq &+ UInt64(i)); i += 1 }
+}
+
+/// Size of message `seq`: mostly small, some at the eager limit's edges,
+/// some large (single copy or pipelined), now and then very large.
+func size(seq: UInt64, seed: UInt64) -> Int {
+    var x = (seq ^ seed) &* 0xD6E8_FEB8_6659_FD93
+    x ^= x >> 32
+    switch x % 1000 {
+    case 0: return 16 + Int(x % (4 << 20))             // up to 4 MiB
+    case 1..<20: return 16 + Int(x % (256 << 10))      // up to 256 KiB
+    case 20..<60: return 16 << 10 - 8 + Int(x % 16)    // around the eager limit
+    default: return 16 + Int(x % 200)                  // small
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("shm-test-peer: \(message)\n".utf8))
+    exit(2)
+}
+
+let args = CommandLine.arguments
+guard args.count >= 2 else { fail("usage: send|echo|wait|reserve-under-limit ...") }
+
+do {
+    switch args[1] {
+    case "send":
+        guard args.count >= 5, let count = UInt64(args[3]), let seed = UInt64(args[4]) else { fail("send ADDRESS COUNT SEED") }
+        let loans = args.contains("--loans")
+        let dieAt = args.firstIndex(of: "--die-mid-record-at").flatMap { UInt64(args[$0 + 1]) }
+        let endpoint = try ShmEndpoint(name: "sender")
+        let peer = try endpoint.connect(to: args[2])
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 5 << 20, alignment: 64)
+        for seq in 0..<count {
+            if seq == dieAt {
+                endpoint._testAbandonPartialRecord(to: peer, length: 100)
+                kill(getpid(), SIGKILL)
+            }
+            let n = size(seq: seq, seed: seed)
+            if loans && seq % 3 == 0 {
+                let loan = try endpoint.loan(capacity: n)
+                fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<n]), seq: seq, seed: seed)
+                try endpoint.send(loan, length: n, to: peer)
+            } else {
+                let b = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<n])
+                fill(b, seq: seq, seed: seed)
+                try endpoint.send(UnsafeRawBufferPointer(b), to: peer)
+            }
+        }
+        var end: UInt64 = 0xE4D
+        try withUnsafeBytes(of: &end) { try endpoint.send($0, to: peer) }
+        var acked = false
+        while !acked {
+            try endpoint.receive { event in
+                if case .message = event { acked = true }
+                if case .disconnected = event { acked = true }
+            }
+        }
+    case "echo":
+        guard args.count >= 3 else { fail("echo ADDRESSFILE") }
+        let endpoint = try ShmEndpoint(name: "echo")
+        try endpoint.address.write(toFile: args[2], atomically: true, encoding: .utf8)
+        var done = false
+        while !done {
+            try endpoint.receive { event in
+                switch event {
+                case .message(let peer, let message): try endpoint.send(message.bytes, to: peer)
+                case .disconnected: done = true
+                case .connected: break
+                }
+            }
+        }
+    case "wait":
+        guard args.count >= 3 else { fail("wait ADDRESS") }
+        let endpoint = try ShmEndpoint(name: "waiter")
+        let peer = try endpoint.connect(to: args[2])
+        var ready: UInt64 = 1
+        try withUnsafeBytes(of: &ready) { try endpoint.send($0, to: peer) }
+        let before = Clock.threadCPUNanoseconds()
+        var got = false
+        while !got {
+            try endpoint.receive { event in if case .message = event { got = true } }
+        }
+        var used = Clock.threadCPUNanoseconds() - before
+        try withUnsafeBytes(of: &used) { try endpoint.send($0, to: peer) }
+        while endpoint.peerCount > 0 { try endpoint.receive(timeoutNanoseconds: 2_000_000_000) { _ in } }
+    case "reserve-under-limit":
+        signal(SIGXFSZ, SIG_IGN)
+        var limit = rlimit(rlim_cur: 64 << 10, rlim_max: 64 << 10)
+        setrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit)
+        do {
+            var c = ShmConfiguration()
+            c.ringCapacity = 1 << 20
+            let a = try ShmEndpoint(name: "limited-a", configuration: c)
+            let b = try ShmEndpoint(name: "limited-b", configuration: c)
+            _ = try b.connect(to: a.address)
+            exit(0)
+        } catch {
+            print("error: \(error)")
+            exit(3)
+        }
+    default:
+        fail("unknown mode \(args[1])")
+    }
+} catch {
+    fail("\(error)")
+}
