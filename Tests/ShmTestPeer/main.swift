@@ -100,7 +100,9 @@ do {
             try endpoint.receive { event in
                 switch event {
                 case .message(let peer, let message): try endpoint.send(message.bytes, to: peer)
-                case .disconnected: done = true
+                case .disconnected(_, let reason):
+                    print("disconnected: \(reason)")
+                    done = true
                 case .connected: break
                 }
             }

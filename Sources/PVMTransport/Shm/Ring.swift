@@ -174,6 +174,11 @@ struct RingConsumer {
     @usableFromInline var published: UInt64 = 0
     /// Release-queue entries written.
     @usableFromInline var releaseTail: UInt64 = 0
+    /// Position of the oldest record a handler is still reading (UInt64.max:
+    /// none). `head` may move past it (a handler that sends may block and
+    /// drain this ring further), but the published position never does, so
+    /// the producer cannot overwrite bytes that are still being read.
+    @usableFromInline var pinned: UInt64 = .max
 
     @usableFromInline init(_ ring: RingLayout) { self.ring = ring }
 
@@ -217,9 +222,11 @@ struct RingConsumer {
     /// Publishes `head`. Returns true if the producer waits (caller wakes it).
     @usableFromInline
     mutating func publish() -> Bool {
-        // Release: our reads of the records before `head` are complete.
-        pvm_store_release_u64(ring.head, head)
-        published = head
+        let position = min(head, pinned)
+        guard position != published else { return pvm_load_relaxed_u32(ring.waiting) != 0 }
+        // Release: our reads of the records before `position` are complete.
+        pvm_store_release_u64(ring.head, position)
+        published = position
         // StoreLoad: pairs with the producer's (set waiting; fence; read head).
         pvm_fence_seq_cst()
         return pvm_load_relaxed_u32(ring.waiting) != 0
@@ -229,7 +236,7 @@ struct RingConsumer {
     /// progress so that a producer waiting for space is never stranded.
     @inlinable @inline(__always)
     mutating func idle() -> Bool {
-        head != published ? publish() : false
+        min(head, pinned) != published ? publish() : false
     }
 
     /// Marks a single-copy transfer finished. Returns true if the producer waits.

@@ -62,6 +62,7 @@ struct PeerSlot {
     @usableFromInline var assemblyCapacity: Int = 0
     @usableFromInline var assemblyTotal: Int = 0
     @usableFromInline var assemblyReceived: Int = 0
+    @usableFromInline var assemblyBusy: Bool = false
 }
 
 /// Owners of a peer's descriptors and mappings.
@@ -120,6 +121,7 @@ public final class ShmEndpoint {
     private var idlePolls: UInt32 = 0
     private var openPeers = 0
     private var queueing = false
+    private var deliveringLarge = false
 
     private static let doorbellToken: UInt64 = 0
     private static let listenerToken: UInt64 = 1
@@ -450,7 +452,10 @@ public final class ShmEndpoint {
         }
     }
 
-    /// Drains one peer's ring (up to `batch` records).
+    /// Drains one peer's ring (up to `batch` records). The record is stepped
+    /// over before its handler runs but stays pinned (unpublished) until the
+    /// handler returns: a handler may send, a blocked send drains this ring
+    /// further, and the next records then go, in order, to the pending queue.
     @inline(__always)
     private func drain(_ index: Int, _ handler: (ShmEvent) throws -> Void) throws -> Int {
         let slot = slots + index
@@ -467,12 +472,19 @@ public final class ShmEndpoint {
                 return count
             }
             let payload = UnsafeRawPointer(record + recordHeaderSize)
-            var keepGoing = true
+            let outerPin = slot.pointee.consumer.pinned
+            slot.pointee.consumer.pinned = min(outerPin, slot.pointee.consumer.head)
+            if slot.pointee.consumer.advance(kind, length: length) { wakeProducerOf(slot) }
             defer {
-                if keepGoing, slot.pointee.state != .free, slot.pointee.consumer.advance(kind, length: length) {
-                    wakeProducerOf(slot)
+                if slots[index].state != .free {
+                    slots[index].consumer.pinned = outerPin
+                    if outerPin == .max, _slowPath(pvm_load_relaxed_u32(slots[index].consumer.ring.waiting) != 0),
+                       slots[index].consumer.publish() {
+                        wakeProducerOf(slot)
+                    }
                 }
             }
+            var keepGoing = true
             switch kind {
             case .inline:
                 try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: payload, count: length), path: .inline)))
@@ -489,7 +501,7 @@ public final class ShmEndpoint {
                 keepGoing = try receiveLoan(index, payload, length, handler)
                 count += 1
             }
-            if !keepGoing { return count }
+            if !keepGoing || slots[index].state == .free { return count }
         }
         return count
     }
@@ -507,7 +519,11 @@ public final class ShmEndpoint {
             failPeer(index, "single-copy message of \(count) bytes exceeds the \(configuration.maxMessageSize)-byte limit")
             return false
         }
-        let destination = largeDestination(Int(count))
+        // A handler may still be reading the shared large buffer (this pull
+        // is then nested inside its blocked send): use a buffer of our own.
+        let nested = deliveringLarge
+        let destination = nested ? UnsafeMutableRawPointer.allocate(byteCount: Int(count), alignment: 64) : largeDestination(Int(count))
+        defer { if nested { destination.deallocate() } }
         var done = 0
         while done < Int(count) {
             let n = pvm_vm_read(slot.pointee.pid, destination + done, UnsafeRawPointer(bitPattern: UInt(address) &+ UInt(done)), Int(count) - done)
@@ -520,6 +536,8 @@ public final class ShmEndpoint {
             done += n
         }
         if slot.pointee.consumer.complete(token: token) { wakeProducerOf(slot) }
+        deliveringLarge = true
+        defer { deliveringLarge = nested }
         try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: destination, count: Int(count)), path: .singleCopy)))
         return true
     }
@@ -536,7 +554,12 @@ public final class ShmEndpoint {
             return false
         }
         if offset == 0 {
-            if slot.pointee.assemblyCapacity < Int(total) {
+            if slot.pointee.assemblyBusy {
+                // A handler still reads the previous message: start a new buffer;
+                // the handler's return frees the old one.
+                slot.pointee.assembly = .allocate(byteCount: Int(total), alignment: 64)
+                slot.pointee.assemblyCapacity = Int(total)
+            } else if slot.pointee.assemblyCapacity < Int(total) {
                 slot.pointee.assembly?.deallocate()
                 slot.pointee.assembly = .allocate(byteCount: Int(total), alignment: 64)
                 slot.pointee.assemblyCapacity = Int(total)
@@ -553,6 +576,14 @@ public final class ShmEndpoint {
         slot.pointee.assemblyReceived += bytes
         if slot.pointee.assemblyReceived == Int(total) {
             slot.pointee.assemblyTotal = 0
+            let wasBusy = slot.pointee.assemblyBusy
+            slot.pointee.assemblyBusy = true
+            defer {
+                if slots[index].state != .free {
+                    slots[index].assemblyBusy = wasBusy
+                    if slots[index].assembly != assembly { assembly.deallocate() }
+                }
+            }
             try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: assembly, count: Int(total)), path: .pipelined)))
         }
         return true
@@ -637,6 +668,8 @@ public final class ShmEndpoint {
     private func wakeProducerOf(_ slot: UnsafeMutablePointer<PeerSlot>) {
         if slot.pointee.consumer.claimProducerWakeUp() { _ = pvm_eventfd_signal(slot.pointee.peerDoorbell) }
     }
+
+    func ringPeerForTest(_ peer: ShmPeerID) { _ = pvm_eventfd_signal(slots[Int(peer)].peerDoorbell) }
 
     @inline(__always)
     private func ringPeer(_ slot: UnsafeMutablePointer<PeerSlot>) {
@@ -931,5 +964,20 @@ extension ShmEndpoint {
         let record = payload - recordHeaderSize
         record.storeBytes(of: UInt32(length), toByteOffset: 8, as: UInt32.self)
         record.storeBytes(of: RecordKind.inline.rawValue, toByteOffset: 12, as: UInt16.self)
+    }
+}
+
+extension ShmEndpoint {
+    /// Test hook: publishes a record with an arbitrary kind. Test-only.
+    package func _testWriteRecord(to peer: ShmPeerID, kind: UInt16, length: Int) {
+        guard Int(peer) < peerLimit, slots[Int(peer)].state == .open,
+              let payload = slots[Int(peer)].producer.reserve(length) else { return }
+        let record = payload - recordHeaderSize
+        let position = slots[Int(peer)].producer.tail
+        record.storeBytes(of: UInt32(length), toByteOffset: 8, as: UInt32.self)
+        record.storeBytes(of: kind, toByteOffset: 12, as: UInt16.self)
+        record.storeBytes(of: position &+ 1, as: UInt64.self)
+        slots[Int(peer)].producer.tail &+= recordSize(length)
+        if slots[Int(peer)].producer.claimWakeUp() { ringPeerForTest(peer) }
     }
 }

@@ -1,0 +1,235 @@
+import Testing
+import Foundation
+import PVMTransport
+import PVMSystem
+import PVMTestSupport
+
+/// The shared-memory transport between real, separate processes.
+@Suite(.serialized) struct ShmProcessTests {
+    static let peer = TestProducts.executable("shm-test-peer")
+
+    /// Checks, without allocating, that `bytes` is what `shm-test-peer send`
+    /// puts in message `seq` of sender `seed`.
+    static func matches(_ bytes: UnsafeRawBufferPointer, seq: UInt64, seed: UInt64) -> Bool {
+        let n = bytes.count
+        if n >= 8 && bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self) != seq { return false }
+        if n >= 16 && bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self) != UInt64(n) { return false }
+        var x = seq &* 0x9E37_79B9_7F4A_7C15 ^ seed
+        var i = min(n, 16)
+        while i + 8 <= n {
+            x = x &* 6364136223846793005 &+ 1442695040888963407
+            if bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) != x { return false }
+            i += 8
+        }
+        while i < n {
+            if bytes[i] != UInt8(truncatingIfNeeded: seq &+ UInt64(i)) { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// Per-sender bookkeeping of what the sink saw.
+    struct Stream {
+        var seed: UInt64
+        var next: UInt64 = 0
+        var ended = false
+        var paths: Set<ShmPath> = []
+        var bad: [String] = []
+        var disconnected: String? = nil
+    }
+
+    /// Receives from `senders` until each has sent its end marker (or left),
+    /// checking order and every byte.
+    static func sink(_ endpoint: ShmEndpoint, seeds: [UInt64], children: [ChildProcess], timeout: Double = 240) throws -> [Stream] {
+        var streams: [ShmPeerID: Stream] = [:]
+        var order: [ShmPeerID] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        func finished() -> Bool {
+            order.count == seeds.count && streams.count == seeds.count && streams.values.allSatisfy { $0.ended || $0.disconnected != nil }
+        }
+        while !finished() && Date() < deadline {
+            try endpoint.receive(timeoutNanoseconds: 1_000_000_000) { event in
+                switch event {
+                case .connected(let peer):
+                    order.append(peer)
+                case .message(let peer, let message):
+                    var s = streams[peer] ?? Stream(seed: seeds.first { Self.matches(message.bytes, seq: 0, seed: $0) } ?? 0)
+                    if message.bytes.count == 8 && message.bytes.load(as: UInt64.self) == 0xE4D {
+                        s.ended = true
+                        var ack: UInt64 = 1
+                        try withUnsafeBytes(of: &ack) { try endpoint.send($0, to: peer) }
+                    } else if s.seed != 0 && !Self.matches(message.bytes, seq: s.next, seed: s.seed) {
+                        s.bad.append("expected seq \(s.next), got \(message.bytes.count) bytes")
+                    } else {
+                        s.paths.insert(message.path)
+                        s.next += 1
+                    }
+                    streams[peer] = s
+                case .disconnected(let peer, let reason):
+                    streams[peer, default: Stream(seed: 0)].disconnected = reason
+                }
+            }
+        }
+        return order.map { streams[$0] ?? Stream(seed: 0) }
+    }
+
+    /// Millions of messages of every size class from two senders at once
+    /// (one of them mixing in zero-copy loans), order and content checked.
+    @Test func twoSendersMillionsOfMessagesOfRandomSizes() throws {
+        let endpoint = try ShmEndpoint(name: "sink")
+        let count: UInt64 = 500_000
+        let a = try ChildProcess(Self.peer, ["send", endpoint.address, String(count), "11"])
+        let b = try ChildProcess(Self.peer, ["send", endpoint.address, String(count), "22", "--loans"])
+        var verified: UInt64 = 0
+        var content: [String] = []
+        var streams: [ShmPeerID: (seed: UInt64, next: UInt64, ended: Bool, paths: Set<ShmPath>)] = [:]
+        var seedsByArrival: [UInt64] = []
+        let deadline = Date().addingTimeInterval(300)
+        while (streams.count < 2 || !streams.values.allSatisfy(\.ended)) && Date() < deadline {
+            try endpoint.receive(timeoutNanoseconds: 1_000_000_000) { event in
+                guard case .message(let peer, let m) = event else { return }
+                if streams[peer] == nil {
+                    // The first message tells the seed: message 0 of seed 11 or 22.
+                    let seed: UInt64 = Self.matches(m.bytes, seq: 0, seed: 11) ? 11 : 22
+                    streams[peer] = (seed, 0, false, [])
+                    seedsByArrival.append(seed)
+                }
+                var s = streams[peer]!
+                if m.bytes.count == 8 && m.bytes.load(as: UInt64.self) == 0xE4D {
+                    s.ended = true
+                    var ack: UInt64 = 1
+                    try withUnsafeBytes(of: &ack) { try endpoint.send($0, to: peer) }
+                } else {
+                    if !Self.matches(m.bytes, seq: s.next, seed: s.seed) {
+                        if content.count < 5 { content.append("seed \(s.seed) message \(s.next) (\(m.bytes.count) bytes, \(m.path)) differs") }
+                    }
+                    s.paths.insert(m.path)
+                    s.next += 1
+                    verified += 1
+                }
+                streams[peer] = s
+            }
+        }
+        #expect(a.wait().status == 0)
+        #expect(b.wait().status == 0)
+        #expect(content.isEmpty, "\(content)")
+        #expect(verified == 2 * count)
+        #expect(Set(seedsByArrival) == [11, 22])
+        let paths = streams.values.reduce(into: Set<ShmPath>()) { $0.formUnion($1.paths) }
+        #expect(paths.contains(.inline))
+        #expect(paths.contains(.loan))
+        #expect(paths.contains(.singleCopy) || paths.contains(.pipelined))
+    }
+
+    /// The single-copy path switched off (as in a container that refuses
+    /// process_vm_readv): large messages go through the ring in pieces.
+    @Test func pipelinedFallbackWhenSingleCopyIsRefused() throws {
+        var config = ShmConfiguration()
+        config.largeMode = .pipelined
+        let endpoint = try ShmEndpoint(name: "sink", configuration: config)
+        let child = try ChildProcess(Self.peer, ["send", endpoint.address, "3000", "33"], environment: ["PVM_SHM_LARGE": "pipelined"])
+        let streams = try Self.sink(endpoint, seeds: [33], children: [child])
+        #expect(child.wait().status == 0)
+        #expect(streams.count == 1)
+        #expect(streams.first?.bad == [])
+        #expect(streams.first?.next == 3000)
+        #expect(streams.first?.paths.contains(.pipelined) == true)
+        #expect(streams.first?.paths.contains(.singleCopy) == false)
+    }
+
+    /// A sender SIGKILLed in the middle of writing a record: the receiver
+    /// keeps every message the other sender sends, gets the killed one's
+    /// complete messages and a disconnect, and nothing is left behind.
+    @Test func senderKilledMidRecordDoesNotBlockOthers() throws {
+        let shmBefore = try FileManager.default.contentsOfDirectory(atPath: "/dev/shm").sorted()
+        let endpoint = try ShmEndpoint(name: "sink")
+        let victim = try ChildProcess(Self.peer, ["send", endpoint.address, "100000", "44", "--die-mid-record-at", "5000"])
+        let survivor = try ChildProcess(Self.peer, ["send", endpoint.address, "100000", "55"])
+        let streams = try Self.sink(endpoint, seeds: [44, 55], children: [victim, survivor])
+        let v = victim.wait()
+        #expect(survivor.wait().status == 0)
+        #expect(v.status == -SIGKILL)
+        #expect(streams.count == 2)
+        let killed = streams.first { $0.disconnected != nil && !$0.ended }
+        let alive = streams.first { $0.ended }
+        #expect(killed?.next == 5000, "the killed sender's complete messages are all delivered")
+        #expect(killed?.bad == [])
+        #expect(alive?.next == 100000)
+        #expect(alive?.bad == [])
+        // No segment name anywhere, no socket file: the abstract socket of the dead process is gone.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "/dev/shm").sorted() == shmBefore)
+        let unixSockets = try String(contentsOfFile: "/proc/net/unix", encoding: .utf8)
+        #expect(!unixSockets.contains("pvm-0-\(v.status == -SIGKILL ? victim.pid : 0)-"))
+    }
+
+    /// A task blocked in receive sleeps: it uses (almost) no CPU while waiting.
+    @Test func blockedReceiveUsesNoCPU() throws {
+        let endpoint = try ShmEndpoint(name: "waker")
+        let child = try ChildProcess(Self.peer, ["wait", endpoint.address])
+        var peer: ShmPeerID? = nil
+        while peer == nil {
+            try endpoint.receive(timeoutNanoseconds: 10_000_000_000) { event in
+                if case .message(let p, _) = event { peer = p }
+            }
+        }
+        Thread.sleep(forTimeInterval: 1.0)
+        var wake: UInt64 = 7
+        try withUnsafeBytes(of: &wake) { try endpoint.send($0, to: peer!) }
+        var used: UInt64? = nil
+        while used == nil {
+            try endpoint.receive(timeoutNanoseconds: 10_000_000_000) { event in
+                if case .message(_, let m) = event, m.bytes.count == 8 { used = m.bytes.load(as: UInt64.self) }
+            }
+        }
+        endpoint.disconnect(peer!)
+        #expect(child.wait().status == 0)
+        // One second blocked; the spin phase is 50 us, the rest is asleep.
+        #expect(used! < 20_000_000, "blocked receive used \(used!) ns of CPU in one second")
+    }
+
+    /// Reserving shared memory past a limit is an error message, not a SIGBUS.
+    @Test func exhaustedSharedMemoryIsAnError() throws {
+        let child = try ChildProcess(Self.peer, ["reserve-under-limit"])
+        let r = child.wait()
+        #expect(r.status == 3, "stderr: \(r.stderr)")
+        #expect(r.stdout.contains("cannot reserve") || r.stdout.contains("ftruncate"), "\(r.stdout)")
+    }
+
+    /// Garbage on the endpoint's socket is refused; the endpoint keeps serving.
+    @Test func garbageHandshakeIsRefusedAndEndpointLives() throws {
+        let endpoint = try ShmEndpoint(name: "target")
+        let socket = try UnixSocket.connect(path: endpoint.address)
+        let junk = [UInt8](repeating: 0x5A, count: 64)
+        try junk.withUnsafeBytes { try UnixSocket.send(socket, $0) }
+        _ = try endpoint.receive(timeoutNanoseconds: 200_000_000) { _ in }
+        let echo = try ChildProcess(Self.peer, ["send", endpoint.address, "100", "66"])
+        let streams = try Self.sink(endpoint, seeds: [66], children: [echo])
+        #expect(echo.wait().status == 0)
+        #expect(streams.first?.next == 100)
+        #expect(streams.first?.bad == [])
+    }
+
+    /// A record of unknown kind closes that peer only, with a reason; the
+    /// receiving process keeps running.
+    @Test func malformedRecordClosesOnlyThatPeer() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pvm-echo-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: file)
+        let echo = try ChildProcess(Self.peer, ["echo", file])
+        var address = ""
+        for _ in 0..<500 where address.isEmpty {
+            address = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            usleep(10_000)
+        }
+        try? FileManager.default.removeItem(atPath: file)
+        let endpoint = try ShmEndpoint(name: "writer")
+        let peer = try endpoint.connect(to: address)
+        var hello: UInt64 = 5
+        try withUnsafeBytes(of: &hello) { try endpoint.send($0, to: peer) }
+        var echoed = false
+        while !echoed { try endpoint.receive(timeoutNanoseconds: 2_000_000_000) { if case .message = $0 { echoed = true } } }
+        endpoint._testWriteRecord(to: peer, kind: 99, length: 8)
+        let r = echo.wait(seconds: 20)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("malformed record"), "\(r.stdout)")
+    }
+}
