@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests and benchmarks need on a fresh Debian machine of the
+# project's kind (Swift 6.3 is already there). Idempotent and quiet when
+# everything is present. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+  # Proof of the encoding on real foreign CPUs (tests named "Foreign").
+  gcc-i686-linux-gnu gcc-sparc64-linux-gnu gcc-powerpc-linux-gnu gcc-alpha-linux-gnu
+  qemu-user
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
