@@ -232,11 +232,14 @@ struct RingConsumer {
         return pvm_load_relaxed_u32(ring.waiting) != 0
     }
 
-    /// Called when this ring has nothing ready: publishes any unpublished
-    /// progress so that a producer waiting for space is never stranded.
+    /// Called when this ring has nothing ready: if the producer waits for
+    /// space, publish now. (No store and no fence otherwise: a spinning
+    /// consumer sees the producer's `waiting` within nanoseconds, and one
+    /// that goes to sleep publishes with a full fence first, see
+    /// `ShmEndpoint.sleep`.)
     @inlinable @inline(__always)
     mutating func idle() -> Bool {
-        min(head, pinned) != published ? publish() : false
+        _slowPath(pvm_load_relaxed_u32(ring.waiting) != 0) ? publish() : false
     }
 
     /// Marks a single-copy transfer finished. Returns true if the producer waits.
