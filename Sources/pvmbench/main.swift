@@ -1,1 +1,3 @@
 import PVMBench
+
+PVMBenchCommand.runFromCommandLine()

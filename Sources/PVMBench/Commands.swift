@@ -1,0 +1,100 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import Foundation
+
+/// `pvmbench`: the latency and bandwidth suite (BENCHMARKS.md).
+public struct PVMBenchCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "pvmbench",
+        abstract: "Latency and bandwidth of every PVM message path.",
+        subcommands: [Suite.self, PingPong.self, Peer.self],
+        defaultSubcommand: Suite.self)
+
+    public init() {}
+
+    /// Parses the command line and runs the chosen subcommand (the executable's entry point).
+    public static func runFromCommandLine() { main() }
+}
+
+/// This program's own path, to start the far end of a measurement.
+func ownExecutable() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+}
+
+func emit(_ text: String, to path: String?) throws {
+    if let path {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    } else {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
+
+func render(_ runs: [RunResult], _ format: OutputFormat) throws -> String {
+    switch format {
+    case .table: return runs.map(Report.table).joined(separator: "\n")
+    case .csv: return Report.csv(runs)
+    case .json: return runs.count == 1 ? try Report.json(runs[0]) : try Report.json(runs)
+    }
+}
+
+struct PingPong: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pingpong", abstract: "One-way latency and ping-pong bandwidth between two processes.")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let result: RunResult
+        do {
+            result = try PingPongDriver.run(common, peerExecutable: ownExecutable(), progress: isatty(2) != 0)
+        } catch let error as BenchError {
+            throw ValidationError(error.description)
+        }
+        try emit(try render([result], common.format), to: common.output)
+        if let plot = common.plot { try Plot.svg([result]).write(toFile: plot, atomically: true, encoding: .utf8) }
+        if result.results.contains(where: { $0.validated == false }) {
+            FileHandle.standardError.write(Data("pvmbench: validation failed: a received message differed from what was sent\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+}
+
+/// The default suite: ping-pong over every path this host has, 1 B to 4 MiB.
+struct Suite: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "suite",
+        abstract: "The default suite: pingpong over every available path, 1 B to 4 MiB; writes pvmbench-results.json and .svg.")
+
+    @Option(help: "Prefix of the result files.")
+    var results = "pvmbench-results"
+
+    func run() throws {
+        var runs: [RunResult] = []
+        for zeroCopy in [false, true] {
+            var options = CommonOptions()
+            options.transport = .shm
+            options.zeroCopy = zeroCopy
+            let run = try PingPongDriver.run(options, peerExecutable: ownExecutable(), progress: isatty(2) != 0)
+            FileHandle.standardOutput.write(Data((Report.table(run) + "\n").utf8))
+            runs.append(run)
+        }
+        try Report.json(runs).write(toFile: results + ".json", atomically: true, encoding: .utf8)
+        try Plot.svg(runs).write(toFile: results + ".svg", atomically: true, encoding: .utf8)
+        FileHandle.standardOutput.write(Data("wrote \(results).json and \(results).svg\n".utf8))
+    }
+}
+
+/// The far end of a measurement (started by pvmbench itself).
+struct Peer: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "peer", abstract: "Internal: the echoing end of a measurement.", shouldDisplay: false)
+
+    @Option var address: String
+    @Flag(name: .customLong("zero-copy")) var zeroCopy = false
+    @Flag var validate = false
+
+    func run() throws {
+        try PingPongDriver.serve(address: address, zeroCopy: zeroCopy, validate: validate)
+    }
+}

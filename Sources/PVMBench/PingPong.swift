@@ -1,0 +1,161 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Histogram
+import PVMSystem
+import PVMTransport
+
+/// Why a benchmark could not run or went wrong.
+public struct BenchError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Ping-pong between this process and a peer process joined directly by the
+/// shared-memory transport (no daemon): the peer echoes every message back
+/// with the same size, this side times each round trip and records half of
+/// it.
+public enum PingPongDriver {
+    /// The byte at `index` of the message sent in round `round`.
+    @inline(__always)
+    static func pattern(_ index: Int, _ round: Int) -> UInt8 {
+        UInt8(truncatingIfNeeded: index &* 31 &+ round &* 7 &+ 1)
+    }
+
+    static func fill(_ buffer: UnsafeMutableRawBufferPointer, round: Int) {
+        for i in 0..<buffer.count { buffer[i] = pattern(i, round) }
+    }
+
+    static func check(_ bytes: UnsafeRawBufferPointer, size: Int, round: Int) -> Bool {
+        guard bytes.count == size else { return false }
+        for i in 0..<size where bytes[i] != pattern(i, round) { return false }
+        return true
+    }
+
+    /// Runs the measurement described by `options` with `peerExecutable`
+    /// (normally this very program) as the far end.
+    public static func run(_ options: CommonOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
+        guard options.api == .transport else {
+            throw BenchError("--api \(options.api.rawValue) is not available yet: this build measures the bare transport (--api transport)")
+        }
+        guard options.transport == .shm || options.transport == .auto else {
+            throw BenchError("--transport \(options.transport.rawValue) is not available yet: this build has the shared-memory transport (--transport shm)")
+        }
+        let sizes = try options.messageSizes()
+        let endpoint = try ShmEndpoint(name: "pvmbench")
+        var arguments = ["peer", "--address", endpoint.address]
+        if options.zeroCopy { arguments.append("--zero-copy") }
+        if options.checkData { arguments.append("--validate") }
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: peerExecutable)
+        child.arguments = arguments
+        try child.run()
+        defer {
+            if child.isRunning { kill(child.processIdentifier, SIGKILL) }
+            child.waitUntilExit()
+        }
+
+        var peer: ShmPeerID? = nil
+        let connectDeadline = Clock.monotonicNanoseconds() + 20_000_000_000
+        while peer == nil {
+            guard child.isRunning else { throw BenchError("the peer process exited before it connected (status \(child.terminationStatus))") }
+            guard Clock.monotonicNanoseconds() < connectDeadline else { throw BenchError("the peer process did not connect within 20 s") }
+            try endpoint.receive(timeoutNanoseconds: 100_000_000) { event in
+                if case .connected(let p) = event { peer = p }
+            }
+        }
+        let to = peer!
+
+        var results: [SizeResult] = []
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: sizes.max()!, alignment: 4096)
+        defer { scratch.deallocate() }
+        scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
+
+        for size in sizes {
+            let (iterations, warmup) = options.counts(for: size)
+            if progress { FileHandle.standardError.write(Data("\rpingpong \(size) B: \(iterations) iterations...            ".utf8)) }
+            var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+            var gotReply = false
+            var allValid = true
+            var path = ShmPath.inline
+            var gone: String? = nil
+            var round = 0
+            let handler: (ShmEvent) throws -> Void = { event in
+                switch event {
+                case .message(_, let message):
+                    gotReply = true
+                    path = message.path
+                    if options.checkData && !check(message.bytes, size: size, round: round) { allValid = false }
+                case .disconnected(_, let reason): gone = reason
+                case .connected: break
+                }
+            }
+            let message = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size])
+            var cpuStart: UInt64 = 0
+            for r in 0..<(warmup + iterations) {
+                round = r
+                if r == warmup { cpuStart = Clock.threadCPUNanoseconds() }
+                if options.zeroCopy {
+                    let loan = try endpoint.loan(capacity: size)
+                    if options.checkData { fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<size]), round: r) }
+                    let t0 = Clock.monotonicNanoseconds()
+                    try endpoint.send(loan, length: size, to: to)
+                    gotReply = false
+                    while !gotReply && gone == nil { try endpoint.receive(handler) }
+                    let t1 = Clock.monotonicNanoseconds()
+                    if r >= warmup { _ = histogram.record((t1 &- t0) / 2) }
+                } else {
+                    if options.checkData { fill(message, round: r) }
+                    let t0 = Clock.monotonicNanoseconds()
+                    try endpoint.send(UnsafeRawBufferPointer(message), to: to)
+                    gotReply = false
+                    while !gotReply && gone == nil { try endpoint.receive(handler) }
+                    let t1 = Clock.monotonicNanoseconds()
+                    if r >= warmup { _ = histogram.record((t1 &- t0) / 2) }
+                }
+                if let gone { throw BenchError("the peer process went away: \(gone)") }
+            }
+            let cpu = Double(Clock.threadCPUNanoseconds() - cpuStart) / Double(2 * iterations)
+            let oneWay = OneWay(histogram)
+            results.append(SizeResult(
+                bytes: size, iterations: iterations, oneWayNs: oneWay,
+                gbytesPerS: Double(size) / oneWay.mean, messagesPerS: 1e9 / oneWay.mean,
+                cpuNsPerMsg: cpu, path: path.rawValue, validated: options.checkData ? allValid : nil))
+        }
+        if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        endpoint.disconnect(to)
+        let deadline = Date().addingTimeInterval(10)
+        while child.isRunning && Date() < deadline { usleep(1000) }
+        return RunResult(benchmark: "pingpong", transport: "shm", api: "transport", zeroCopy: options.zeroCopy,
+                         machine: .current(), results: results)
+    }
+
+    /// The far end: echo every message back with the same size until the
+    /// measuring side disconnects.
+    public static func serve(address: String, zeroCopy: Bool, validate: Bool) throws {
+        let endpoint = try ShmEndpoint(name: "pvmbench-peer")
+        _ = try endpoint.connect(to: address)
+        var done = false
+        while !done {
+            try endpoint.receive { event in
+                switch event {
+                case .message(let from, let message):
+                    if zeroCopy {
+                        let loan = try endpoint.loan(capacity: max(message.bytes.count, 1))
+                        // A real zero-copy producer writes its data in place;
+                        // the echo copies only when the content is checked.
+                        if validate, message.bytes.count > 0 {
+                            loan.buffer.baseAddress!.copyMemory(from: message.bytes.baseAddress!, byteCount: message.bytes.count)
+                        }
+                        try endpoint.send(loan, length: message.bytes.count, to: from)
+                    } else {
+                        try endpoint.send(message.bytes, to: from)
+                    }
+                case .disconnected: done = true
+                case .connected: break
+                }
+            }
+        }
+    }
+}

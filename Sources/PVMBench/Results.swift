@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Histogram
+
+/// One-way time statistics in nanoseconds.
+public struct OneWay: Codable, Sendable, Equatable {
+    public var min: UInt64
+    public var p50: UInt64
+    public var p90: UInt64
+    public var p99: UInt64
+    public var p999: UInt64
+    public var max: UInt64
+    public var mean: Double
+
+    public init(_ h: Histogram<UInt64>) {
+        min = h.min
+        p50 = h.valueAtPercentile(50)
+        p90 = h.valueAtPercentile(90)
+        p99 = h.valueAtPercentile(99)
+        p999 = h.valueAtPercentile(99.9)
+        max = h.max
+        mean = h.mean
+    }
+}
+
+/// One message size's measurement (BENCHMARKS.md's `results` entries, plus
+/// compatible extra fields).
+public struct SizeResult: Codable, Sendable {
+    public var bytes: Int
+    public var iterations: Int
+    public var oneWayNs: OneWay
+    public var gbytesPerS: Double
+    public var messagesPerS: Double
+    /// CPU time this process spent per message (both directions of a round trip count as two).
+    public var cpuNsPerMsg: Double
+    /// How the messages travelled (inline, single-copy, pipelined, loan).
+    public var path: String
+    /// nil when not validated; otherwise whether every message checked out.
+    public var validated: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case bytes, iterations, path, validated
+        case oneWayNs = "one_way_ns"
+        case gbytesPerS = "gbytes_per_s"
+        case messagesPerS = "messages_per_s"
+        case cpuNsPerMsg = "cpu_ns_per_msg"
+    }
+}
+
+public struct MachineInfo: Codable, Sendable {
+    public var hostname: String
+    public var cpus: Int
+    public var cpuModel: String
+    public var kernel: String
+
+    enum CodingKeys: String, CodingKey {
+        case hostname, cpus, kernel
+        case cpuModel = "cpu_model"
+    }
+
+    public static func current() -> MachineInfo {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, 255)
+        var u = utsname()
+        uname(&u)
+        let kernel = withUnsafeBytes(of: u.release) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "unknown"
+        return MachineInfo(hostname: String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self),
+                           cpus: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), cpuModel: model, kernel: kernel)
+    }
+}
+
+/// One run: the JSON object of BENCHMARKS.md.
+public struct RunResult: Codable, Sendable {
+    public var benchmark: String
+    public var transport: String
+    public var api: String
+    public var zeroCopy: Bool
+    public var machine: MachineInfo
+    public var results: [SizeResult]
+
+    enum CodingKeys: String, CodingKey {
+        case benchmark, transport, api, machine, results
+        case zeroCopy = "zero_copy"
+    }
+
+    /// A short label for tables and plot legends.
+    public var label: String {
+        "\(benchmark) \(transport)/\(api)\(zeroCopy ? " zero-copy" : "")"
+    }
+}
+
+public enum Report {
+    public static func json(_ run: RunResult) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try e.encode(run), as: UTF8.self) + "\n"
+    }
+
+    public static func json(_ runs: [RunResult]) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try e.encode(runs), as: UTF8.self) + "\n"
+    }
+
+    public static let csvHeader = "benchmark,transport,api,zero_copy,bytes,iterations,min_ns,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,gbytes_per_s,messages_per_s,cpu_ns_per_msg,path,validated"
+
+    public static func csv(_ runs: [RunResult]) -> String {
+        var out = csvHeader + "\n"
+        for run in runs {
+            for r in run.results {
+                let o = r.oneWayNs
+                let v = r.validated.map { $0 ? "pass" : "fail" } ?? ""
+                out += "\(run.benchmark),\(run.transport),\(run.api),\(run.zeroCopy),\(r.bytes),\(r.iterations),\(o.min),\(o.p50),\(o.p90),\(o.p99),\(o.p999),\(o.max),\(fmt(o.mean, 1)),\(fmt(r.gbytesPerS, 4)),\(fmt(r.messagesPerS, 0)),\(fmt(r.cpuNsPerMsg, 1)),\(r.path),\(v)\n"
+            }
+        }
+        return out
+    }
+
+    /// OSU-style text: '#' header lines, then one row per size.
+    public static func table(_ run: RunResult) -> String {
+        var out = "# PVM \(run.benchmark) test, transport \(run.transport), api \(run.api)\(run.zeroCopy ? ", zero copy" : "")\n"
+        out += "# \(run.machine.hostname): \(run.machine.cpus) CPUs, \(run.machine.cpuModel), Linux \(run.machine.kernel)\n"
+        let validated = run.results.contains { $0.validated != nil }
+        out += "# " + pad("Size", 9) + pad("p50(us)", 11) + pad("p99(us)", 11) + pad("min(us)", 11) + pad("mean(us)", 11)
+            + pad("MB/s", 11) + pad("CPU ns/msg", 12) + pad("path", 13) + (validated ? "Validation" : "") + "\n"
+        for r in run.results {
+            let o = r.oneWayNs
+            out += "  " + pad("\(r.bytes)", 9) + pad(fmt(Double(o.p50) / 1000, 3), 11) + pad(fmt(Double(o.p99) / 1000, 3), 11)
+                + pad(fmt(Double(o.min) / 1000, 3), 11) + pad(fmt(o.mean / 1000, 3), 11) + pad(fmt(r.gbytesPerS * 1000, 2), 11)
+                + pad(fmt(r.cpuNsPerMsg, 1), 12) + pad(r.path, 13) + (r.validated.map { $0 ? "Pass" : "Fail" } ?? "") + "\n"
+        }
+        return out
+    }
+
+    static func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+    }
+
+    static func fmt(_ v: Double, _ digits: Int) -> String {
+        String(format: "%.\(digits)f", v)
+    }
+}
