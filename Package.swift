@@ -90,7 +90,11 @@ let package = Package(
         ),
         .testTarget(
             name: "PVMBenchTests",
-            dependencies: ["PVMBench", "PVMTestSupport"],
+            dependencies: [
+                "PVMBench", "PVMTestSupport",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -73,7 +73,7 @@ struct Suite: ParsableCommand {
     func run() throws {
         var runs: [RunResult] = []
         for zeroCopy in [false, true] {
-            var options = CommonOptions()
+            var options = try CommonOptions.parse([])
             options.transport = .shm
             options.zeroCopy = zeroCopy
             let run = try PingPongDriver.run(options, peerExecutable: ownExecutable(), progress: isatty(2) != 0)

@@ -40,6 +40,18 @@ public struct SizeResult: Codable, Sendable {
     /// nil when not validated; otherwise whether every message checked out.
     public var validated: Bool?
 
+    public init(bytes: Int, iterations: Int, oneWayNs: OneWay, gbytesPerS: Double, messagesPerS: Double,
+                cpuNsPerMsg: Double, path: String, validated: Bool?) {
+        self.bytes = bytes
+        self.iterations = iterations
+        self.oneWayNs = oneWayNs
+        self.gbytesPerS = gbytesPerS
+        self.messagesPerS = messagesPerS
+        self.cpuNsPerMsg = cpuNsPerMsg
+        self.path = path
+        self.validated = validated
+    }
+
     enum CodingKeys: String, CodingKey {
         case bytes, iterations, path, validated
         case oneWayNs = "one_way_ns"
@@ -82,6 +94,15 @@ public struct RunResult: Codable, Sendable {
     public var zeroCopy: Bool
     public var machine: MachineInfo
     public var results: [SizeResult]
+
+    public init(benchmark: String, transport: String, api: String, zeroCopy: Bool, machine: MachineInfo, results: [SizeResult]) {
+        self.benchmark = benchmark
+        self.transport = transport
+        self.api = api
+        self.zeroCopy = zeroCopy
+        self.machine = machine
+        self.results = results
+    }
 
     enum CodingKeys: String, CodingKey {
         case benchmark, transport, api, machine, results

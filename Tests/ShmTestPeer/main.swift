@@ -44,7 +44,7 @@ func size(seq: UInt64, seed: UInt64) -> Int {
     switch x % 1000 {
     case 0: return 16 + Int(x % (4 << 20))             // up to 4 MiB
     case 1..<20: return 16 + Int(x % (256 << 10))      // up to 256 KiB
-    case 20..<60: return 16 << 10 - 8 + Int(x % 16)    // around the eager limit
+    case 20..<60: return 65520 - 8 + Int(x % 16)       // around the default eager limit
     default: return 16 + Int(x % 200)                  // small
     }
 }

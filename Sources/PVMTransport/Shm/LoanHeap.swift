@@ -44,12 +44,32 @@ final class LoanHeap {
         return Int.bitWidth - (needed - 1).leadingZeroBitCount
     }
 
-    /// A block of at least `bytes`; nil when the heap has no room now.
+    /// Blocks currently lent out or held by unsent loans.
+    private(set) var inUse = 0
+
+    /// A block of the right class from its free list, or nil.
+    func reuse(_ bytes: Int) -> (offset: Int, capacity: Int)? {
+        let cls = Self.sizeClass(bytes)
+        guard let offset = freeLists[cls].popLast() else { return nil }
+        inUse += 1
+        return (offset, 1 << cls)
+    }
+
+    /// A block of at least `bytes`: reused, else carved from the untouched
+    /// end; when every block is back but none fits, the heap starts afresh
+    /// (blocks do not coalesce, so this is how a heap carved into small
+    /// blocks serves a large one). nil when the heap has no room now.
     func allocate(_ bytes: Int) -> (offset: Int, capacity: Int)? {
+        if let block = reuse(bytes) { return block }
         let cls = Self.sizeClass(bytes)
         let blockSize = 1 << cls
-        if let offset = freeLists[cls].popLast() { return (offset, blockSize) }
+        if bump + blockSize > capacity && inUse == 0 {
+            bump = 0
+            for i in freeLists.indices { freeLists[i].removeAll(keepingCapacity: true) }
+            for i in blockClass.indices where blockClass[i] != 0 { blockClass[i] = 0 }
+        }
         guard bump + blockSize <= capacity else { return nil }
+        inUse += 1
         let offset = bump
         bump += blockSize
         blockClass[offset >> Self.minimumShift] = UInt8(cls + 1)
@@ -61,6 +81,7 @@ final class LoanHeap {
         let cls = Int(blockClass[unit]) - 1
         lentTo[unit] = 0
         freeLists[cls].append(offset)
+        inUse -= 1
     }
 
     func lend(_ offset: Int, to peer: UInt32) {

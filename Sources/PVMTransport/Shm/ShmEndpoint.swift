@@ -871,6 +871,11 @@ public final class ShmEndpoint {
         guard capacity > 0, capacity <= heap.capacity else {
             throw TransportError(.tooLarge, "loan of \(capacity) bytes; the shared heap holds \(heap.capacity) (PVM_SHM_HEAP)")
         }
+        // Recycle first: take back what receivers released before carving new space.
+        if let block = heap.reuse(capacity) {
+            return ShmLoan(buffer: UnsafeMutableRawBufferPointer(start: heap.base + block.offset, count: block.capacity), offset: block.offset, heap: heap)
+        }
+        reapReleases()
         if let block = heap.allocate(capacity) {
             return ShmLoan(buffer: UnsafeMutableRawBufferPointer(start: heap.base + block.offset, count: block.capacity), offset: block.offset, heap: heap)
         }
