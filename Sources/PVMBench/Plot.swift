@@ -4,8 +4,8 @@ import Foundation
 /// axis, one curve per run, labelled axes and a legend. Plain SVG 1.1.
 public enum Plot {
     public static func svg(_ runs: [RunResult], title: String = "pvmbench: one-way latency (p50)") -> String {
-        let width = 900.0, height = 560.0
-        let left = 80.0, right = 250.0, top = 50.0, bottom = 60.0
+        let width = 960.0, height = 560.0
+        let left = 80.0, right = 300.0, top = 50.0, bottom = 60.0
         let plotW = width - left - right, plotH = height - top - bottom
         let points = runs.flatMap { $0.results.map { (Double($0.bytes), Double(max($0.oneWayNs.p50, 1))) } }
         guard !points.isEmpty else {

@@ -1,0 +1,28 @@
+// swift-tools-version: 6.1
+//
+// Micro-benchmarks of the hot path (package-benchmark). A nested package so
+// that `swift test` at the top never builds the benchmark tooling.
+//
+//   cd Benchmarks && swift package benchmark
+//   cd Benchmarks && swift package benchmark thresholds check   # CI gate on malloc/ARC counts
+import PackageDescription
+
+let package = Package(
+    name: "benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "pvm", path: "../"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "Ring",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "PVMTransport", package: "pvm"),
+            ],
+            path: "Benchmarks/Ring",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)
