@@ -233,3 +233,39 @@ import PVMTestSupport
         #expect(r.stdout.contains("malformed record"), "\(r.stdout)")
     }
 }
+
+/// The transport does not depend on /dev/shm: with it full (a 4 KiB tmpfs)
+/// or missing (unmounted), inside a private mount namespace, two processes
+/// still exchange messages of every size class.
+@Suite(.serialized) struct ShmWithoutDevShmTests {
+    static let canUnshare: Bool = {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        p.arguments = ["--mount", "--propagation", "private", "true"]
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }()
+
+    @Test(.enabled(if: canUnshare, "needs unshare(1) and permission to make a mount namespace"),
+          arguments: ["mount -t tmpfs -o size=4k,mode=1777 tmpfs /dev/shm && dd if=/dev/zero of=/dev/shm/fill bs=4k count=1 2>/dev/null; true",
+                      "umount -l /dev/shm && test ! -e /dev/shm/. || test -z \"$(ls -A /dev/shm)\""])
+    func messagesFlowWithDevShmFullOrMissing(setup: String) throws {
+        let peer = TestProducts.executable("shm-test-peer").path
+        let file = "/tmp/pvm-devshm-\(getpid())"
+        let script = """
+        set -e
+        \(setup)
+        rm -f \(file)
+        "\(peer)" echo \(file) & echo_pid=$!
+        for i in $(seq 200); do [ -s \(file) ] && break; sleep 0.05; done
+        "\(peer)" send "$(cat \(file))" 3000 9 --loans
+        wait $echo_pid || true
+        rm -f \(file)
+        """
+        let child = try ChildProcess(URL(fileURLWithPath: "/usr/bin/unshare"), ["--mount", "--propagation", "private", "sh", "-c", script])
+        let r = child.wait(seconds: 120)
+        #expect(r.status == 0, "stdout: \(r.stdout) stderr: \(r.stderr)")
+    }
+}

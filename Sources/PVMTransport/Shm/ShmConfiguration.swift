@@ -31,6 +31,8 @@ public struct ShmConfiguration: Sendable, Equatable {
     /// copy 1.6x faster at 1 MiB (it keeps both CPUs copying cache-sized
     /// pieces, where process_vm_readv copies on one).
     public var singleCopyLimit: Int = 256 << 10
+    /// Bytes of message per record of a pipelined copy (at most a quarter ring).
+    public var pipelinePiece: Int = 64 << 10
     /// How long a blocked call polls before it sleeps. Forced to 0 when the
     /// endpoint sees more local tasks than CPUs (spinning would steal the
     /// CPU from the very task it waits for).
@@ -62,6 +64,7 @@ public struct ShmConfiguration: Sendable, Equatable {
         if let v = env("PVM_SHM_EAGER").flatMap(parseSize) { c.eagerLimit = v }
         if let v = env("PVM_SHM_LARGE").flatMap(ShmLargeMode.init(rawValue:)) { c.largeMode = v }
         if let v = env("PVM_SHM_SINGLE_COPY_MAX").flatMap(parseSize) { c.singleCopyLimit = v }
+        if let v = env("PVM_SHM_PIECE").flatMap(parseSize) { c.pipelinePiece = v }
         if let v = env("PVM_SHM_SPIN_NS").flatMap({ UInt64($0) }) { c.spinNanoseconds = v }
         if let v = env("PVM_SHM_HEAP").flatMap(parseSize) { c.heapSize = v }
         if let v = env("PVM_SHM_MAX_PEERS").flatMap({ Int($0) }) { c.maxPeers = v }
@@ -80,6 +83,7 @@ public struct ShmConfiguration: Sendable, Equatable {
         guard heapSize >= 1 << 16 else { throw TransportError(.tooLarge, "heap size \(heapSize) is below 64 KiB") }
         guard maxPeers >= 1, maxPeers <= 1 << 16 else { throw TransportError(.tooLarge, "max peers \(maxPeers) must be 1...65536") }
         guard batch >= 1 else { throw TransportError(.tooLarge, "batch must be at least 1") }
+        guard pipelinePiece >= 1024 else { throw TransportError(.tooLarge, "pipeline piece \(pipelinePiece) is below 1 KiB") }
         return self
     }
 

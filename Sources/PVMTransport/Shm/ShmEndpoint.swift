@@ -818,7 +818,7 @@ public final class ShmEndpoint {
     private func sendPipelined(_ bytes: UnsafeRawBufferPointer, _ index: Int) throws(TransportError) {
         let slot = slots + index
         let header = MemoryLayout<pvm_rec_chunk>.size
-        let piece = slot.pointee.producer.maxPayload - header
+        let piece = min(slot.pointee.producer.maxPayload - header, configuration.pipelinePiece)
         var offset = 0
         while offset < bytes.count {
             let n = min(piece, bytes.count - offset)
