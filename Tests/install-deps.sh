@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   # Proof of the encoding on real foreign CPUs (tests named "Foreign").
   gcc-i686-linux-gnu gcc-sparc64-linux-gnu gcc-powerpc-linux-gnu gcc-alpha-linux-gnu
+  libc6-dev-i386-cross libc6-dev-sparc64-cross libc6-dev-powerpc-cross libc6-dev-alpha-cross
   qemu-user
 )
 

@@ -1,0 +1,273 @@
+/// PVM's message encodings (the values of PvmDataDefault, PvmDataRaw,
+/// PvmDataInPlace and PvmDataTrace).
+public enum Encoding: Int32, Sendable, CaseIterable {
+    /// The sender packs in its native format and the message carries its
+    /// signature; the receiver converts while unpacking when the signatures
+    /// differ. (PVM 3.4 used XDR here; this runtime converts only between
+    /// unlike hosts, so like hosts pay nothing.)
+    case `default` = 0
+    /// No conversion, ever: the bytes are taken as they are.
+    case raw = 1
+    /// Packing records where the caller's data is; it is read at send time,
+    /// so a transport can move it without an intermediate copy.
+    case inPlace = 2
+    /// Accepted for compatibility; behaves like `default`.
+    case trace = 4
+}
+
+/// Types that pack and unpack as one PVM numeric item.
+public protocol PVMScalar {
+    static var kind: ScalarKind? { get }  // nil: a byte, never converted
+}
+extension Int8: PVMScalar { public static var kind: ScalarKind? { nil } }
+extension UInt8: PVMScalar { public static var kind: ScalarKind? { nil } }
+extension Int16: PVMScalar { public static var kind: ScalarKind? { .short } }
+extension UInt16: PVMScalar { public static var kind: ScalarKind? { .ushort } }
+extension Int32: PVMScalar { public static var kind: ScalarKind? { .int } }
+extension UInt32: PVMScalar { public static var kind: ScalarKind? { .uint } }
+extension Int: PVMScalar { public static var kind: ScalarKind? { .long } }
+extension UInt: PVMScalar { public static var kind: ScalarKind? { .ulong } }
+extension Float: PVMScalar { public static var kind: ScalarKind? { .float } }
+extension Double: PVMScalar { public static var kind: ScalarKind? { .double } }
+
+/// A PVM message buffer: what `pvm_initsend`/`pvm_pk*` build and
+/// `pvm_upk*` read.
+///
+/// A buffer being packed holds native-format bytes (and, for InPlace,
+/// references to the caller's memory). A received buffer holds the sender's
+/// bytes and signature and converts while unpacking when that signature is
+/// not this host's. Storage grows geometrically and is reused by `reset`, so
+/// packing into a warm buffer allocates nothing.
+public final class MessageBuffer {
+    public let encoding: Encoding
+    /// Format of the bytes: the sender's signature.
+    public private(set) var signature: DataSignature
+
+    private var storage: UnsafeMutableRawPointer
+    private var capacity: Int
+    /// Bytes of owned data.
+    public private(set) var ownedCount = 0
+    /// Unpack position (in the contiguous view).
+    public private(set) var readOffset = 0
+
+    /// One piece of the message: owned bytes or a reference to the caller's memory.
+    public enum Segment {
+        case owned(Range<Int>)
+        case reference(UnsafeRawBufferPointer)
+    }
+    /// InPlace only: the pieces in order (owned bytes between references).
+    public private(set) var segments: [Segment] = []
+    private var segmentStart = 0
+
+    /// A buffer to pack into, in this host's format.
+    public init(encoding: Encoding, capacity: Int = 256) {
+        self.encoding = encoding
+        self.signature = .native
+        self.capacity = max(capacity, 16)
+        self.storage = .allocate(byteCount: self.capacity, alignment: 16)
+    }
+
+    /// A received message: `bytes` in the format of `signature`.
+    public init(received bytes: UnsafeRawBufferPointer, encoding: Encoding, signature: DataSignature) throws(PVMError) {
+        self.encoding = encoding
+        self.signature = encoding == .default || encoding == .trace ? try signature.validated() : signature
+        self.capacity = max(bytes.count, 16)
+        self.storage = .allocate(byteCount: capacity, alignment: 16)
+        if bytes.count > 0 { storage.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+        ownedCount = bytes.count
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Total bytes of the message (owned and referenced).
+    public var byteCount: Int {
+        guard encoding == .inPlace else { return ownedCount }
+        var n = ownedCount - segmentStart
+        for s in segments { if case .reference(let r) = s { n += r.count } else if case .owned(let range) = s { n += range.count } }
+        return n
+    }
+
+    /// Empties the buffer for reuse (keeps its storage).
+    public func reset() {
+        ownedCount = 0
+        readOffset = 0
+        segments.removeAll(keepingCapacity: true)
+        segmentStart = 0
+    }
+
+    // MARK: Packing
+
+    @inline(__always)
+    private func reserve(_ n: Int) -> UnsafeMutableRawPointer {
+        if _slowPath(ownedCount + n > capacity) { grow(ownedCount + n) }
+        defer { ownedCount += n }
+        return storage + ownedCount
+    }
+
+    private func grow(_ needed: Int) {
+        var c = capacity
+        while c < needed { c *= 2 }
+        let s = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 16)
+        s.copyMemory(from: storage, byteCount: ownedCount)
+        storage.deallocate()
+        storage = s
+        capacity = c
+    }
+
+    private static func checked(count: Int, stride: Int, size: Int) throws(PVMError) -> Int {
+        guard count >= 0 else { throw PVMError(.badParam, "negative item count \(count)") }
+        guard stride >= 0 else { throw PVMError(.badParam, "negative stride \(stride)") }
+        let (bytes, o) = count.multipliedReportingOverflow(by: size)
+        guard !o, bytes <= Int(Int32.max) else { throw PVMError(.badParam, "\(count) items of \(size) bytes do not fit in a message") }
+        return bytes
+    }
+
+    /// Packs `count` items starting at `items`, taking every `stride`-th
+    /// (PVM semantics: stride in items; 0 repeats the first item).
+    public func pack<T: PVMScalar>(_ items: UnsafePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
+        let size = MemoryLayout<T>.size
+        let bytes = try Self.checked(count: count, stride: stride, size: size)
+        guard count > 0 else { return }
+        if encoding == .inPlace {
+            guard stride == 1 else { throw PVMError(.notImpl, "InPlace packing with stride \(stride)") }
+            flushOwnedSegment()
+            segments.append(.reference(UnsafeRawBufferPointer(start: items, count: bytes)))
+            return
+        }
+        let out = reserve(bytes)
+        if stride == 1 {
+            out.copyMemory(from: items, byteCount: bytes)
+        } else {
+            for i in 0..<count { out.storeBytes(of: items[i &* stride], toByteOffset: i &* size, as: T.self) }
+        }
+    }
+
+    /// Packs every element of `array`.
+    public func pack<T: PVMScalar>(_ array: [T]) throws(PVMError) {
+        try array.withUnsafeBufferPointer { (b: UnsafeBufferPointer<T>) throws(PVMError) in
+            if let base = b.baseAddress { try pack(base, count: b.count) }
+        }
+    }
+
+    /// Packs one value.
+    @inlinable
+    public func pack<T: PVMScalar>(_ value: T) throws(PVMError) {
+        var v = value
+        try withUnsafePointer(to: &v) { (p: UnsafePointer<T>) throws(PVMError) in try pack(p, count: 1) }
+    }
+
+    /// Packs a string: its length + 1 as an int, then its bytes and a NUL.
+    public func pack(string: String) throws(PVMError) {
+        guard encoding != .inPlace else { throw PVMError(.notImpl, "InPlace packing of a string") }
+        var utf8 = Array(string.utf8)
+        guard !utf8.contains(0) else { throw PVMError(.badParam, "string contains a NUL byte") }
+        utf8.append(0)
+        try pack(Int32(utf8.count))
+        let out = reserve(utf8.count)
+        utf8.withUnsafeBytes { out.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    private func flushOwnedSegment() {
+        if ownedCount > segmentStart { segments.append(.owned(segmentStart..<ownedCount)) }
+        segmentStart = ownedCount
+    }
+
+    /// Calls `body` with each piece of the message in order, as a transport
+    /// gathers it (InPlace data is read from the caller's memory now).
+    public func withPieces(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        if encoding == .inPlace {
+            for s in segments {
+                switch s {
+                case .owned(let r): try body(UnsafeRawBufferPointer(start: storage + r.lowerBound, count: r.count))
+                case .reference(let p): try body(p)
+                }
+            }
+            if ownedCount > segmentStart { try body(UnsafeRawBufferPointer(start: storage + segmentStart, count: ownedCount - segmentStart)) }
+        } else {
+            try body(UnsafeRawBufferPointer(start: storage, count: ownedCount))
+        }
+    }
+
+    /// The message as one contiguous byte array (a copy).
+    public func contiguousBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(byteCount)
+        withPieces { out.append(contentsOf: $0) }
+        return out
+    }
+
+    // MARK: Unpacking
+
+    private var converts: Bool { (encoding == .default || encoding == .trace) && signature != .native }
+
+    /// Unpacks `count` items into `items`, every `stride`-th slot, converting
+    /// from the sender's format when needed.
+    public func unpack<T: PVMScalar>(into items: UnsafeMutablePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
+        guard encoding != .inPlace || segments.isEmpty else { throw PVMError(.badParam, "unpacking a buffer that is being packed") }
+        let kind = T.kind
+        let wireSize = kind.map { $0.size(in: converts ? signature : .native) } ?? 1
+        let bytes = try Self.checked(count: count, stride: stride, size: wireSize)
+        guard count > 0 else { return }
+        guard bytes <= ownedCount - readOffset else {
+            throw PVMError(.noData, "\(count) items of \(wireSize) bytes wanted, \(ownedCount - readOffset) bytes left")
+        }
+        let source = UnsafeRawPointer(storage + readOffset)
+        let size = MemoryLayout<T>.size
+        if let kind, converts {
+            if stride == 1 {
+                try Conversion.convert(kind, count: count, from: signature, source: source, to: .native, destination: UnsafeMutableRawPointer(items))
+            } else {
+                var one = (UInt64(0), UInt64(0))
+                for i in 0..<count {
+                    try withUnsafeMutableBytes(of: &one) { (tmp: UnsafeMutableRawBufferPointer) throws(PVMError) in
+                        try Conversion.convert(kind, count: 1, from: signature, source: source + i * wireSize, to: .native, destination: tmp.baseAddress!)
+                        items[i &* stride] = tmp.load(as: T.self)
+                    }
+                }
+            }
+        } else if stride == 1 {
+            UnsafeMutableRawPointer(items).copyMemory(from: source, byteCount: bytes)
+        } else {
+            for i in 0..<count { items[i &* stride] = source.loadUnaligned(fromByteOffset: i &* size, as: T.self) }
+        }
+        readOffset += bytes
+    }
+
+    /// Unpacks `count` items into a new array.
+    public func unpack<T: PVMScalar>(_ type: T.Type, count: Int) throws(PVMError) -> [T] {
+        guard count >= 0 else { throw PVMError(.badParam, "negative item count \(count)") }
+        var out = [T]()
+        out.reserveCapacity(count)
+        var failure: PVMError? = nil
+        out = [T](unsafeUninitializedCapacity: count) { buf, n in
+            do throws(PVMError) { try unpack(into: buf.baseAddress!, count: count); n = count } catch { failure = error; n = 0 }
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    /// Unpacks one value.
+    public func unpack<T: PVMScalar>(_ type: T.Type) throws(PVMError) -> T {
+        try unpack(type, count: 1)[0]
+    }
+
+    /// Unpacks a string packed by `pack(string:)`.
+    public func unpackString() throws(PVMError) -> String {
+        let start = readOffset
+        let length = Int(try unpack(Int32.self))
+        guard length >= 1, length <= ownedCount - readOffset else {
+            readOffset = start
+            throw PVMError(.noData, "string of \(length) bytes with \(ownedCount - readOffset) bytes left")
+        }
+        let bytes = UnsafeRawBufferPointer(start: storage + readOffset, count: length)
+        guard bytes[length - 1] == 0 else {
+            readOffset = start
+            throw PVMError(.badMsg, "string is not NUL-terminated")
+        }
+        readOffset += length
+        return String(decoding: bytes.prefix(length - 1), as: UTF8.self)
+    }
+
+    /// Bytes not yet unpacked.
+    public var remaining: Int { ownedCount - readOffset }
+}
