@@ -26,6 +26,11 @@ public struct DataSignature: RawRepresentable, Hashable, Sendable, CustomStringC
         /// Bytes per item (short/int/long), or the format index (float/double).
         public var sizeOrFormat: Int
         public var order: ByteOrder
+
+        public init(sizeOrFormat: Int, order: ByteOrder) {
+            self.sizeOrFormat = sizeOrFormat
+            self.order = order
+        }
     }
 
     public var short: Field { integer(at: 0) }
