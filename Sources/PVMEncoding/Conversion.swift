@@ -119,6 +119,34 @@ public enum Conversion {
     static func resize(_ kind: ScalarKind, count: Int, from a: DataSignature.Field, source: UnsafeRawPointer,
                        to b: DataSignature.Field, destination: UnsafeMutableRawPointer) throws(PVMError) {
         let signed = kind.isSigned
+        let plain: (DataSignature.ByteOrder) -> Bool = { $0 == .little || $0 == .big }
+        // Fast paths: 4 <-> 8 bytes between plain byte orders (32- and 64-bit longs).
+        if a.sizeOrFormat == 4, b.sizeOrFormat == 8, plain(a.order), plain(b.order) {
+            let swapIn = a.order == .big, swapOut = b.order == .big
+            for i in 0..<count {
+                var v = source.loadUnaligned(fromByteOffset: 4 &* i, as: UInt32.self)
+                if swapIn { v = v.byteSwapped }
+                var w = signed ? UInt64(bitPattern: Int64(Int32(bitPattern: v))) : UInt64(v)
+                if swapOut { w = w.byteSwapped }
+                destination.storeBytes(of: w, toByteOffset: 8 &* i, as: UInt64.self)
+            }
+            return
+        }
+        if a.sizeOrFormat == 8, b.sizeOrFormat == 4, plain(a.order), plain(b.order) {
+            let swapIn = a.order == .big, swapOut = b.order == .big
+            for i in 0..<count {
+                var v = source.loadUnaligned(fromByteOffset: 8 &* i, as: UInt64.self)
+                if swapIn { v = v.byteSwapped }
+                let fits = signed ? Int64(bitPattern: v) == Int64(Int32(truncatingIfNeeded: v)) : v <= UInt64(UInt32.max)
+                guard fits else {
+                    throw PVMError(.overflow, "item \(i): \(signed ? String(Int64(bitPattern: v)) : String(v)) does not fit in 4 bytes")
+                }
+                var w = UInt32(truncatingIfNeeded: v)
+                if swapOut { w = w.byteSwapped }
+                destination.storeBytes(of: w, toByteOffset: 4 &* i, as: UInt32.self)
+            }
+            return
+        }
         let bits = 8 * b.sizeOrFormat
         for i in 0..<count {
             let v = readInteger(source + i * a.sizeOrFormat, size: a.sizeOrFormat, order: a.order, signed: signed)

@@ -268,6 +268,9 @@ public final class MessageBuffer {
         return String(decoding: bytes.prefix(length - 1), as: UTF8.self)
     }
 
+    /// Starts unpacking again from the first byte.
+    public func rewind() { readOffset = 0 }
+
     /// Bytes not yet unpacked.
     public var remaining: Int { ownedCount - readOffset }
 }

@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PVMEncoding
+import PVMSystem
+
+/// One row of `pvmbench convert`.
+public struct ConvertMeasurement: Codable, Sendable {
+    public var type: String
+    public var from: String
+    public var bytes: Int
+    public var iterations: Int
+    public var gbytesPerS: Double
+    public var nsPerIteration: Double
+
+    enum CodingKeys: String, CodingKey {
+        case type, from, bytes, iterations
+        case gbytesPerS = "gbytes_per_s"
+        case nsPerIteration = "ns_per_iteration"
+    }
+}
+
+/// Throughput of unpacking with conversion: `bytes` of each type, packed by
+/// a host of each foreign signature, unpacked here (receiver makes right).
+/// A memcpy row of the same size is measured in the same run, and rows for
+/// this host's own signature (no conversion) and Raw show what like machines
+/// pay.
+public func measureConversions(bytes: Int, iterations: Int, types: [String]? = nil, from: [String]? = nil) throws -> [ConvertMeasurement] {
+    let kinds: [(String, ScalarKind, Int)] = [
+        ("short", .short, 1), ("int", .int, 1), ("long", .long, 1), ("float", .float, 1),
+        ("double", .double, 1), ("cplx", .float, 2), ("dcplx", .double, 2),
+    ].filter { types == nil || types!.contains($0.0) }
+    let sources = (from ?? ["LINUX64", "LINUX", "SUN4", "LINUXSPARC64"]).compactMap(Architecture.named)
+    let source = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+    let destination = UnsafeMutableRawPointer.allocate(byteCount: 2 * bytes, alignment: 64)
+    defer { source.deallocate(); destination.deallocate() }
+    for i in 0..<bytes { source.storeBytes(of: UInt8(truncatingIfNeeded: i &* 7), toByteOffset: i, as: UInt8.self) }
+    memset(destination, 1, 2 * bytes)
+
+    func time(_ body: () throws -> Void) rethrows -> Double {
+        try body()  // warm-up: pages touched, caches in their steady state
+        let t0 = Clock.monotonicNanoseconds()
+        for _ in 0..<iterations { try body() }
+        return Double(Clock.monotonicNanoseconds() - t0) / Double(iterations)
+    }
+    func row(_ type: String, _ from: String, _ ns: Double) -> ConvertMeasurement {
+        ConvertMeasurement(type: type, from: from, bytes: bytes, iterations: iterations, gbytesPerS: Double(bytes) / ns, nsPerIteration: ns)
+    }
+
+    var rows = [row("memcpy", "native", time { memcpy(destination, source, bytes) })]
+    for (name, kind, perItem) in kinds {
+        for arch in sources {
+            let itemSize = kind.size(in: arch.signature)
+            let count = bytes / itemSize
+            // Integers wider than our 64-bit host's values do not occur; values of
+            // foreign 4-byte longs widen. Source bytes are arbitrary: overflow
+            // cannot happen when widening or at equal width.
+            let ns = try time {
+                try Conversion.convert(kind, count: count, from: arch.signature, source: source, to: .native, destination: destination)
+            }
+            rows.append(row(name, arch.name + (perItem == 2 ? " (pairs)" : ""), ns))
+        }
+    }
+    // Like machines through a whole message buffer: Default and Raw, unpack of doubles.
+    for encoding in [Encoding.default, .raw] {
+        let buffer = try MessageBuffer(received: UnsafeRawBufferPointer(start: source, count: bytes), encoding: encoding, signature: .native)
+        let count = bytes / 8
+        let ns = try time {
+            try buffer.unpack(into: destination.assumingMemoryBound(to: Double.self), count: count)
+            buffer.rewind()
+        }
+        rows.append(row("double unpack \(encoding == .raw ? "Raw" : "Default")", Architecture.host.name, ns))
+    }
+    return rows
+}
