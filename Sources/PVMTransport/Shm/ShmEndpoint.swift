@@ -180,11 +180,7 @@ public final class ShmEndpoint {
         }
         let credentials = try checkCredentials(socket)
         let inbox = try makeRing()
-        var hello = ControlMessage(kind: .hello)
-        hello.ringBytes = UInt64(configuration.ringCapacity)
-        hello.probeAddress = UInt64(UInt(bitPattern: probeWord))
-        hello.probeValue = probeWord.pointee
-        hello.pid = getpid()
+        let hello = greeting(.hello)
         try sendControl(hello, on: socket, descriptors: [inbox.descriptor.rawValue, doorbell.descriptor.rawValue])
         let (welcome, fds) = try receiveControl(on: socket, expecting: .welcome)
         let peerDoorbell = OwnedDescriptor(taking: fds[1])
@@ -216,17 +212,25 @@ public final class ShmEndpoint {
         let peerDoorbell = OwnedDescriptor(taking: fds[1])
         let outbox = try mapPeerRing(OwnedDescriptor(taking: fds[0]))
         let inbox = try makeRing()
-        var welcome = ControlMessage(kind: .welcome)
-        welcome.ringBytes = UInt64(configuration.ringCapacity)
-        welcome.probeAddress = UInt64(UInt(bitPattern: probeWord))
-        welcome.probeValue = probeWord.pointee
-        welcome.pid = getpid()
+        var welcome = greeting(.welcome)
         welcome.canReadPeer = canRead(pid: credentials.pid, address: hello.probeAddress, value: hello.probeValue)
         try sendControl(welcome, on: socket, descriptors: [inbox.descriptor.rawValue, doorbell.descriptor.rawValue])
         let (confirm, _) = try receiveControl(on: socket, expecting: .confirm)
         let peer = try register(inbox: inbox, outbox: outbox, socket: socket, doorbell: peerDoorbell,
                                 pid: credentials.pid, peerReadsUs: confirm.canReadPeer)
         connectionEvents.append((peer, nil))
+    }
+
+    /// The hello or welcome this endpoint sends: its ring size, and the
+    /// address and value of its probe word (the peer tries to read it with
+    /// process_vm_readv to learn whether single copy is permitted).
+    private func greeting(_ kind: ControlMessage.Kind) -> ControlMessage {
+        var m = ControlMessage(kind: kind)
+        m.ringBytes = UInt64(configuration.ringCapacity)
+        m.probeAddress = UInt64(UInt(bitPattern: probeWord))
+        m.probeValue = probeWord.pointee
+        m.pid = getpid()
+        return m
     }
 
     private func checkCredentials(_ socket: borrowing OwnedDescriptor) throws(TransportError) -> UnixSocket.Credentials {
