@@ -8,11 +8,26 @@ public enum Clock {
 
 /// What this machine offers that the transports depend on, probed at run time.
 public enum SystemProbe {
-    /// Online CPUs available to this process (sched_getaffinity).
+    /// CPUs the tasks of this host can run on together: the online CPUs,
+    /// capped by a cgroup v2 CPU quota (`cpu.max`) when one is set. Not this
+    /// process's affinity mask: a benchmark pins each task to its own core,
+    /// and one core per task is not oversubscription.
     public static func availableCPUs() -> Int {
-        let n = pvm_affinity_cpu_count()
-        if n > 0 { return Int(n) }
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        var n = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        if let quota = cgroupCPUQuota() { n = min(n, max(1, Int(quota.rounded(.up)))) }
+        return n
+    }
+
+    /// CPUs' worth of time per period granted by cgroup v2 `cpu.max`, if limited.
+    static func cgroupCPUQuota() -> Double? {
+        guard let f = fopen("/sys/fs/cgroup/cpu.max", "r") else { return nil }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 128)
+        guard fgets(&line, 128, f) != nil else { return nil }
+        let text = String(decoding: line.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let parts = text.split(separator: " ")
+        guard parts.count >= 2, let quota = Double(parts[0]), let period = Double(parts[1].filter { !$0.isWhitespace }), period > 0 else { return nil }
+        return quota / period
     }
 
     /// Whether libibverbs can be loaded, with the path or the loader's error.
