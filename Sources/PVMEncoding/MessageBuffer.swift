@@ -156,6 +156,27 @@ public final class MessageBuffer {
         try withUnsafePointer(to: &v) { (p: UnsafePointer<T>) throws(PVMError) in try pack(p, count: 1) }
     }
 
+    /// Packs `count` complex numbers (pairs of `T`, real then imaginary)
+    /// starting at `pairs`, taking every `stride`-th pair (`pvm_pkcplx`,
+    /// `pvm_pkdcplx`: the stride counts complex numbers, not scalars).
+    public func packComplex<T: PVMScalar & BinaryFloatingPoint>(_ pairs: UnsafePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
+        _ = try Self.checked(count: count, stride: stride, size: 2 * MemoryLayout<T>.size)
+        guard count > 0 else { return }
+        if stride == 1 { return try pack(pairs, count: 2 * count) }
+        guard encoding != .inPlace else { throw PVMError(.notImpl, "InPlace packing with stride \(stride)") }
+        for i in 0..<count { try pack(pairs + 2 &* i &* stride, count: 2) }
+    }
+
+    /// Unpacks `count` complex numbers into every `stride`-th pair at `pairs`.
+    public func unpackComplex<T: PVMScalar & BinaryFloatingPoint>(into pairs: UnsafeMutablePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
+        _ = try Self.checked(count: count, stride: stride, size: 2 * MemoryLayout<T>.size)
+        guard count > 0 else { return }
+        if stride == 1 { return try unpack(into: pairs, count: 2 * count) }
+        let need = 2 * count * (T.kind.map { $0.size(in: converts ? signature : .native) } ?? 1)
+        guard need <= remaining else { throw PVMError(.noData, "\(count) complex numbers wanted, \(remaining) bytes left") }
+        for i in 0..<count { try unpack(into: pairs + 2 &* i &* stride, count: 2) }
+    }
+
     /// Packs a string: its length + 1 as an int, then its bytes and a NUL.
     public func pack(string: String) throws(PVMError) {
         guard encoding != .inPlace else { throw PVMError(.notImpl, "InPlace packing of a string") }

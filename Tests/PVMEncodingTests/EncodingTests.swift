@@ -235,3 +235,30 @@ import PVMEncoding
         #expect(rejected >= 8 * (4 + 2 + 2 + 8 + 4 + 4))
     }
 }
+
+@Suite struct ComplexTests {
+    /// pvm_pkcplx semantics: the stride counts complex numbers.
+    @Test func complexPairsWithStrideAndConversion() throws {
+        let pairs: [Double] = [1, -1, 2, -2, 3, -3, 4, -4]  // four complex numbers
+        let b = MessageBuffer(encoding: .default)
+        try pairs.withUnsafeBufferPointer { try b.packComplex($0.baseAddress!, count: 2, stride: 2) }
+        #expect(b.byteCount == 32)
+        // As a big-endian host would send the same two numbers.
+        let sun4 = try #require(Architecture.named("SUN4")).signature
+        let picked: [Double] = [1, -1, 3, -3]
+        let wire = picked.flatMap { withUnsafeBytes(of: $0.bitPattern.bigEndian) { Array($0) } }
+        for (bytes, signature) in [(b.contiguousBytes(), DataSignature.native), (wire, sun4)] {
+            let r = try bytes.withUnsafeBytes { try MessageBuffer(received: $0, encoding: .default, signature: signature) }
+            var out = [Double](repeating: 0, count: 8)
+            try out.withUnsafeMutableBufferPointer { try r.unpackComplex(into: $0.baseAddress!, count: 2, stride: 2) }
+            #expect(out == [1, -1, 0, 0, 3, -3, 0, 0])
+            #expect(throws: PVMError(.noData)) {
+                try out.withUnsafeMutableBufferPointer { try r.unpackComplex(into: $0.baseAddress!, count: 1, stride: 2) }
+            }
+        }
+        let floats: [Float] = [0.5, -0.5]
+        let f = MessageBuffer(encoding: .raw)
+        try floats.withUnsafeBufferPointer { try f.packComplex($0.baseAddress!, count: 1) }
+        #expect(f.byteCount == 8)
+    }
+}
