@@ -11,7 +11,7 @@ public struct PVMBenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "pvmbench",
         abstract: "Latency and bandwidth of every PVM message path.",
-        subcommands: [Suite.self, PingPong.self, Convert.self, Peer.self],
+        subcommands: [Suite.self, PingPong.self, MsgRate.self, Convert.self, Peer.self],
         defaultSubcommand: Suite.self)
 
     public init() {}
@@ -63,6 +63,24 @@ struct PingPong: ParsableCommand {
     }
 }
 
+/// Small-message rate: messages streamed back to back to one receiver.
+struct MsgRate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "msgrate", abstract: "Streaming message rate between two processes (one pair in this build).")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let result: RunResult
+        do {
+            result = try PingPongDriver.messageRate(common, peerExecutable: ownExecutable(), progress: isatty(2) != 0)
+        } catch let error as BenchError {
+            throw ValidationError(error.description)
+        }
+        try emit(try render([result], common.format), to: common.output)
+    }
+}
+
 /// The default suite: ping-pong over every path this host has, 1 B to 4 MiB.
 struct Suite: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -95,9 +113,10 @@ struct Peer: ParsableCommand {
     @Option var address: String
     @Flag(name: .customLong("zero-copy")) var zeroCopy = false
     @Flag var validate = false
+    @Flag var sink = false
 
     func run() throws {
-        try PingPongDriver.serve(address: address, zeroCopy: zeroCopy, validate: validate)
+        try PingPongDriver.serve(address: address, zeroCopy: zeroCopy, validate: validate, sink: sink)
     }
 }
 

@@ -131,15 +131,78 @@ public enum PingPongDriver {
                          machine: .current(), results: results)
     }
 
+    /// Streaming message rate: `iterations` messages of each size sent back
+    /// to back, timed from the first send until the peer acknowledges the
+    /// last (OSU's osu_mbw_mr with one pair and no window limit other than
+    /// the ring).
+    public static func messageRate(_ options: CommonOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
+        guard options.api == .transport, options.transport == .shm || options.transport == .auto else {
+            throw BenchError("msgrate measures the bare shared-memory transport in this build (--api transport --transport shm)")
+        }
+        let sizes = try options.messageSizes(default: [8])
+        let endpoint = try ShmEndpoint(name: "pvmbench")
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: peerExecutable)
+        child.arguments = ["peer", "--address", endpoint.address, "--sink"]
+        try child.run()
+        defer {
+            if child.isRunning { kill(child.processIdentifier, SIGKILL) }
+            child.waitUntilExit()
+        }
+        var peer: ShmPeerID? = nil
+        let deadline = Clock.monotonicNanoseconds() + 20_000_000_000
+        while peer == nil {
+            guard child.isRunning, Clock.monotonicNanoseconds() < deadline else { throw BenchError("the peer process did not connect") }
+            try endpoint.receive(timeoutNanoseconds: 100_000_000) { if case .connected(let p) = $0 { peer = p } }
+        }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(sizes.max()!, 1), alignment: 64)
+        defer { scratch.deallocate() }
+        scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
+        var results: [SizeResult] = []
+        for size in sizes {
+            let n = options.iterations ?? (size <= 8192 ? 10_000_000 : 100_000)
+            if progress { FileHandle.standardError.write(Data("\rmsgrate \(size) B: \(n) messages...        ".utf8)) }
+            let message = UnsafeRawBufferPointer(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]))
+            var acked = false
+            var gone: String? = nil
+            let cpu0 = Clock.threadCPUNanoseconds()
+            let t0 = Clock.monotonicNanoseconds()
+            for _ in 0..<n { try endpoint.send(message, to: peer!) }
+            try endpoint.send(UnsafeRawBufferPointer(start: nil, count: 0), to: peer!)
+            while !acked && gone == nil {
+                try endpoint.receive { event in
+                    if case .message = event { acked = true }
+                    if case .disconnected(_, let r) = event { gone = r }
+                }
+            }
+            if let gone { throw BenchError("the peer process went away: \(gone)") }
+            let perMessage = Double(Clock.monotonicNanoseconds() - t0) / Double(n)
+            let cpu = Double(Clock.threadCPUNanoseconds() - cpu0) / Double(n)
+            var h = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+            _ = h.record(UInt64(perMessage.rounded()))
+            var oneWay = OneWay(h)
+            oneWay.mean = perMessage
+            results.append(SizeResult(bytes: size, iterations: n, oneWayNs: oneWay, gbytesPerS: Double(size) / perMessage,
+                                      messagesPerS: 1e9 / perMessage, cpuNsPerMsg: cpu, path: endpoint.path(to: peer!, size: size).rawValue, validated: nil))
+        }
+        if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        endpoint.disconnect(peer!)
+        return RunResult(benchmark: "msgrate", transport: "shm", api: "transport", zeroCopy: false, machine: .current(), results: results)
+    }
+
     /// The far end: echo every message back with the same size until the
     /// measuring side disconnects.
-    public static func serve(address: String, zeroCopy: Bool, validate: Bool) throws {
+    public static func serve(address: String, zeroCopy: Bool, validate: Bool, sink: Bool = false) throws {
         let endpoint = try ShmEndpoint(name: "pvmbench-peer")
         _ = try endpoint.connect(to: address)
         var done = false
+        var one: UInt8 = 1
         while !done {
             try endpoint.receive { event in
                 switch event {
+                case .message(let from, let message) where sink:
+                    // Streaming: count silently; a 0-byte message ends a size and is acknowledged.
+                    if message.bytes.count == 0 { try withUnsafeBytes(of: &one) { try endpoint.send($0, to: from) } }
                 case .message(let from, let message):
                     if zeroCopy {
                         let loan = try endpoint.loan(capacity: max(message.bytes.count, 1))

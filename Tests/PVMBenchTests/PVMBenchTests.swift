@@ -107,6 +107,17 @@ enum OneWayFixture {
         }
     }
 
+    @Test func msgrateStreamsAndReportsARate() throws {
+        let run = try ChildProcess(Self.pvmbench, ["msgrate", "--sizes", "8,100K", "-i", "20000", "--format", "json"])
+        let r = run.wait(seconds: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(object["benchmark"] as? String == "msgrate")
+        let results = try #require(object["results"] as? [[String: Any]])
+        #expect(results.count == 2)
+        #expect(results.allSatisfy { ($0["messages_per_s"] as? Double ?? 0) > 0 })
+    }
+
     @Test func unavailablePathsFailClearly() throws {
         let run = try ChildProcess(Self.pvmbench, ["pingpong", "--transport", "tcp", "--sizes", "8"])
         let r = run.wait(seconds: 30)
