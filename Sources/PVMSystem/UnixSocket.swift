@@ -15,7 +15,7 @@ public enum UnixSocket {
     }
 
     /// What one `receive` returned.
-    public struct Received: ~Copyable {
+    public struct Received {
         /// Bytes placed in the caller's buffer; 0 means the peer closed.
         public var count: Int
         /// Descriptors that came with the bytes (owned by the caller now).

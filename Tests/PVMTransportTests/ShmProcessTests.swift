@@ -209,6 +209,22 @@ import PVMTestSupport
         #expect(streams.first?.bad == [])
     }
 
+    /// A client that connects and then says nothing does not hold up anyone:
+    /// a real sender that connects after it is served at once.
+    @Test func silentClientDoesNotStallOthers() throws {
+        let endpoint = try ShmEndpoint(name: "target")
+        let silent = try UnixSocket.connect(path: endpoint.address)
+        let start = Date()
+        _ = try endpoint.receive(timeoutNanoseconds: 50_000_000) { _ in }  // accepts the silent client
+        let child = try ChildProcess(Self.peer, ["send", endpoint.address, "1000", "77"])
+        let streams = try Self.sink(endpoint, seeds: [77], children: [child])
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(child.wait().status == 0)
+        #expect(streams.first?.next == 1000)
+        #expect(elapsed < 2.5, "served after \(elapsed) s; the handshake deadline is 5 s")
+        _ = silent
+    }
+
     /// A record of unknown kind closes that peer only, with a reason; the
     /// receiving process keeps running.
     @Test func malformedRecordClosesOnlyThatPeer() throws {

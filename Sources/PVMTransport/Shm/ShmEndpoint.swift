@@ -65,6 +65,37 @@ struct PeerSlot {
     @usableFromInline var assemblyBusy: Bool = false
 }
 
+/// A connection accepted by this endpoint whose handshake is under way.
+final class Handshake {
+    enum Stage { case hello, confirm }
+    private var ownedSocket: OwnedDescriptor?
+    let credentials: UnixSocket.Credentials
+    let deadline: UInt64
+    var stage = Stage.hello
+    var buffer = [UInt8](repeating: 0, count: ControlMessage.size)
+    var received = 0
+    var descriptors: [Int32] = []
+    var inbox: SharedSegment? = nil
+    var outbox: SharedSegment? = nil
+    var peerDoorbell: OwnedDescriptor? = nil
+
+    init(socket: consuming OwnedDescriptor, credentials: UnixSocket.Credentials, deadline: UInt64) {
+        self.ownedSocket = .some(socket)
+        self.credentials = credentials
+        self.deadline = deadline
+    }
+
+    var socket: OwnedDescriptor {
+        _read { yield ownedSocket! }
+    }
+
+    func takeSocket() -> OwnedDescriptor { ownedSocket.take()! }
+
+    deinit {
+        for fd in descriptors { _ = Glibc.close(fd) }
+    }
+}
+
 /// Owners of a peer's descriptors and mappings.
 final class PeerResources {
     let inbox: SharedSegment       // ring the peer writes into (ours)
@@ -129,6 +160,9 @@ public final class ShmEndpoint {
     private static let doorbellToken: UInt64 = 0
     private static let listenerToken: UInt64 = 1
     private static let peerTokenBase: UInt64 = 2
+    private static let handshakeTokenBase: UInt64 = 1 << 32
+    private var handshakes: [UInt64: Handshake] = [:]
+    private var handshakeCounter: UInt64 = 0
 
     /// Creates an endpoint listening at an abstract-namespace address made
     /// from `name`, this process and a random suffix.
@@ -192,6 +226,9 @@ public final class ShmEndpoint {
                             pid: credentials.pid, peerReadsUs: welcome.canReadPeer)
     }
 
+    /// Accepts pending connections. The handshake then advances as its
+    /// messages arrive (epoll), so a client that connects and goes quiet
+    /// costs one descriptor until its deadline, never a stalled `poll`.
     private func accept() {
         while true {
             let socket: OwnedDescriptor
@@ -201,24 +238,91 @@ public final class ShmEndpoint {
             } catch {
                 return
             }
-            // A failed handshake drops only that connection.
-            _ = try? acceptHandshake(socket)
+            do {
+                let credentials = try checkCredentials(socket)
+                try UnixSocket.setNonBlocking(socket, true)
+                handshakeCounter &+= 1
+                let token = Self.handshakeTokenBase + handshakeCounter
+                try epoll.add(socket.rawValue, events: [.readable, .readHangup], token: token)
+                handshakes[token] = Handshake(socket: socket, credentials: credentials,
+                                              deadline: Clock.monotonicNanoseconds() + UInt64(configuration.handshakeTimeoutMilliseconds) * 1_000_000)
+            } catch {
+                continue  // refused (another user) or out of resources: only this connection goes
+            }
         }
     }
 
-    private func acceptHandshake(_ socket: consuming OwnedDescriptor) throws(TransportError) {
-        let credentials = try checkCredentials(socket)
-        let (hello, fds) = try receiveControl(on: socket, expecting: .hello)
-        let peerDoorbell = OwnedDescriptor(taking: fds[1])
-        let outbox = try mapPeerRing(OwnedDescriptor(taking: fds[0]))
-        let inbox = try makeRing()
-        var welcome = greeting(.welcome)
-        welcome.canReadPeer = canRead(pid: credentials.pid, address: hello.probeAddress, value: hello.probeValue)
-        try sendControl(welcome, on: socket, descriptors: [inbox.descriptor.rawValue, doorbell.descriptor.rawValue])
-        let (confirm, _) = try receiveControl(on: socket, expecting: .confirm)
-        let peer = try register(inbox: inbox, outbox: outbox, socket: socket, doorbell: peerDoorbell,
-                                pid: credentials.pid, peerReadsUs: confirm.canReadPeer)
-        connectionEvents.append((peer, nil))
+    /// Reads what has arrived of the next handshake message and acts on it
+    /// once complete; any error drops that connection only.
+    private func advanceHandshake(_ token: UInt64) {
+        guard let h = handshakes[token] else { return }
+        do throws(TransportError) {
+            while h.received < ControlMessage.size {
+                var got: UnixSocket.Received? = nil
+                var failure: SystemError? = nil
+                let offset = h.received
+                h.buffer.withUnsafeMutableBytes { raw in
+                    do throws(SystemError) {
+                        got = try UnixSocket.receive(h.socket, into: UnsafeMutableRawBufferPointer(rebasing: raw[offset...]))
+                    } catch {
+                        failure = error
+                    }
+                }
+                if let failure { throw TransportError(failure, "handshake") }
+                guard let got else { return }  // the rest has not arrived yet
+                h.descriptors += got.descriptors
+                if got.truncated { throw TransportError(.malformed, "handshake message with too many descriptors") }
+                if got.count == 0 { throw TransportError(.peerGone, "peer closed during the handshake") }
+                h.received += got.count
+            }
+            var decoded: Result<ControlMessage, TransportError> = .failure(TransportError(.malformed, "empty"))
+            h.buffer.withUnsafeBytes { raw in
+                do throws(TransportError) { decoded = .success(try ControlMessage(decoding: raw)) } catch { decoded = .failure(error) }
+            }
+            let message = try decoded.get()
+            let fds = h.descriptors
+            h.descriptors = []
+            h.received = 0
+            switch (h.stage, message.kind) {
+            case (.hello, .hello) where fds.count == 2:
+                let peerDoorbell = OwnedDescriptor(taking: fds[1])
+                let outbox = try mapPeerRing(OwnedDescriptor(taking: fds[0]))
+                let inbox = try makeRing()
+                var welcome = greeting(.welcome)
+                welcome.canReadPeer = canRead(pid: h.credentials.pid, address: message.probeAddress, value: message.probeValue)
+                try sendControl(welcome, on: h.socket, descriptors: [inbox.descriptor.rawValue, doorbell.descriptor.rawValue])
+                h.inbox = consume inbox
+                h.outbox = consume outbox
+                h.peerDoorbell = consume peerDoorbell
+                h.stage = .confirm
+            case (.confirm, .confirm) where fds.isEmpty:
+                handshakes[token] = nil
+                epoll.remove(h.socket.rawValue)
+                guard let inbox = h.inbox.take(), let outbox = h.outbox.take(), let peerDoorbell = h.peerDoorbell.take() else { return }
+                let peer = try register(inbox: inbox, outbox: outbox, socket: h.takeSocket(), doorbell: peerDoorbell,
+                                        pid: h.credentials.pid, peerReadsUs: message.canReadPeer)
+                connectionEvents.append((peer, nil))
+            default:
+                for fd in fds { _ = Glibc.close(fd) }
+                throw TransportError(.malformed, "handshake: unexpected \(message.kind) with \(fds.count) descriptors")
+            }
+        } catch {
+            dropHandshake(token)
+        }
+    }
+
+    private func dropHandshake(_ token: UInt64) {
+        guard let h = handshakes.removeValue(forKey: token) else { return }
+        epoll.remove(h.socket.rawValue)
+        for fd in h.descriptors { _ = Glibc.close(fd) }
+        h.descriptors = []
+    }
+
+    /// Drops handshakes that have not completed in time.
+    private func expireHandshakes() {
+        guard !handshakes.isEmpty else { return }
+        let now = Clock.monotonicNanoseconds()
+        for (token, h) in handshakes where h.deadline < now { dropHandshake(token) }
     }
 
     /// The hello or welcome this endpoint sends: its ring size, and the
@@ -719,13 +823,17 @@ public final class ShmEndpoint {
     private func pumpEvents(timeoutMilliseconds: Int32) {
         var accepting = false
         var sockets: [Int] = []
+        var handshakeTokens: [UInt64] = []
         epoll.wait(timeoutMilliseconds: timeoutMilliseconds) { token, events in
             switch token {
             case Self.doorbellToken: doorbell.drain()
             case Self.listenerToken: accepting = true
+            case Self.handshakeTokenBase...: handshakeTokens.append(token)
             default: sockets.append(Int(token - Self.peerTokenBase))
             }
         }
+        for token in handshakeTokens { advanceHandshake(token) }
+        expireHandshakes()
         for index in sockets where index < peerLimit && slots[index].state == .open {
             _ = serviceSocket(index, wait: false)
         }
