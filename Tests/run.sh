@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# The project's test command: installs what the tests need, then runs them.
+# The project's test command: installs what the tests need, runs them, then
+# checks the hot-path gate (zero allocations and zero retain/release per ring
+# operation, Benchmarks/Thresholds). PVM_SKIP_BENCHMARK_GATE=1 skips the gate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Tests/install-deps.sh
-exec swift test "$@"
+swift test "$@"
+if [ "${PVM_SKIP_BENCHMARK_GATE:-0}" != "1" ]; then
+  echo "== hot-path gate: allocations and retain/release counts of the ring (Benchmarks/)"
+  (cd Benchmarks && swift package benchmark thresholds check --target Ring --no-progress)
+fi

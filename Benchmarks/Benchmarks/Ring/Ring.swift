@@ -3,6 +3,8 @@
 // near it (records keep crossing the wrap point). Each sample runs 1000
 // operations; the gate is on allocations and retain/release counts per
 // sample, which must be zero (thresholds in Thresholds/); times are reported.
+// Names have no spaces: package-benchmark writes threshold files with spaces
+// turned into underscores but reads them with the spaces kept.
 import Benchmark
 import PVMTransport
 
@@ -31,12 +33,12 @@ let benchmarks: @Sendable () -> Void = {
 
     for size in [8, 1024] {
         for wrapped in [false, true] {
-            let variant = "\(size)B \(wrapped ? "wrapped" : "contiguous")"
+            let variant = "\(size)B_\(wrapped ? "wrapped" : "contiguous")"
             let roundTrip = Fixture(size: size, wrapped: wrapped)
             let push = Fixture(size: size, wrapped: wrapped)
             let pop = Fixture(size: size, wrapped: wrapped)
 
-            Benchmark("Ring round trip \(variant)") { benchmark in
+            Benchmark("round_trip_\(variant)") { benchmark in
                 let bytes = UnsafeRawBufferPointer(roundTrip.payload)
                 var sum = 0
                 for _ in benchmark.scaledIterations {
@@ -47,7 +49,7 @@ let benchmarks: @Sendable () -> Void = {
             }
 
             // Push until full, then drain (the drain is part of the cost, once a lap).
-            Benchmark("Ring push \(variant)") { benchmark in
+            Benchmark("push_\(variant)") { benchmark in
                 let bytes = UnsafeRawBufferPointer(push.payload)
                 for _ in benchmark.scaledIterations {
                     if !push.ring.tryPush(bytes) {
@@ -58,7 +60,7 @@ let benchmarks: @Sendable () -> Void = {
             }
 
             // Pop until empty, then refill (the refill is part of the cost, once a lap).
-            Benchmark("Ring pop \(variant)") { benchmark in
+            Benchmark("pop_\(variant)") { benchmark in
                 let bytes = UnsafeRawBufferPointer(pop.payload)
                 var sum = 0
                 for _ in benchmark.scaledIterations {
