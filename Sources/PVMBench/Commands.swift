@@ -41,6 +41,15 @@ func render(_ runs: [RunResult], _ format: OutputFormat) throws -> String {
     }
 }
 
+/// Runs a measurement; a `BenchError` becomes the command-line error users see.
+func measure(_ body: () throws -> RunResult) throws -> RunResult {
+    do {
+        return try body()
+    } catch let error as BenchError {
+        throw ValidationError(error.description)
+    }
+}
+
 struct PingPong: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pingpong", abstract: "One-way latency and ping-pong bandwidth between two processes.")
@@ -48,12 +57,7 @@ struct PingPong: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        let result: RunResult
-        do {
-            result = try PingPongDriver.run(common, peerExecutable: ownExecutable(), progress: isatty(2) != 0)
-        } catch let error as BenchError {
-            throw ValidationError(error.description)
-        }
+        let result = try measure { try PingPongDriver.run(common, peerExecutable: ownExecutable(), progress: isatty(2) != 0) }
         try emit(try render([result], common.format), to: common.output)
         if let plot = common.plot { try Plot.svg([result]).write(toFile: plot, atomically: true, encoding: .utf8) }
         if result.results.contains(where: { $0.validated == false }) {
@@ -71,12 +75,7 @@ struct MsgRate: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        let result: RunResult
-        do {
-            result = try PingPongDriver.messageRate(common, peerExecutable: ownExecutable(), progress: isatty(2) != 0)
-        } catch let error as BenchError {
-            throw ValidationError(error.description)
-        }
+        let result = try measure { try PingPongDriver.messageRate(common, peerExecutable: ownExecutable(), progress: isatty(2) != 0) }
         try emit(try render([result], common.format), to: common.output)
     }
 }

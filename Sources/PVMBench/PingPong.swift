@@ -12,6 +12,50 @@ public struct BenchError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// The measuring side's endpoint and the peer process joined to it (the far
+/// end of every measurement: this same program's hidden `peer` subcommand).
+/// The peer is killed if it is still running when the session ends.
+final class PeerSession {
+    let endpoint: ShmEndpoint
+    let child = Process()
+    private(set) var peer: ShmPeerID = 0
+
+    init(_ options: CommonOptions, peerExecutable: String, arguments: [String]) throws {
+        guard options.api == .transport else {
+            throw BenchError("--api \(options.api.rawValue) is not available yet: this build measures the bare transport (--api transport)")
+        }
+        guard options.transport == .shm || options.transport == .auto else {
+            throw BenchError("--transport \(options.transport.rawValue) is not available yet: this build has the shared-memory transport (--transport shm)")
+        }
+        endpoint = try ShmEndpoint(name: "pvmbench")
+        child.executableURL = URL(fileURLWithPath: peerExecutable)
+        child.arguments = ["peer", "--address", endpoint.address] + arguments
+        try child.run()
+        var connected: ShmPeerID? = nil
+        let deadline = Clock.monotonicNanoseconds() + 20_000_000_000
+        while connected == nil {
+            guard child.isRunning else { throw BenchError("the peer process exited before it connected (status \(child.terminationStatus))") }
+            guard Clock.monotonicNanoseconds() < deadline else { throw BenchError("the peer process did not connect within 20 s") }
+            try endpoint.receive(timeoutNanoseconds: 100_000_000) { event in
+                if case .connected(let p) = event { connected = p }
+            }
+        }
+        peer = connected!
+    }
+
+    /// Lets the peer go (it exits when it sees the disconnect) and waits for it.
+    func finish() {
+        endpoint.disconnect(peer)
+        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
+        while child.isRunning && Clock.monotonicNanoseconds() < deadline { usleep(1000) }
+    }
+
+    deinit {
+        if child.isRunning { kill(child.processIdentifier, SIGKILL) }
+        child.waitUntilExit()
+    }
+}
+
 /// Ping-pong between this process and a peer process joined directly by the
 /// shared-memory transport (no daemon): the peer echoes every message back
 /// with the same size, this side times each round trip and records half of
@@ -36,36 +80,13 @@ public enum PingPongDriver {
     /// Runs the measurement described by `options` with `peerExecutable`
     /// (normally this very program) as the far end.
     public static func run(_ options: CommonOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
-        guard options.api == .transport else {
-            throw BenchError("--api \(options.api.rawValue) is not available yet: this build measures the bare transport (--api transport)")
-        }
-        guard options.transport == .shm || options.transport == .auto else {
-            throw BenchError("--transport \(options.transport.rawValue) is not available yet: this build has the shared-memory transport (--transport shm)")
-        }
         let sizes = try options.messageSizes()
-        let endpoint = try ShmEndpoint(name: "pvmbench")
-        var arguments = ["peer", "--address", endpoint.address]
+        var arguments: [String] = []
         if options.zeroCopy { arguments.append("--zero-copy") }
         if options.checkData { arguments.append("--validate") }
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: peerExecutable)
-        child.arguments = arguments
-        try child.run()
-        defer {
-            if child.isRunning { kill(child.processIdentifier, SIGKILL) }
-            child.waitUntilExit()
-        }
-
-        var peer: ShmPeerID? = nil
-        let connectDeadline = Clock.monotonicNanoseconds() + 20_000_000_000
-        while peer == nil {
-            guard child.isRunning else { throw BenchError("the peer process exited before it connected (status \(child.terminationStatus))") }
-            guard Clock.monotonicNanoseconds() < connectDeadline else { throw BenchError("the peer process did not connect within 20 s") }
-            try endpoint.receive(timeoutNanoseconds: 100_000_000) { event in
-                if case .connected(let p) = event { peer = p }
-            }
-        }
-        let to = peer!
+        let session = try PeerSession(options, peerExecutable: peerExecutable, arguments: arguments)
+        let endpoint = session.endpoint
+        let to = session.peer
 
         var results: [SizeResult] = []
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: sizes.max()!, alignment: 4096)
@@ -124,9 +145,7 @@ public enum PingPongDriver {
                 cpuNsPerMsg: cpu, path: path.rawValue, validated: options.checkData ? allValid : nil))
         }
         if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        endpoint.disconnect(to)
-        let deadline = Date().addingTimeInterval(10)
-        while child.isRunning && Date() < deadline { usleep(1000) }
+        session.finish()
         return RunResult(benchmark: "pingpong", transport: "shm", api: "transport", zeroCopy: options.zeroCopy,
                          machine: .current(), results: results)
     }
@@ -136,25 +155,10 @@ public enum PingPongDriver {
     /// last (OSU's osu_mbw_mr with one pair and no window limit other than
     /// the ring).
     public static func messageRate(_ options: CommonOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
-        guard options.api == .transport, options.transport == .shm || options.transport == .auto else {
-            throw BenchError("msgrate measures the bare shared-memory transport in this build (--api transport --transport shm)")
-        }
         let sizes = try options.messageSizes(default: [8])
-        let endpoint = try ShmEndpoint(name: "pvmbench")
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: peerExecutable)
-        child.arguments = ["peer", "--address", endpoint.address, "--sink"]
-        try child.run()
-        defer {
-            if child.isRunning { kill(child.processIdentifier, SIGKILL) }
-            child.waitUntilExit()
-        }
-        var peer: ShmPeerID? = nil
-        let deadline = Clock.monotonicNanoseconds() + 20_000_000_000
-        while peer == nil {
-            guard child.isRunning, Clock.monotonicNanoseconds() < deadline else { throw BenchError("the peer process did not connect") }
-            try endpoint.receive(timeoutNanoseconds: 100_000_000) { if case .connected(let p) = $0 { peer = p } }
-        }
+        let session = try PeerSession(options, peerExecutable: peerExecutable, arguments: ["--sink"])
+        let endpoint = session.endpoint
+        let peer: ShmPeerID? = session.peer  // the one peer of this session
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(sizes.max()!, 1), alignment: 64)
         defer { scratch.deallocate() }
         scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
@@ -186,7 +190,7 @@ public enum PingPongDriver {
                                       messagesPerS: 1e9 / perMessage, cpuNsPerMsg: cpu, path: endpoint.path(to: peer!, size: size).rawValue, validated: nil))
         }
         if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        endpoint.disconnect(peer!)
+        session.finish()
         return RunResult(benchmark: "msgrate", transport: "shm", api: "transport", zeroCopy: false, machine: .current(), results: results)
     }
 
