@@ -55,6 +55,18 @@ final class LoanHeap {
         return (offset, 1 << cls)
     }
 
+    /// A block carved from the untouched end of the heap, or nil.
+    func carve(_ bytes: Int) -> (offset: Int, capacity: Int)? {
+        let cls = Self.sizeClass(bytes)
+        let blockSize = 1 << cls
+        guard bump + blockSize <= capacity else { return nil }
+        inUse += 1
+        let offset = bump
+        bump += blockSize
+        blockClass[offset >> Self.minimumShift] = UInt8(cls + 1)
+        return (offset, blockSize)
+    }
+
     /// A block of at least `bytes`: reused, else carved from the untouched
     /// end; when every block is back but none fits, the heap starts afresh
     /// (blocks do not coalesce, so this is how a heap carved into small
@@ -68,12 +80,7 @@ final class LoanHeap {
             for i in freeLists.indices { freeLists[i].removeAll(keepingCapacity: true) }
             for i in blockClass.indices where blockClass[i] != 0 { blockClass[i] = 0 }
         }
-        guard bump + blockSize <= capacity else { return nil }
-        inUse += 1
-        let offset = bump
-        bump += blockSize
-        blockClass[offset >> Self.minimumShift] = UInt8(cls + 1)
-        return (offset, blockSize)
+        return carve(bytes)
     }
 
     func free(_ offset: Int) {

@@ -149,6 +149,8 @@ public final class ShmEndpoint {
     @exclusivity(unchecked) private var largeBuffer: UnsafeMutableRawPointer? = nil
     @exclusivity(unchecked) private var largeCapacity = 0
     private var heap: LoanHeap? = nil
+    @exclusivity(unchecked) private var loansSinceReap = 0
+    private static let reapInterval = 32
     private let probeWord: UnsafeMutablePointer<UInt64>
     private let cpus: Int
     @exclusivity(unchecked) @usableFromInline var spinBudget: UInt64
@@ -983,11 +985,20 @@ public final class ShmEndpoint {
         guard capacity > 0, capacity <= heap.capacity else {
             throw TransportError(.tooLarge, "loan of \(capacity) bytes; the shared heap holds \(heap.capacity) (PVM_SHM_HEAP)")
         }
-        // Recycle first: take back what receivers released before carving new space.
+        // Reuse a free block; otherwise carve a fresh one while fewer than
+        // `reapInterval` loans went out since the last reap (reaping reads
+        // the release queues, lines the receivers just wrote: a cache miss
+        // each, so it is batched); otherwise take back what receivers released.
         if let block = heap.reuse(capacity) {
+            loansSinceReap &+= 1
+            return ShmLoan(buffer: UnsafeMutableRawBufferPointer(start: heap.base + block.offset, count: block.capacity), offset: block.offset, heap: heap)
+        }
+        if loansSinceReap < Self.reapInterval, let block = heap.carve(capacity) {
+            loansSinceReap &+= 1
             return ShmLoan(buffer: UnsafeMutableRawBufferPointer(start: heap.base + block.offset, count: block.capacity), offset: block.offset, heap: heap)
         }
         reapReleases()
+        loansSinceReap = 0
         if let block = heap.allocate(capacity) {
             return ShmLoan(buffer: UnsafeMutableRawBufferPointer(start: heap.base + block.offset, count: block.capacity), offset: block.offset, heap: heap)
         }
