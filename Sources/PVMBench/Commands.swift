@@ -3,27 +3,40 @@ import Glibc
 #endif
 import ArgumentParser
 import Foundation
-import PVMEncoding
 import PVMTransport
 
-/// `pvmbench`: the latency and bandwidth suite (BENCHMARKS.md).
+/// `pvmbench`: the latency and bandwidth suite (BENCHMARKS.md). The
+/// executable's `main.swift` only calls `PVMBenchCommand.main()`.
 public struct PVMBenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "pvmbench",
         abstract: "Latency and bandwidth of every PVM message path.",
+        discussion: "With no subcommand, runs the default suite (see 'pvmbench help suite').",
         subcommands: [Suite.self, PingPong.self, MsgRate.self, Convert.self, Peer.self],
         defaultSubcommand: Suite.self)
 
     public init() {}
 
-    /// Parses the command line and runs the chosen subcommand (the executable's entry point).
-    public static func runFromCommandLine() { main() }
+    /// Parses the command line and runs the chosen subcommand: the executable's
+    /// whole `main.swift`. Declared here (it forwards to ArgumentParser's own
+    /// `main(_:)`) so the executable, whose target depends only on PVMBench,
+    /// need not import ArgumentParser under `MemberImportVisibility`.
+    public static func main() {
+        main(nil)
+    }
 }
+
+/// Exit status of a run whose `-c` validation found a corrupted message
+/// (distinct from 1, a run that could not complete, and 64, a usage error).
+let validationFailedStatus: Int32 = 3
 
 /// This program's own path, to start the far end of a measurement.
 func ownExecutable() -> String {
     (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 }
+
+/// Progress lines go to standard error, and only when it is a terminal.
+func showsProgress() -> Bool { isatty(2) != 0 }
 
 func emit(_ text: String, to path: String?) throws {
     if let path {
@@ -31,6 +44,10 @@ func emit(_ text: String, to path: String?) throws {
     } else {
         FileHandle.standardOutput.write(Data(text.utf8))
     }
+}
+
+func warn(_ text: String) {
+    FileHandle.standardError.write(Data("pvmbench: \(text)\n".utf8))
 }
 
 func render(_ runs: [RunResult], _ format: OutputFormat) throws -> String {
@@ -41,28 +58,31 @@ func render(_ runs: [RunResult], _ format: OutputFormat) throws -> String {
     }
 }
 
-/// Runs a measurement; a `BenchError` becomes the command-line error users see.
-func measure(_ body: () throws -> RunResult) throws -> RunResult {
-    do {
-        return try body()
-    } catch let error as BenchError {
-        throw ValidationError(error.description)
-    }
+/// Sizes whose `-c` check failed, for the error line.
+func failedSizes(_ runs: [RunResult]) -> [String] {
+    runs.flatMap { run in run.results.filter { $0.validated == false }.map { "\($0.bytes) B (\(run.label))" } }
 }
 
 struct PingPong: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "pingpong", abstract: "One-way latency and ping-pong bandwidth between two processes.")
+        commandName: "pingpong",
+        abstract: "One-way latency and ping-pong bandwidth between two processes.",
+        discussion: """
+            The far end is a second process (this program, started by it) that echoes every message back \
+            with the same size. One-way latency is half the round trip (as OSU and NetPIPE report it); \
+            MB/s is the size divided by the mean one-way time.
+            """)
 
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        let result = try measure { try PingPongDriver.run(common, peerExecutable: ownExecutable(), progress: isatty(2) != 0) }
+        let result = try PingPongDriver.run(common, peerExecutable: ownExecutable(), progress: showsProgress())
         try emit(try render([result], common.format), to: common.output)
         if let plot = common.plot { try Plot.svg([result]).write(toFile: plot, atomically: true, encoding: .utf8) }
-        if result.results.contains(where: { $0.validated == false }) {
-            FileHandle.standardError.write(Data("pvmbench: validation failed: a received message differed from what was sent\n".utf8))
-            throw ExitCode(3)
+        let failed = failedSizes([result])
+        if !failed.isEmpty {
+            warn("validation failed: a received message differed from what was sent at \(failed.joined(separator: ", "))")
+            throw ExitCode(validationFailedStatus)
         }
     }
 }
@@ -74,9 +94,15 @@ struct MsgRate: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    func validate() throws {
+        if common.zeroCopy { throw ValidationError("msgrate does not take --zero-copy yet") }
+        if common.checkData { throw ValidationError("msgrate does not take -c yet") }
+    }
+
     func run() throws {
-        let result = try measure { try PingPongDriver.messageRate(common, peerExecutable: ownExecutable(), progress: isatty(2) != 0) }
+        let result = try PingPongDriver.messageRate(common, peerExecutable: ownExecutable(), progress: showsProgress())
         try emit(try render([result], common.format), to: common.output)
+        if let plot = common.plot { try Plot.svg([result]).write(toFile: plot, atomically: true, encoding: .utf8) }
     }
 }
 
@@ -84,92 +110,70 @@ struct MsgRate: ParsableCommand {
 struct Suite: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "suite",
-        abstract: "The default suite: pingpong over every available path, 1 B to 4 MiB; writes pvmbench-results.json and .svg.")
+        abstract: "The default suite: pingpong over every available path, 1 B to 4 MiB; writes pvmbench-results.json and .svg.",
+        discussion: """
+            Paths on this build: the bare shared-memory transport, copying and zero copy (--api transport \
+            --transport shm [--zero-copy]). Prints one table per path; the JSON file holds one run object \
+            per path (an array), the SVG one curve per path.
+            """)
 
-    @Option(help: "Prefix of the result files.")
+    @OptionGroup var sweep: SweepOptions
+
+    @Option(help: ArgumentHelp("Prefix of the result files, written in the current folder.", valueName: "prefix"))
     var results = "pvmbench-results"
+
+    /// The paths this build can measure, in the order they are run.
+    static let paths: [(transport: TransportChoice, zeroCopy: Bool)] = [(.shm, false), (.shm, true)]
 
     func run() throws {
         var runs: [RunResult] = []
-        for zeroCopy in [false, true] {
+        var errors: [String] = []
+        for path in Self.paths {
             var options = try CommonOptions.parse([])
-            options.transport = .shm
-            options.zeroCopy = zeroCopy
-            let run = try PingPongDriver.run(options, peerExecutable: ownExecutable(), progress: isatty(2) != 0)
-            FileHandle.standardOutput.write(Data((Report.table(run) + "\n").utf8))
-            runs.append(run)
+            options.sweep = sweep
+            options.transport = path.transport
+            options.zeroCopy = path.zeroCopy
+            do {
+                let run = try PingPongDriver.run(options, peerExecutable: ownExecutable(), progress: showsProgress())
+                FileHandle.standardOutput.write(Data((Report.table(run) + "\n").utf8))
+                runs.append(run)
+            } catch {
+                // One path failing does not hide the others' results.
+                let label = "\(path.transport.rawValue)\(path.zeroCopy ? " zero-copy" : "")"
+                warn("\(label): \(error)")
+                errors.append(label)
+            }
         }
         try Report.json(runs).write(toFile: results + ".json", atomically: true, encoding: .utf8)
         try Plot.svg(runs).write(toFile: results + ".svg", atomically: true, encoding: .utf8)
         FileHandle.standardOutput.write(Data("wrote \(results).json and \(results).svg\n".utf8))
+        if !errors.isEmpty { throw BenchError("the suite could not measure: \(errors.joined(separator: ", "))") }
+        let failed = failedSizes(runs)
+        if !failed.isEmpty {
+            warn("validation failed at \(failed.joined(separator: ", "))")
+            throw ExitCode(validationFailedStatus)
+        }
     }
 }
 
-/// The far end of a measurement (started by pvmbench itself).
+/// The far end of a measurement (started by pvmbench itself, never by users).
 struct Peer: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "peer", abstract: "Internal: the echoing end of a measurement.", shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "peer", abstract: "Internal: the echoing end of a measurement.", shouldDisplay: false)
 
     @Option var address: String
     @Flag(name: .customLong("zero-copy")) var zeroCopy = false
     @Flag var validate = false
     @Flag var sink = false
+    /// Test hook (not API): flip the last byte of every echo, so tests can
+    /// prove that `-c` catches corrupted data. Also set by the environment
+    /// variable `PVMBENCH_TEST_CORRUPT_ECHO=1`, which reaches the peer through
+    /// a `pvmbench` run started by a test.
+    @Flag(help: .private) var corrupt = false
 
     func run() throws {
-        try PingPongDriver.serve(address: address, zeroCopy: zeroCopy, validate: validate, sink: sink)
+        let corruptFromEnvironment = ProcessInfo.processInfo.environment["PVMBENCH_TEST_CORRUPT_ECHO"] == "1"
+        try PingPongDriver.serve(address: address, zeroCopy: zeroCopy, validate: validate, sink: sink,
+                                 corrupt: corrupt || corruptFromEnvironment)
     }
-}
-
-/// Conversion throughput per type and foreign signature, with memcpy beside it.
-struct Convert: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "convert", abstract: "Data conversion throughput per type and foreign signature (memcpy measured in the same run).")
-
-    @Option(help: "Bytes converted per iteration (K/M suffixes).") var bytes = "8M"
-    @Option(name: [.customShort("i"), .customLong("iterations")], help: "Iterations per row.") var iterations = 20
-    @Option(help: "Types: short,int,long,float,double,cplx,dcplx.") var types: String?
-    @Option(help: "Source architectures (PVM names), e.g. SUN4,LINUX.") var from: String?
-    @Option(help: "Output format: table|csv|json.") var format: OutputFormat = .table
-    @Option(name: .customShort("o"), help: "Write the output to FILE.") var output: String?
-
-    func validate() throws {
-        guard let n = parseSize(bytes), n >= 64 else { throw ValidationError("--bytes must be at least 64") }
-        _ = n
-        guard iterations >= 1 else { throw ValidationError("-i must be at least 1") }
-        if let from {
-            for name in from.split(separator: ",") where Architecture.named(String(name)) == nil {
-                throw ValidationError("unknown architecture \(name); known: \(Architecture.known.map(\.name).joined(separator: ","))")
-            }
-        }
-    }
-
-    func run() throws {
-        let rows = try measureConversions(bytes: parseSize(bytes)!, iterations: iterations,
-                                          types: types?.split(separator: ",").map(String.init),
-                                          from: from?.split(separator: ",").map(String.init))
-        let text: String
-        switch format {
-        case .json:
-            let run = ConvertRun(benchmark: "convert", machine: .current(), results: rows)
-            let e = JSONEncoder()
-            e.outputFormatting = [.prettyPrinted, .sortedKeys]
-            text = String(decoding: try e.encode(run), as: UTF8.self) + "\n"
-        case .csv:
-            text = "type,from,bytes,iterations,gbytes_per_s,ns_per_iteration\n" + rows.map {
-                "\($0.type),\($0.from),\($0.bytes),\($0.iterations),\(String(format: "%.3f", $0.gbytesPerS)),\(String(format: "%.0f", $0.nsPerIteration))"
-            }.joined(separator: "\n") + "\n"
-        case .table:
-            let memcpy = rows.first { $0.type == "memcpy" }?.gbytesPerS ?? 1
-            text = "# PVM convert test: unpack with conversion, \(bytes) per iteration\n# type                  from                 GB/s     x memcpy\n" + rows.map {
-                "  " + $0.type.padding(toLength: 22, withPad: " ", startingAt: 0) + $0.from.padding(toLength: 21, withPad: " ", startingAt: 0)
-                    + String(format: "%-9.2f%.2f", $0.gbytesPerS, $0.gbytesPerS / memcpy)
-            }.joined(separator: "\n") + "\n"
-        }
-        try emit(text, to: output)
-    }
-}
-
-struct ConvertRun: Codable {
-    var benchmark: String
-    var machine: MachineInfo
-    var results: [ConvertMeasurement]
 }

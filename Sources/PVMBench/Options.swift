@@ -4,55 +4,48 @@ import PVMTransport
 /// The path to measure (BENCHMARKS.md).
 public enum TransportChoice: String, CaseIterable, ExpressibleByArgument, Sendable, Codable {
     case auto, shm, tcp, verbs, daemon
+
+    /// Whether this build can measure the path (`auto` resolves to shm today).
+    public var isAvailable: Bool { self == .auto || self == .shm }
 }
 
 /// The layer to measure through.
 public enum APIChoice: String, CaseIterable, ExpressibleByArgument, Sendable, Codable {
     case transport, pvm, c
+
+    /// Whether this build can measure through the layer.
+    public var isAvailable: Bool { self == .transport }
 }
 
 public enum OutputFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
     case table, csv, json
 }
 
-/// Options every measuring subcommand shares.
-public struct CommonOptions: ParsableArguments, Sendable {
-    @Option(help: "Path to measure: \(TransportChoice.allCases.map(\.rawValue).joined(separator: "|")).")
-    public var transport: TransportChoice = .auto
-
-    @Option(help: "Layer to measure: \(APIChoice.allCases.map(\.rawValue).joined(separator: "|")).")
-    public var api: APIChoice = .transport
-
-    @Flag(name: .customLong("zero-copy"), help: "Send buffers loaned from the shared heap.")
-    public var zeroCopy = false
-
-    @Option(help: "Message sizes in bytes: a comma list (K/M suffixes allowed).")
+/// The message sizes and repetition counts of a sweep (shared by the
+/// measuring subcommands and the default suite).
+public struct SweepOptions: ParsableArguments, Sendable {
+    @Option(help: ArgumentHelp("Message sizes in bytes: a comma list (K/M/G suffixes allowed).", valueName: "list"))
     public var sizes: String?
 
-    @Option(name: .customShort("m"), help: "Powers of two from MIN to MAX bytes (OSU syntax: MIN:MAX, MAX, or MIN:).")
+    @Option(name: .customShort("m"),
+            help: ArgumentHelp("Powers of two from MIN to MAX bytes (OSU syntax: MIN:MAX, MAX, or MIN:).", valueName: "min:max"))
     public var range: String?
 
-    @Option(name: [.customShort("i"), .customLong("iterations")], help: "Measured iterations per size (default scales with size).")
+    @Option(name: [.customShort("i"), .customLong("iterations")],
+            help: ArgumentHelp("Measured iterations per size (default scales down with size).", valueName: "n"))
     public var iterations: Int?
 
-    @Option(name: [.customShort("x"), .customLong("warmup")], help: "Warm-up iterations per size (default scales with size).")
+    @Option(name: [.customShort("x"), .customLong("warmup")],
+            help: ArgumentHelp("Warm-up iterations per size (default scales down with size).", valueName: "n"))
     public var warmup: Int?
 
-    @Flag(name: [.customShort("c"), .customLong("validate")], help: "Fill each message with a pattern and check what comes back.")
+    @Flag(name: [.customShort("c"), .customLong("validate")],
+          help: "Fill each message with a pattern per iteration and check what comes back (Pass/Fail per size).")
     public var checkData = false
-
-    @Option(help: "Output format: table|csv|json.")
-    public var format: OutputFormat = .table
-
-    @Option(name: .customShort("o"), help: "Write the output to FILE instead of standard output.")
-    public var output: String?
-
-    @Option(help: "Also draw the results as an SVG chart in FILE.")
-    public var plot: String?
 
     public init() {}
 
-    public mutating func validate() throws {
+    public func validate() throws {
         if sizes != nil && range != nil { throw ValidationError("give --sizes or -m, not both") }
         if let i = iterations, i < 1 { throw ValidationError("-i must be at least 1") }
         if let x = warmup, x < 0 { throw ValidationError("-x must not be negative") }
@@ -66,7 +59,9 @@ public struct CommonOptions: ParsableArguments, Sendable {
         return fallback
     }
 
-    /// Iterations and warm-up for one size: OSU-like defaults that shrink for large messages.
+    /// Iterations and warm-up for one size: OSU-like defaults that shrink for
+    /// large messages (the default suite, 1 B to 4 MiB over both shm paths,
+    /// takes a few seconds on a 2-core machine).
     public func counts(for size: Int) -> (iterations: Int, warmup: Int) {
         let (i, x): (Int, Int)
         switch size {
@@ -79,40 +74,98 @@ public struct CommonOptions: ParsableArguments, Sendable {
     }
 }
 
+/// Options every measuring subcommand shares.
+public struct CommonOptions: ParsableArguments, Sendable {
+    @Option(help: "Path to measure: \(TransportChoice.allCases.map(\.rawValue).joined(separator: "|")).")
+    public var transport: TransportChoice = .auto
+
+    @Option(help: "Layer to measure: \(APIChoice.allCases.map(\.rawValue).joined(separator: "|")).")
+    public var api: APIChoice = .transport
+
+    @Flag(name: .customLong("zero-copy"), help: "Send buffers loaned from the shared heap (shared-memory path).")
+    public var zeroCopy = false
+
+    @OptionGroup public var sweep: SweepOptions
+
+    @Option(help: "Output format: table|csv|json.")
+    public var format: OutputFormat = .table
+
+    @Option(name: .customShort("o"), help: ArgumentHelp("Write the output to FILE instead of standard output.", valueName: "file"))
+    public var output: String?
+
+    @Option(help: ArgumentHelp("Also draw the results as an SVG chart in FILE.", valueName: "file.svg"))
+    public var plot: String?
+
+    public init() {}
+
+    public func validate() throws {
+        try checkAvailable()
+    }
+
+    /// Cross-field checks on the path: what this build can measure, and what
+    /// combinations make sense. Also called by the drivers, for library
+    /// callers that build options without parsing.
+    public func checkAvailable() throws(ValidationError) {
+        if zeroCopy && !(transport == .shm || transport == .auto) {
+            throw ValidationError("--zero-copy needs the shared-memory transport (--transport shm or auto), not \(transport.rawValue)")
+        }
+        guard transport.isAvailable else {
+            throw ValidationError("transport \(transport.rawValue) is not available yet: this build measures the shared-memory transport (--transport shm)")
+        }
+        guard api.isAvailable else {
+            throw ValidationError("api \(api.rawValue) is not available yet: this build measures the bare transport (--api transport)")
+        }
+    }
+
+    // The sweep, forwarded (the drivers read these).
+    public var checkData: Bool {
+        get { sweep.checkData }
+        set { sweep.checkData = newValue }
+    }
+
+    public func messageSizes(default fallback: [Int] = defaultSizes) throws -> [Int] {
+        try sweep.messageSizes(default: fallback)
+    }
+
+    public func counts(for size: Int) -> (iterations: Int, warmup: Int) { sweep.counts(for: size) }
+}
+
 /// 1 B to 4 MiB in powers of two.
 public let defaultSizes: [Int] = (0...22).map { 1 << $0 }
 
+/// The largest message the sweep accepts (the transport's own limit is higher;
+/// this keeps a typo from allocating gigabytes).
+public let maximumSweepSize = 1 << 30
+
 /// Parses "8,64,1K,4M".
-public func parseSizeList(_ text: String) throws -> [Int] {
+public func parseSizeList(_ text: String) throws(ValidationError) -> [Int] {
     let parts = text.split(separator: ",", omittingEmptySubsequences: false)
-    guard !parts.isEmpty else { throw ValidationError("empty size list") }
-    return try parts.map { part in
-        guard let n = parseSize(String(part)), n >= 1 else {
-            throw ValidationError("'\(part)' is not a message size (bytes, K, M or G; at least 1)")
+    var sizes: [Int] = []
+    for part in parts {
+        guard let n = parseSize(String(part)), n >= 1, n <= maximumSweepSize else {
+            throw ValidationError("'\(part)' is not a message size (bytes with an optional K, M or G; 1 B to 1 GiB)")
         }
-        return n
+        sizes.append(n)
     }
+    return sizes
 }
 
-/// Parses OSU's -m forms: "MIN:MAX", "MAX", "MIN:" (up to 4 MiB), into powers of two.
-public func parsePowerRange(_ text: String) throws -> [Int] {
+/// Parses OSU's -m forms: "MIN:MAX", "MAX", "MIN:" (up to 4 MiB), into powers
+/// of two; a MIN or MAX that is not a power of two is kept as the first or
+/// last size.
+public func parsePowerRange(_ text: String) throws(ValidationError) -> [Int] {
     let pieces = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-    guard pieces.count <= 2 else { throw ValidationError("-m takes MIN:MAX, MAX or MIN:") }
-    let low: Int
-    let high: Int
-    if pieces.count == 1 {
-        low = 1
-        guard let h = parseSize(pieces[0]) else { throw ValidationError("'\(text)' is not a size") }
-        high = h
-    } else {
-        guard let l = parseSize(pieces[0].isEmpty ? "1" : pieces[0]) else { throw ValidationError("'\(pieces[0])' is not a size") }
-        low = l
-        if pieces[1].isEmpty { high = 4 << 20 } else {
-            guard let h = parseSize(pieces[1]) else { throw ValidationError("'\(pieces[1])' is not a size") }
-            high = h
-        }
+    guard !text.isEmpty, pieces.count <= 2 else { throw ValidationError("-m takes MIN:MAX, MAX or MIN:, not '\(text)'") }
+    func size(_ piece: String, _ fallback: Int) throws(ValidationError) -> Int {
+        if piece.isEmpty { return fallback }
+        guard let n = parseSize(piece) else { throw ValidationError("-m \(text): '\(piece)' is not a size") }
+        return n
     }
-    guard low >= 1, high >= low else { throw ValidationError("-m \(text): need 1 <= MIN <= MAX") }
+    let low = pieces.count == 1 ? 1 : try size(pieces[0], 1)
+    let high = try size(pieces.count == 1 ? pieces[0] : pieces[1], defaultSizes.last!)
+    guard low >= 1, high >= low, high <= maximumSweepSize else {
+        throw ValidationError("-m \(text): need 1 <= MIN <= MAX <= 1G")
+    }
     var sizes: [Int] = []
     var s = 1
     while s < low { s <<= 1 }

@@ -1,12 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ArgumentParser
 import Foundation
 import Histogram
 import PVMSystem
 import PVMTransport
 
-/// Why a benchmark could not run or went wrong.
+/// Why a benchmark could not run or went wrong (the message users see).
 public struct BenchError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
@@ -16,23 +17,36 @@ public struct BenchError: Error, CustomStringConvertible {
 /// end of every measurement: this same program's hidden `peer` subcommand).
 /// The peer is killed if it is still running when the session ends.
 final class PeerSession {
+    /// How long the peer may take to start and connect.
+    static let connectTimeoutNanoseconds: UInt64 = 20_000_000_000
+    /// How often a waiting measurement checks that the peer process still runs
+    /// (the transport reports a dead peer by itself; this is the backstop).
+    static let watchdogNanoseconds: UInt64 = 1_000_000_000
+    /// A reply that takes this long means the peer is stuck: fail, do not hang.
+    static let stallNanoseconds: UInt64 = 60_000_000_000
+    /// How long the peer may take to exit once told to.
+    static let exitTimeoutNanoseconds: UInt64 = 10_000_000_000
+
     let endpoint: ShmEndpoint
     let child = Process()
     private(set) var peer: ShmPeerID = 0
 
     init(_ options: CommonOptions, peerExecutable: String, arguments: [String]) throws {
-        guard options.api == .transport else {
-            throw BenchError("--api \(options.api.rawValue) is not available yet: this build measures the bare transport (--api transport)")
-        }
-        guard options.transport == .shm || options.transport == .auto else {
-            throw BenchError("--transport \(options.transport.rawValue) is not available yet: this build has the shared-memory transport (--transport shm)")
+        do {
+            try options.checkAvailable()
+        } catch {
+            throw BenchError(error.message)
         }
         endpoint = try ShmEndpoint(name: "pvmbench")
         child.executableURL = URL(fileURLWithPath: peerExecutable)
         child.arguments = ["peer", "--address", endpoint.address] + arguments
-        try child.run()
+        do {
+            try child.run()
+        } catch {
+            throw BenchError("could not start the peer process \(peerExecutable): \(error)")
+        }
         var connected: ShmPeerID? = nil
-        let deadline = Clock.monotonicNanoseconds() + 20_000_000_000
+        let deadline = Clock.monotonicNanoseconds() + Self.connectTimeoutNanoseconds
         while connected == nil {
             guard child.isRunning else { throw BenchError("the peer process exited before it connected (status \(child.terminationStatus))") }
             guard Clock.monotonicNanoseconds() < deadline else { throw BenchError("the peer process did not connect within 20 s") }
@@ -43,10 +57,47 @@ final class PeerSession {
         peer = connected!
     }
 
+    /// Called when a wait for the peer came back empty: throws if the peer
+    /// process is gone or has not answered for `stallNanoseconds` since `since`.
+    func checkAlive(waitingSince since: UInt64) throws {
+        if !child.isRunning {
+            let how = child.terminationReason == .uncaughtSignal ? "was killed by signal" : "exited with status"
+            throw BenchError("the peer process \(how) \(child.terminationStatus) in the middle of the measurement")
+        }
+        if Clock.monotonicNanoseconds() &- since > Self.stallNanoseconds {
+            throw BenchError("the peer process has not answered for \(Self.stallNanoseconds / 1_000_000_000) s")
+        }
+    }
+
+    /// Runs the measurement of one size; an error on the way becomes what
+    /// users need to read (see `explain`).
+    func measuring(_ size: Int, _ body: () throws -> SizeResult) throws -> SizeResult {
+        do {
+            return try body()
+        } catch {
+            throw explain(error, size: size)
+        }
+    }
+
+    /// Turns an error met while measuring `size` into what users need to
+    /// read: when the peer process has died, that (a transport error such as
+    /// "peer 0 is not connected" is only the symptom).
+    func explain(_ error: any Error, size: Int) -> any Error {
+        if error is BenchError { return error }
+        // The process monitor may learn of the exit a moment after the transport.
+        let deadline = Clock.monotonicNanoseconds() + 200_000_000
+        while child.isRunning && Clock.monotonicNanoseconds() < deadline { usleep(1000) }
+        if !child.isRunning {
+            let how = child.terminationReason == .uncaughtSignal ? "was killed by signal" : "exited with status"
+            return BenchError("the peer process \(how) \(child.terminationStatus) in the middle of the measurement (\(size) B): \(error)")
+        }
+        return BenchError("transport error at \(size) B: \(error)")
+    }
+
     /// Lets the peer go (it exits when it sees the disconnect) and waits for it.
     func finish() {
         endpoint.disconnect(peer)
-        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
+        let deadline = Clock.monotonicNanoseconds() + Self.exitTimeoutNanoseconds
         while child.isRunning && Clock.monotonicNanoseconds() < deadline { usleep(1000) }
     }
 
@@ -60,6 +111,12 @@ final class PeerSession {
 /// shared-memory transport (no daemon): the peer echoes every message back
 /// with the same size, this side times each round trip and records half of
 /// it.
+///
+/// What is timed: from just before the send to the moment the reply's
+/// handler starts, so the `-c` check of the reply is not timed (the pattern
+/// fill before the send is not timed either). With `--zero-copy` neither side
+/// reads or writes the payload while timed (unless `-c`): the figures are the
+/// cost of handing a loaned buffer over, which does not grow with its size.
 public enum PingPongDriver {
     /// The byte at `index` of the message sent in round `round`.
     @inline(__always)
@@ -78,15 +135,18 @@ public enum PingPongDriver {
     }
 
     /// Runs the measurement described by `options` with `peerExecutable`
-    /// (normally this very program) as the far end.
-    public static func run(_ options: CommonOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
+    /// (normally this very program) as the far end. `peerArguments` are
+    /// extra arguments for the peer (tests use its hidden `--corrupt`).
+    public static func run(_ options: CommonOptions, peerExecutable: String, progress: Bool,
+                           peerArguments: [String] = []) throws -> RunResult {
         let sizes = try options.messageSizes()
-        var arguments: [String] = []
+        var arguments = peerArguments
         if options.zeroCopy { arguments.append("--zero-copy") }
         if options.checkData { arguments.append("--validate") }
         let session = try PeerSession(options, peerExecutable: peerExecutable, arguments: arguments)
         let endpoint = session.endpoint
         let to = session.peer
+        let validating = options.checkData
 
         var results: [SizeResult] = []
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: sizes.max()!, alignment: 4096)
@@ -94,55 +154,57 @@ public enum PingPongDriver {
         scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
 
         for size in sizes {
-            let (iterations, warmup) = options.counts(for: size)
-            if progress { FileHandle.standardError.write(Data("\rpingpong \(size) B: \(iterations) iterations...            ".utf8)) }
-            var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-            var gotReply = false
-            var allValid = true
-            var path = ShmPath.inline
-            var gone: String? = nil
-            var round = 0
-            let handler: (ShmEvent) throws -> Void = { event in
-                switch event {
-                case .message(_, let message):
-                    gotReply = true
-                    path = message.path
-                    if options.checkData && !check(message.bytes, size: size, round: round) { allValid = false }
-                case .disconnected(_, let reason): gone = reason
-                case .connected: break
+            results.append(try session.measuring(size) { () throws -> SizeResult in
+                let (iterations, warmup) = options.counts(for: size)
+                if progress { FileHandle.standardError.write(Data("\rpingpong\(options.zeroCopy ? " zero-copy" : "") \(size) B: \(iterations) iterations...            ".utf8)) }
+                var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                var replyAt: UInt64 = 0
+                var allValid = true
+                var path = ShmPath.inline
+                var gone: String? = nil
+                var round = 0
+                let handler: (ShmEvent) throws -> Void = { event in
+                    switch event {
+                    case .message(_, let message):
+                        replyAt = Clock.monotonicNanoseconds()
+                        path = message.path
+                        if validating && !check(message.bytes, size: size, round: round) { allValid = false }
+                    case .disconnected(_, let reason): gone = reason
+                    case .connected: break
+                    }
                 }
-            }
-            let message = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size])
-            var cpuStart: UInt64 = 0
-            for r in 0..<(warmup + iterations) {
-                round = r
-                if r == warmup { cpuStart = Clock.threadCPUNanoseconds() }
-                if options.zeroCopy {
-                    let loan = try endpoint.loan(capacity: size)
-                    if options.checkData { fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<size]), round: r) }
-                    let t0 = Clock.monotonicNanoseconds()
-                    try endpoint.send(loan, length: size, to: to)
-                    gotReply = false
-                    while !gotReply && gone == nil { try endpoint.receive(handler) }
-                    let t1 = Clock.monotonicNanoseconds()
-                    if r >= warmup { _ = histogram.record((t1 &- t0) / 2) }
-                } else {
-                    if options.checkData { fill(message, round: r) }
-                    let t0 = Clock.monotonicNanoseconds()
-                    try endpoint.send(UnsafeRawBufferPointer(message), to: to)
-                    gotReply = false
-                    while !gotReply && gone == nil { try endpoint.receive(handler) }
-                    let t1 = Clock.monotonicNanoseconds()
-                    if r >= warmup { _ = histogram.record((t1 &- t0) / 2) }
+                let message = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size])
+                var cpuStart: UInt64 = 0
+                for r in 0..<(warmup + iterations) {
+                    round = r
+                    if r == warmup { cpuStart = Clock.threadCPUNanoseconds() }
+                    let t0: UInt64
+                    if options.zeroCopy {
+                        let loan = try endpoint.loan(capacity: size)
+                        if validating { fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<size]), round: r) }
+                        t0 = Clock.monotonicNanoseconds()
+                        try endpoint.send(loan, length: size, to: to)
+                    } else {
+                        if validating { fill(message, round: r) }
+                        t0 = Clock.monotonicNanoseconds()
+                        try endpoint.send(UnsafeRawBufferPointer(message), to: to)
+                    }
+                    replyAt = 0
+                    while replyAt == 0 {
+                        if try endpoint.receive(timeoutNanoseconds: PeerSession.watchdogNanoseconds, handler) == 0 {
+                            try session.checkAlive(waitingSince: t0)
+                        }
+                        if let gone { throw BenchError("the peer process went away in the middle of the measurement (\(size) B): \(gone)") }
+                    }
+                    if r >= warmup { _ = histogram.record((replyAt &- t0) / 2) }
                 }
-                if let gone { throw BenchError("the peer process went away: \(gone)") }
-            }
-            let cpu = Double(Clock.threadCPUNanoseconds() - cpuStart) / Double(2 * iterations)
-            let oneWay = OneWay(histogram)
-            results.append(SizeResult(
-                bytes: size, iterations: iterations, oneWayNs: oneWay,
-                gbytesPerS: Double(size) / oneWay.mean, messagesPerS: 1e9 / oneWay.mean,
-                cpuNsPerMsg: cpu, path: path.rawValue, validated: options.checkData ? allValid : nil))
+                let cpu = Double(Clock.threadCPUNanoseconds() - cpuStart) / Double(2 * iterations)
+                let oneWay = OneWay(histogram)
+                return SizeResult(
+                    bytes: size, iterations: iterations, oneWayNs: oneWay,
+                    gbytesPerS: Double(size) / oneWay.mean, messagesPerS: 1e9 / oneWay.mean,
+                    cpuNsPerMsg: cpu, path: path.rawValue, validated: validating ? allValid : nil)
+            })
         }
         if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         session.finish()
@@ -158,36 +220,40 @@ public enum PingPongDriver {
         let sizes = try options.messageSizes(default: [8])
         let session = try PeerSession(options, peerExecutable: peerExecutable, arguments: ["--sink"])
         let endpoint = session.endpoint
-        let peer: ShmPeerID? = session.peer  // the one peer of this session
+        let peer = session.peer
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(sizes.max()!, 1), alignment: 64)
         defer { scratch.deallocate() }
         scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
         var results: [SizeResult] = []
         for size in sizes {
-            let n = options.iterations ?? (size <= 8192 ? 10_000_000 : 100_000)
-            if progress { FileHandle.standardError.write(Data("\rmsgrate \(size) B: \(n) messages...        ".utf8)) }
-            let message = UnsafeRawBufferPointer(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]))
-            var acked = false
-            var gone: String? = nil
-            let cpu0 = Clock.threadCPUNanoseconds()
-            let t0 = Clock.monotonicNanoseconds()
-            for _ in 0..<n { try endpoint.send(message, to: peer!) }
-            try endpoint.send(UnsafeRawBufferPointer(start: nil, count: 0), to: peer!)
-            while !acked && gone == nil {
-                try endpoint.receive { event in
-                    if case .message = event { acked = true }
-                    if case .disconnected(_, let r) = event { gone = r }
+            results.append(try session.measuring(size) { () throws -> SizeResult in
+                let n = options.sweep.iterations ?? (size <= 8192 ? 10_000_000 : 100_000)
+                if progress { FileHandle.standardError.write(Data("\rmsgrate \(size) B: \(n) messages...        ".utf8)) }
+                let message = UnsafeRawBufferPointer(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]))
+                var acked = false
+                var gone: String? = nil
+                let cpu0 = Clock.threadCPUNanoseconds()
+                let t0 = Clock.monotonicNanoseconds()
+                for _ in 0..<n { try endpoint.send(message, to: peer) }
+                try endpoint.send(UnsafeRawBufferPointer(start: nil, count: 0), to: peer)
+                let sent = Clock.monotonicNanoseconds()
+                while !acked {
+                    let events = try endpoint.receive(timeoutNanoseconds: PeerSession.watchdogNanoseconds) { event in
+                        if case .message = event { acked = true }
+                        if case .disconnected(_, let r) = event { gone = r }
+                    }
+                    if let gone { throw BenchError("the peer process went away in the middle of the measurement (\(size) B): \(gone)") }
+                    if events == 0 { try session.checkAlive(waitingSince: sent) }
                 }
-            }
-            if let gone { throw BenchError("the peer process went away: \(gone)") }
-            let perMessage = Double(Clock.monotonicNanoseconds() - t0) / Double(n)
-            let cpu = Double(Clock.threadCPUNanoseconds() - cpu0) / Double(n)
-            var h = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-            _ = h.record(UInt64(perMessage.rounded()))
-            var oneWay = OneWay(h)
-            oneWay.mean = perMessage
-            results.append(SizeResult(bytes: size, iterations: n, oneWayNs: oneWay, gbytesPerS: Double(size) / perMessage,
-                                      messagesPerS: 1e9 / perMessage, cpuNsPerMsg: cpu, path: endpoint.path(to: peer!, size: size).rawValue, validated: nil))
+                let perMessage = Double(Clock.monotonicNanoseconds() - t0) / Double(n)
+                let cpu = Double(Clock.threadCPUNanoseconds() - cpu0) / Double(n)
+                var h = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                _ = h.record(UInt64(perMessage.rounded()))
+                var oneWay = OneWay(h)
+                oneWay.mean = perMessage
+                return SizeResult(bytes: size, iterations: n, oneWayNs: oneWay, gbytesPerS: Double(size) / perMessage,
+                                  messagesPerS: 1e9 / perMessage, cpuNsPerMsg: cpu, path: endpoint.path(to: peer, size: size).rawValue, validated: nil)
+            })
         }
         if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         session.finish()
@@ -195,8 +261,10 @@ public enum PingPongDriver {
     }
 
     /// The far end: echo every message back with the same size until the
-    /// measuring side disconnects.
-    public static func serve(address: String, zeroCopy: Bool, validate: Bool, sink: Bool = false) throws {
+    /// measuring side disconnects (or, with `sink`, swallow them and
+    /// acknowledge each 0-byte end marker). `corrupt` is a test hook: flip
+    /// the last byte of every echo.
+    public static func serve(address: String, zeroCopy: Bool, validate: Bool, sink: Bool = false, corrupt: Bool = false) throws {
         let endpoint = try ShmEndpoint(name: "pvmbench-peer")
         _ = try endpoint.connect(to: address)
         var done = false
@@ -208,14 +276,22 @@ public enum PingPongDriver {
                     // Streaming: count silently; a 0-byte message ends a size and is acknowledged.
                     if message.bytes.count == 0 { try withUnsafeBytes(of: &one) { try endpoint.send($0, to: from) } }
                 case .message(let from, let message):
+                    let n = message.bytes.count
                     if zeroCopy {
-                        let loan = try endpoint.loan(capacity: max(message.bytes.count, 1))
+                        let loan = try endpoint.loan(capacity: max(n, 1))
                         // A real zero-copy producer writes its data in place;
                         // the echo copies only when the content is checked.
-                        if validate, message.bytes.count > 0 {
-                            loan.buffer.baseAddress!.copyMemory(from: message.bytes.baseAddress!, byteCount: message.bytes.count)
+                        if validate || corrupt, n > 0 {
+                            loan.buffer.baseAddress!.copyMemory(from: message.bytes.baseAddress!, byteCount: n)
                         }
-                        try endpoint.send(loan, length: message.bytes.count, to: from)
+                        if corrupt, n > 0 { loan.buffer[n - 1] ^= 0xFF }
+                        try endpoint.send(loan, length: n, to: from)
+                    } else if corrupt, n > 0 {
+                        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: n, alignment: 16)
+                        defer { copy.deallocate() }
+                        copy.copyMemory(from: message.bytes)
+                        copy[n - 1] ^= 0xFF
+                        try endpoint.send(UnsafeRawBufferPointer(copy), to: from)
                     } else {
                         try endpoint.send(message.bytes, to: from)
                     }

@@ -1,3 +1,3 @@
 import PVMBench
 
-PVMBenchCommand.runFromCommandLine()
+PVMBenchCommand.main()
