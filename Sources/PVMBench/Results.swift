@@ -33,7 +33,7 @@ public struct SizeResult: Codable, Sendable {
     public var oneWayNs: OneWay
     public var gbytesPerS: Double
     public var messagesPerS: Double
-    /// CPU time this process spent per message (both directions of a round trip count as two).
+    /// CPU time of the measuring thread per message (CLOCK_THREAD_CPUTIME_ID; a round trip counts as two messages).
     public var cpuNsPerMsg: Double
     /// How the messages travelled (inline, single-copy, pipelined, loan).
     public var path: String
@@ -142,18 +142,28 @@ public enum Report {
         return out
     }
 
-    /// OSU-style text: '#' header lines, then one row per size.
+    /// OSU-style text: '#' header lines, then one row per size starting at
+    /// column 0 with the size, then the mean one-way latency (OSU's
+    /// `Latency (us)` column), so OSU-minded regexes (`^8\s+(\S+)`,
+    /// ReFrame's `^<size>.*Pass`) read it.
     public static func table(_ run: RunResult) -> String {
         var out = "# PVM \(run.benchmark) test, transport \(run.transport), api \(run.api)\(run.zeroCopy ? ", zero copy" : "")\n"
         out += "# \(run.machine.hostname): \(run.machine.cpus) CPUs, \(run.machine.cpuModel), Linux \(run.machine.kernel)\n"
+        if run.zeroCopy {
+            out += "# zero copy: loaned buffers are handed over in place and not read or written while timed (unless -c);\n"
+            out += "#   MB/s is size over hand-over time, not a memory bandwidth\n"
+        }
         let validated = run.results.contains { $0.validated != nil }
-        out += "# " + pad("Size", 9) + pad("p50(us)", 11) + pad("p99(us)", 11) + pad("min(us)", 11) + pad("mean(us)", 11)
-            + pad("MB/s", 11) + pad("CPU ns/msg", 12) + pad("path", 13) + (validated ? "Validation" : "") + "\n"
+        out += pad("# Size", 10) + pad("Latency(us)", 13) + pad("p50(us)", 11) + pad("p90(us)", 11) + pad("p99(us)", 11)
+            + pad("p99.9(us)", 11) + pad("min(us)", 11) + pad("max(us)", 11) + pad("MB/s", 13) + pad("CPU(ns/msg)", 13)
+            + (validated ? pad("Path", 13) + "Validation" : "Path") + "\n"
         for r in run.results {
             let o = r.oneWayNs
-            out += "  " + pad("\(r.bytes)", 9) + pad(fmt(Double(o.p50) / 1000, 3), 11) + pad(fmt(Double(o.p99) / 1000, 3), 11)
-                + pad(fmt(Double(o.min) / 1000, 3), 11) + pad(fmt(o.mean / 1000, 3), 11) + pad(fmt(r.gbytesPerS * 1000, 2), 11)
-                + pad(fmt(r.cpuNsPerMsg, 1), 12) + pad(r.path, 13) + (r.validated.map { $0 ? "Pass" : "Fail" } ?? "") + "\n"
+            let us = { (ns: UInt64) in fmt(Double(ns) / 1000, 3) }
+            out += pad("\(r.bytes)", 10) + pad(fmt(o.mean / 1000, 3), 13) + pad(us(o.p50), 11) + pad(us(o.p90), 11) + pad(us(o.p99), 11)
+                + pad(us(o.p999), 11) + pad(us(o.min), 11) + pad(us(o.max), 11) + pad(fmt(r.gbytesPerS * 1000, 2), 13)
+                + pad(fmt(r.cpuNsPerMsg, 1), 13)
+                + (r.validated.map { pad(r.path, 13) + ($0 ? "Pass" : "Fail") } ?? r.path) + "\n"
         }
         return out
     }
