@@ -1,0 +1,210 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import Foundation
+import FoundationXML
+import ArgumentParser
+import PVMBench
+import PVMTestSupport
+
+/// Real runs: the built `pvmbench` (debug) between two real processes, and
+/// the library's driver with that binary as the far end.
+@Suite(.serialized) struct PVMBenchRunTests {
+    static let pvmbench = TestProducts.executable("pvmbench")
+
+    static func json(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: \(text.prefix(200))")
+    }
+
+    @Test(arguments: [false, true])
+    func pingpongRunsAndValidates(zeroCopy: Bool) throws {
+        let dir = try TemporaryFolder()
+        var args = ["pingpong", "--transport", "shm", "--api", "transport", "--sizes", "1,8,65520,65536,300K,4M", "-i", "20", "-x", "2", "-c",
+                    "--format", "json", "--plot", dir.path("plot.svg")]
+        if zeroCopy { args.append("--zero-copy") }
+        let r = try ChildProcess(Self.pvmbench, args).wait(seconds: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.isEmpty, "no progress output when stderr is not a terminal: \(r.stderr)")
+        let object = try Self.json(r.stdout)
+        try PVMBenchOutputTests.checkContract(object)
+        #expect(object["benchmark"] as? String == "pingpong")
+        #expect(object["transport"] as? String == "shm")
+        #expect(object["api"] as? String == "transport")
+        #expect(object["zero_copy"] as? Bool == zeroCopy)
+        let results = try #require(object["results"] as? [[String: Any]])
+        #expect(results.map { $0["bytes"] as? Int } == [1, 8, 65520, 65536, 300 << 10, 4 << 20])
+        #expect(results.allSatisfy { $0["iterations"] as? Int == 20 })
+        #expect(results.allSatisfy { $0["validated"] as? Bool == true })
+        #expect(results.allSatisfy { ($0["gbytes_per_s"] as? Double ?? 0) > 0 && ($0["cpu_ns_per_msg"] as? Double ?? 0) > 0 })
+        let paths = results.compactMap { $0["path"] as? String }
+        if zeroCopy {
+            #expect(Set(paths) == ["loan"])
+        } else {
+            #expect(paths == ["inline", "inline", "inline", "single-copy", "pipelined", "pipelined"])
+        }
+        #expect(XMLParser(data: try Data(contentsOf: URL(fileURLWithPath: dir.path("plot.svg")))).parse())
+    }
+
+    @Test func tableAndCSVGoToAFile() throws {
+        let dir = try TemporaryFolder()
+        let table = try ChildProcess(Self.pvmbench, ["pingpong", "-m", "8:16", "-i", "50", "-x", "5", "-o", dir.path("t.txt")]).wait(seconds: 60)
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.stdout.isEmpty)
+        let text = try String(contentsOfFile: dir.path("t.txt"), encoding: .utf8)
+        #expect(text.hasPrefix("# PVM pingpong test, transport shm, api transport\n"))
+        #expect(text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: " ")[0] } == ["8", "16"])
+        let csv = try ChildProcess(Self.pvmbench, ["pingpong", "--sizes", "8", "-i", "50", "--format", "csv"]).wait(seconds: 60)
+        #expect(csv.status == 0, "\(csv.stderr)")
+        #expect(csv.stdout.split(separator: "\n").first.map(String.init) == Report.csvHeader)
+        #expect(csv.stdout.split(separator: "\n").count == 2)
+    }
+
+    /// The driver is library code: run it directly with the built binary as the far end.
+    @Test func driverRunsFromTheLibrary() throws {
+        let options = try CommonOptions.parse(["--sizes", "8,64K", "-i", "50", "-x", "5", "-c"])
+        let run = try PingPongDriver.run(options, peerExecutable: Self.pvmbench.path, progress: false)
+        #expect(run.results.map(\.bytes) == [8, 64 << 10])
+        #expect(run.results.allSatisfy { $0.validated == true && $0.iterations == 50 })
+        #expect(run.results.allSatisfy { $0.oneWayNs.min > 0 && $0.oneWayNs.min <= $0.oneWayNs.p50 && $0.oneWayNs.p99 <= $0.oneWayNs.max })
+        // The same with a peer that damages every echo: -c must notice.
+        let bad = try PingPongDriver.run(options, peerExecutable: Self.pvmbench.path, progress: false, peerArguments: ["--corrupt"])
+        #expect(bad.results.allSatisfy { $0.validated == false })
+    }
+
+    @Test(arguments: [false, true])
+    func corruptedDataFailsTheRun(zeroCopy: Bool) throws {
+        var args = ["pingpong", "--sizes", "8,4M", "-i", "5", "-x", "1", "-c"]
+        if zeroCopy { args.append("--zero-copy") }
+        let r = try ChildProcess(Self.pvmbench, args, environment: ["PVMBENCH_TEST_CORRUPT_ECHO": "1"]).wait(seconds: 60)
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stderr.contains("validation failed"))
+        let rows = r.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(rows.count == 2)
+        #expect(rows.allSatisfy { $0.hasSuffix("Fail") })
+    }
+
+    @Test func msgrateStreamsAndReportsARate() throws {
+        let r = try ChildProcess(Self.pvmbench, ["msgrate", "--sizes", "8,100K", "-i", "20000", "--format", "json"]).wait(seconds: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try Self.json(r.stdout)
+        try PVMBenchOutputTests.checkContract(object)
+        #expect(object["benchmark"] as? String == "msgrate")
+        let results = try #require(object["results"] as? [[String: Any]])
+        #expect(results.count == 2)
+        #expect(results.allSatisfy { ($0["messages_per_s"] as? Double ?? 0) > 0 })
+    }
+
+    @Test func unavailablePathsFailClearly() throws {
+        for args in [["--transport", "tcp"], ["--transport", "verbs"], ["--transport", "daemon"], ["--api", "pvm"], ["--api", "c"]] {
+            let r = try ChildProcess(Self.pvmbench, ["pingpong", "--sizes", "8"] + args).wait(seconds: 30)
+            #expect(r.status != 0)
+            #expect(r.stderr.contains("\(args[0].dropFirst(2)) \(args[1]) is not available yet"), "\(r.stderr)")
+            #expect(r.stdout.isEmpty)
+        }
+    }
+
+    /// The peer dies in the middle: the measuring side says so and exits
+    /// non-zero promptly, rather than waiting forever for a reply.
+    @Test func peerKilledMidRunFailsClearly() throws {
+        let run = try ChildProcess(Self.pvmbench, ["pingpong", "--sizes", "8", "-i", "100000000", "-x", "0"])
+        let peer = try #require(waitForChild(of: run.pid), "the peer process did not start")
+        usleep(300_000)  // well into the measurement
+        kill(peer, SIGKILL)
+        let start = Date()
+        let r = run.wait(seconds: 20)
+        #expect(Date().timeIntervalSince(start) < 10)
+        #expect(r.status > 0, "exited by itself with an error status, not killed: \(r.status)")
+        #expect(r.stderr.contains("peer process"), "\(r.stderr)")
+    }
+
+    /// The measuring side dies: the peer notices the hang-up and exits
+    /// instead of waiting (or spinning) forever.
+    @Test func peerExitsWhenTheMeasuringSideDies() throws {
+        let run = try ChildProcess(Self.pvmbench, ["pingpong", "--zero-copy", "--sizes", "8", "-i", "100000000", "-x", "0"])
+        let peer = try #require(waitForChild(of: run.pid), "the peer process did not start")
+        usleep(300_000)
+        kill(run.pid, SIGKILL)
+        run.wait(seconds: 10)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, let state = processState(peer), state != "Z" { usleep(10_000) }
+        let state = processState(peer)
+        #expect(state == nil || state == "Z", "peer \(peer) still running (state \(state.map(String.init) ?? "?"))")
+        if state != nil && state != "Z" { kill(peer, SIGKILL) }
+    }
+
+    /// The default suite with a short sweep: tables on stdout, the two result
+    /// files in the current folder, one run per path.
+    @Test func suiteWritesItsResultFiles() throws {
+        let dir = try TemporaryFolder()
+        let process = Process()
+        process.executableURL = Self.pvmbench
+        process.arguments = ["-m", "1K:4K", "-i", "50", "-x", "5", "-c"]  // no subcommand: the suite
+        process.currentDirectoryURL = URL(fileURLWithPath: dir.root)
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(stdout.components(separatedBy: "# PVM pingpong test").count == 3)
+        #expect(stdout.contains("wrote pvmbench-results.json and pvmbench-results.svg"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir.path("pvmbench-results.json")))
+        let runs = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        #expect(runs.map { $0["zero_copy"] as? Bool } == [false, true])
+        for run in runs {
+            try PVMBenchOutputTests.checkContract(run)
+            #expect((run["results"] as? [[String: Any]])?.map { $0["bytes"] as? Int } == [1024, 2048, 4096])
+        }
+        let svg = try Data(contentsOf: URL(fileURLWithPath: dir.path("pvmbench-results.svg")))
+        #expect(XMLParser(data: svg).parse())
+    }
+
+    @Test func convertRuns() throws {
+        let r = try ChildProcess(Self.pvmbench, ["convert", "--bytes", "64K", "-i", "1", "--types", "int", "--from", "SUN4", "--format", "json"])
+            .wait(seconds: 60)
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try Self.json(r.stdout)
+        #expect(object["benchmark"] as? String == "convert")
+        let results = try #require(object["results"] as? [[String: Any]])
+        #expect(results.contains { $0["type"] as? String == "memcpy" })
+        #expect(results.allSatisfy { $0["gbytes_per_s"] is Double && $0["from"] is String })
+    }
+}
+
+/// A folder under /tmp, removed when the value goes away.
+final class TemporaryFolder {
+    let root: String
+
+    init() throws {
+        root = NSTemporaryDirectory() + "pvmbench-tests-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { root + "/" + name }
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+}
+
+/// The state letter of a process (R, S, Z, ...) from /proc, or nil if it is gone.
+func processState(_ pid: Int32) -> Character? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return nil }
+    return stat[stat.index(after: close)...].split(separator: " ").first?.first
+}
+
+/// The first child process of `parent` to appear within `seconds`.
+func waitForChild(of parent: Int32, seconds: Double = 10) -> Int32? {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, Int32(fields[1]) == parent { return pid }
+        }
+        usleep(10_000)
+    }
+    return nil
+}
