@@ -12,6 +12,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "pvm", path: "../"),
+        // Only MallocInterposer: naming a trait turns the defaults off, and the
+        // other default (RuntimeInterposer, Swift 6.3 on Linux) needs
+        // swift-runtime-interposer, which this machine's mirror lacks. ARC
+        // counts then come from the runtime hooks (README.md, "Counters").
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
