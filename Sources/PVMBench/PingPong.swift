@@ -114,7 +114,9 @@ final class PeerSession {
 ///
 /// What is timed: from just before the send to the moment the reply's
 /// handler starts, so the `-c` check of the reply is not timed (the pattern
-/// fill before the send is not timed either). With `--zero-copy` neither side
+/// fill before the send is not timed either; neither is counted in the CPU
+/// time per message, though the thread-CPU clock reads around them add about
+/// 250 ns per small message under `-c`). With `--zero-copy` neither side
 /// reads or writes the payload while timed (unless `-c`): the figures are the
 /// cost of handing a loaned buffer over, which does not grow with its size.
 public enum PingPongDriver {
@@ -163,12 +165,18 @@ public enum PingPongDriver {
                 var path = ShmPath.inline
                 var gone: String? = nil
                 var round = 0
+                // CPU spent filling and checking patterns (-c): not part of a message's cost.
+                var validationCPU: UInt64 = 0
                 let handler: (ShmEvent) throws -> Void = { event in
                     switch event {
                     case .message(_, let message):
                         replyAt = Clock.monotonicNanoseconds()
                         path = message.path
-                        if validating && !check(message.bytes, size: size, round: round) { allValid = false }
+                        if validating {
+                            let c0 = Clock.threadCPUNanoseconds()
+                            if !check(message.bytes, size: size, round: round) { allValid = false }
+                            validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                        }
                     case .disconnected(_, let reason): gone = reason
                     case .connected: break
                     }
@@ -177,15 +185,26 @@ public enum PingPongDriver {
                 var cpuStart: UInt64 = 0
                 for r in 0..<(warmup + iterations) {
                     round = r
-                    if r == warmup { cpuStart = Clock.threadCPUNanoseconds() }
+                    if r == warmup {
+                        cpuStart = Clock.threadCPUNanoseconds()
+                        validationCPU = 0
+                    }
                     let t0: UInt64
                     if options.zeroCopy {
                         let loan = try endpoint.loan(capacity: size)
-                        if validating { fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<size]), round: r) }
+                        if validating {
+                            let c0 = Clock.threadCPUNanoseconds()
+                            fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<size]), round: r)
+                            validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                        }
                         t0 = Clock.monotonicNanoseconds()
                         try endpoint.send(loan, length: size, to: to)
                     } else {
-                        if validating { fill(message, round: r) }
+                        if validating {
+                            let c0 = Clock.threadCPUNanoseconds()
+                            fill(message, round: r)
+                            validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                        }
                         t0 = Clock.monotonicNanoseconds()
                         try endpoint.send(UnsafeRawBufferPointer(message), to: to)
                     }
@@ -198,7 +217,8 @@ public enum PingPongDriver {
                     }
                     if r >= warmup { _ = histogram.record((replyAt &- t0) / 2) }
                 }
-                let cpu = Double(Clock.threadCPUNanoseconds() - cpuStart) / Double(2 * iterations)
+                let cpuTotal = Clock.threadCPUNanoseconds() &- cpuStart
+                let cpu = Double(cpuTotal &- min(validationCPU, cpuTotal)) / Double(2 * iterations)
                 let oneWay = OneWay(histogram)
                 return SizeResult(
                     bytes: size, iterations: iterations, oneWayNs: oneWay,
