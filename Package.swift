@@ -22,7 +22,9 @@ let package = Package(
     products: [
         .library(name: "PVMEncoding", targets: ["PVMEncoding"]),
         .library(name: "PVMTransport", targets: ["PVMTransport"]),
+        .library(name: "PVM", targets: ["PVM"]),
         .executable(name: "pvmbench", targets: ["pvmbench"]),
+        .executable(name: "pvmd", targets: ["pvmd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -51,6 +53,30 @@ let package = Package(
                 "PVMSystem", "CSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The daemon protocol: task ids, frames on stream sockets, the runtime
+        // directory, starting the daemon on demand.
+        .target(
+            name: "PVMControl",
+            dependencies: ["PVMEncoding", "PVMSystem", "CSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // The daemon: one per user per host, a single-threaded epoll loop.
+        .target(
+            name: "PVMDaemon",
+            dependencies: [
+                "PVMControl", "PVMEncoding", "PVMSystem", "CSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "pvmd", dependencies: ["PVMDaemon"], swiftSettings: swiftSettings),
+        // The task library: PVM 3.4's semantics and the Swift API.
+        .target(
+            name: "PVM",
+            dependencies: ["PVMControl", "PVMEncoding", "PVMTransport", "PVMSystem"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -83,9 +109,21 @@ let package = Package(
             path: "Tests/ShmTestPeer",
             swiftSettings: swiftSettings
         ),
+        // A PVM task for the integration tests (spawned through the daemon).
+        .executableTarget(
+            name: "pvm-test-task",
+            dependencies: ["PVM"],
+            path: "Tests/PVMTestTask",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PVMTransportTests",
             dependencies: ["PVMTransport", "PVMSystem", "CSupport", "PVMTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PVMTests",
+            dependencies: ["PVM", "PVMTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -89,4 +89,27 @@ uint64_t pvm_random_u64(void);
 /// CLOCK_MONOTONIC in nanoseconds.
 uint64_t pvm_monotonic_ns(void);
 
+// MARK: Processes and signals (the daemon)
+
+/// posix_spawn of `path` with `argv` and `envp`: standard input from
+/// /dev/null, standard output and error to `out_fd` (/dev/null if -1),
+/// working directory `cwd` (NULL: inherited), signal mask emptied and
+/// SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD back to their defaults, a new
+/// session when `new_session`. Returns the pid, or -errno.
+pid_t pvm_spawn_process(const char *path, char *const argv[], char *const envp[],
+                        const char *cwd, int out_fd, int new_session);
+/// Blocks SIGTERM, SIGINT and SIGHUP and returns a signalfd (non-blocking,
+/// close-on-exec) that reports them; ignores SIGPIPE. -1 on error.
+int pvm_termination_signalfd(void);
+/// Reads one signal from a signalfd: its number, 0 if none, -1 on error.
+int pvm_signalfd_read(int fd);
+/// waitpid(pid, &status, WNOHANG): the exit status (signal as 128+n), -1 if
+/// still running, -2 on error.
+int pvm_reap(pid_t pid);
+/// Takes an exclusive flock on `path` (created 0600). Returns the
+/// descriptor, -1 if another process holds it, -2 on other errors.
+int pvm_lock_file(const char *path);
+/// pipe2(O_CLOEXEC) into fds[2].
+int pvm_pipe(int fds[2]);
+
 #endif

@@ -178,7 +178,7 @@ public enum PingPongDriver {
                             validationCPU &+= Clock.threadCPUNanoseconds() &- c0
                         }
                     case .disconnected(_, let reason): gone = reason
-                    case .connected: break
+                    case .connected, .readable: break
                     }
                 }
                 let message = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size])
@@ -316,7 +316,7 @@ public enum PingPongDriver {
                         try endpoint.send(message.bytes, to: from)
                     }
                 case .disconnected: done = true
-                case .connected: break
+                case .connected, .readable: break
                 }
             }
         }

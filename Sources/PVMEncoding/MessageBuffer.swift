@@ -39,12 +39,17 @@ extension Double: PVMScalar { public static var kind: ScalarKind? { .double } }
 /// not this host's. Storage grows geometrically and is reused by `reset`, so
 /// packing into a warm buffer allocates nothing.
 public final class MessageBuffer {
-    public let encoding: Encoding
+    public private(set) var encoding: Encoding
     /// Format of the bytes: the sender's signature.
     public private(set) var signature: DataSignature
 
+    /// The data. `headroom` bytes in front of it are reserved for a frame
+    /// header, so a transport sends header and body as one contiguous piece
+    /// with no copy (see `withFrame`).
     private var storage: UnsafeMutableRawPointer
     private var capacity: Int
+    /// Bytes reserved in front of the data for a frame header.
+    public static let headroom = 48
     /// Bytes of owned data.
     public private(set) var ownedCount = 0
     /// Unpack position (in the contiguous view).
@@ -64,7 +69,11 @@ public final class MessageBuffer {
         self.encoding = encoding
         self.signature = .native
         self.capacity = max(capacity, 16)
-        self.storage = .allocate(byteCount: self.capacity, alignment: 16)
+        self.storage = Self.allocateStorage(self.capacity)
+    }
+
+    private static func allocateStorage(_ capacity: Int) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer.allocate(byteCount: capacity + headroom, alignment: 16) + headroom
     }
 
     /// A received message: `bytes` in the format of `signature`.
@@ -72,12 +81,63 @@ public final class MessageBuffer {
         self.encoding = encoding
         self.signature = encoding == .default || encoding == .trace ? try signature.validated() : signature
         self.capacity = max(bytes.count, 16)
-        self.storage = .allocate(byteCount: capacity, alignment: 16)
+        self.storage = Self.allocateStorage(capacity)
         if bytes.count > 0 { storage.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
         ownedCount = bytes.count
     }
 
-    deinit { storage.deallocate() }
+    /// Turns this buffer into a received message holding a copy of `bytes`,
+    /// reusing its storage (no allocation once it is large enough).
+    public func load(received bytes: UnsafeRawBufferPointer, encoding: Encoding, signature: DataSignature) throws(PVMError) {
+        let checked = encoding == .default || encoding == .trace ? try signature.validated() : signature
+        reset()
+        self.encoding = encoding
+        self.signature = checked
+        if bytes.count > capacity {
+            (storage - Self.headroom).deallocate()
+            capacity = bytes.count
+            storage = Self.allocateStorage(capacity)
+        }
+        if bytes.count > 0 { storage.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+        ownedCount = bytes.count
+    }
+
+    /// Empties the buffer and makes it a send buffer of `encoding` in this
+    /// host's format (keeps its storage).
+    public func reset(encoding: Encoding) {
+        reset()
+        self.encoding = encoding
+        self.signature = .native
+    }
+
+    /// True when the whole message lies in this buffer's own storage (not
+    /// InPlace with references), so `withFrame` needs no gathering copy.
+    public var isContiguous: Bool { encoding != .inPlace || segments.isEmpty }
+
+    /// Calls `body` with the frame (header written by `writeHeader` into the
+    /// headroom, then the body) as one contiguous piece. For an InPlace
+    /// buffer with references the pieces are gathered into `scratch` first.
+    @inline(__always)
+    public func withFrame<R>(_ writeHeader: (UnsafeMutableRawPointer) -> Void,
+                             _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        if _fastPath(isContiguous) {
+            let start = storage - Self.headroom
+            writeHeader(start)
+            return try body(UnsafeRawBufferPointer(start: start, count: Self.headroom + ownedCount))
+        }
+        let total = Self.headroom + byteCount
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 16)
+        defer { scratch.deallocate() }
+        writeHeader(scratch)
+        var offset = Self.headroom
+        withPieces { piece in
+            if piece.count > 0 { (scratch + offset).copyMemory(from: piece.baseAddress!, byteCount: piece.count) }
+            offset += piece.count
+        }
+        return try body(UnsafeRawBufferPointer(start: scratch, count: total))
+    }
+
+    deinit { (storage - Self.headroom).deallocate() }
 
     /// Total bytes of the message (owned and referenced).
     public var byteCount: Int {
@@ -107,9 +167,9 @@ public final class MessageBuffer {
     private func grow(_ needed: Int) {
         var c = capacity
         while c < needed { c *= 2 }
-        let s = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 16)
+        let s = Self.allocateStorage(c)
         s.copyMemory(from: storage, byteCount: ownedCount)
-        storage.deallocate()
+        (storage - Self.headroom).deallocate()
         storage = s
         capacity = c
     }

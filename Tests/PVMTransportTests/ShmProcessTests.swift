@@ -67,6 +67,7 @@ import PVMTestSupport
                     streams[peer] = s
                 case .disconnected(let peer, let reason):
                     streams[peer, default: Stream(seed: 0)].disconnected = reason
+                case .readable: break
                 }
             }
         }

@@ -103,7 +103,7 @@ do {
                 case .disconnected(_, let reason):
                     print("disconnected: \(reason)")
                     done = true
-                case .connected: break
+                case .connected, .readable: break
                 }
             }
         }

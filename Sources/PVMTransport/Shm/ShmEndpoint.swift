@@ -34,6 +34,9 @@ public enum ShmEvent {
     /// A peer left (exited, was killed, closed, or broke the protocol). Every
     /// message it completed before that has been delivered.
     case disconnected(ShmPeerID, String)
+    /// A descriptor registered with `watch(_:)` is readable (or hung up).
+    /// Reported while it stays so: the caller reads it.
+    case readable(Int32)
 }
 
 @usableFromInline
@@ -163,6 +166,8 @@ public final class ShmEndpoint {
     private static let listenerToken: UInt64 = 1
     private static let peerTokenBase: UInt64 = 2
     private static let handshakeTokenBase: UInt64 = 1 << 32
+    private static let externalTokenBase: UInt64 = 1 << 62
+    @exclusivity(unchecked) private var externalEvents: [Int32] = []
     private var handshakes: [UInt64: Handshake] = [:]
     private var handshakeCounter: UInt64 = 0
 
@@ -416,6 +421,18 @@ public final class ShmEndpoint {
     /// Number of connected peers.
     public var peerCount: Int { openPeers }
 
+    /// Adds `fd` (a socket of the caller's) to the set this endpoint sleeps
+    /// on, so one blocking receive waits for both: `.readable(fd)` is
+    /// reported when it has input or hangs up.
+    public func watch(_ fd: Int32) throws(TransportError) {
+        do { try epoll.add(fd, events: [.readable, .readHangup], token: Self.externalTokenBase + UInt64(UInt32(bitPattern: fd))) } catch {
+            throw TransportError(error, "watching descriptor \(fd)")
+        }
+    }
+
+    /// Stops watching `fd`.
+    public func unwatch(_ fd: Int32) { epoll.remove(fd) }
+
     /// Closes the connection to `peer` (its `.disconnected` event follows).
     public func disconnect(_ peer: ShmPeerID) {
         guard Int(peer) < peerLimit, slots[Int(peer)].state != .free else { return }
@@ -524,7 +541,7 @@ public final class ShmEndpoint {
     @discardableResult
     public func poll(_ handler: (ShmEvent) throws -> Void) throws -> Int {
         var delivered = 0
-        if _slowPath(pendingHead < pending.count || !connectionEvents.isEmpty) {
+        if _slowPath(pendingHead < pending.count || !connectionEvents.isEmpty || !externalEvents.isEmpty) {
             delivered += try deliverQueued(handler)
         }
         var i = 0
@@ -539,7 +556,7 @@ public final class ShmEndpoint {
             idlePolls &+= 1
             if idlePolls & 63 == 0 {
                 pumpEvents(timeoutMilliseconds: 0)
-                if !connectionEvents.isEmpty { delivered += try deliverQueued(handler) }
+                if !connectionEvents.isEmpty || !externalEvents.isEmpty { delivered += try deliverQueued(handler) }
             }
         }
         return delivered
@@ -739,6 +756,12 @@ public final class ShmEndpoint {
 
     private func deliverQueued(_ handler: (ShmEvent) throws -> Void) throws -> Int {
         var n = 0
+        while !externalEvents.isEmpty {
+            let fd = externalEvents.removeFirst()
+            if externalEvents.contains(fd) { continue }
+            n += 1
+            try handler(.readable(fd))
+        }
         while !connectionEvents.isEmpty {
             let (peer, reason) = connectionEvents.removeFirst()
             n += 1
@@ -773,6 +796,7 @@ public final class ShmEndpoint {
                         pending.append((peer, message.path, copy))
                     case .connected(let peer): connectionEvents.append((peer, nil))
                     case .disconnected(let peer, let reason): connectionEvents.append((peer, reason))
+                    case .readable(let fd): externalEvents.append(fd)
                     }
                 }
             }
@@ -814,7 +838,7 @@ public final class ShmEndpoint {
                 if slots[i].consumer.ready() != nil || slots[i].state == .draining { ready = true; break }
             }
         }
-        if !ready && connectionEvents.isEmpty {
+        if !ready && connectionEvents.isEmpty && externalEvents.isEmpty {
             pumpEvents(timeoutMilliseconds: timeoutMilliseconds)
         }
         for i in 0..<peerLimit where slots[i].state != .free { slots[i].consumer.setArmed(false) }
@@ -830,6 +854,7 @@ public final class ShmEndpoint {
             switch token {
             case Self.doorbellToken: doorbell.drain()
             case Self.listenerToken: accepting = true
+            case Self.externalTokenBase...: externalEvents.append(Int32(bitPattern: UInt32(truncatingIfNeeded: token - Self.externalTokenBase)))
             case Self.handshakeTokenBase...: handshakeTokens.append(token)
             default: sockets.append(Int(token - Self.peerTokenBase))
             }

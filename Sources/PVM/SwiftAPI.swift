@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PVMControl
+import PVMEncoding
+import PVMTransport
+
+/// A message tag. `MessageTag.any` (-1) matches every tag in a receive.
+public struct MessageTag: RawRepresentable, Hashable, Sendable, ExpressibleByIntegerLiteral, CustomStringConvertible {
+    public var rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    public init(_ rawValue: Int32) { self.rawValue = rawValue }
+    public init(integerLiteral value: Int32) { rawValue = value }
+    public static let any = MessageTag(-1)
+    public var description: String { String(rawValue) }
+}
+
+/// A message being built: typed packing into a PVM buffer of this task.
+///
+/// ```swift
+/// var m = Message()                 // PvmDataDefault
+/// try m.pack(Int32(7))
+/// try m.pack([1.5, 2.5, 3.5])
+/// try m.pack("hello")
+/// try vm.send(m, to: peer, tag: 1)
+/// ```
+public struct Message {
+    public let buffer: MessageBuffer
+
+    public init(encoding: Encoding = .default, capacity: Int = 256) {
+        buffer = MessageBuffer(encoding: encoding, capacity: capacity)
+    }
+
+    public func pack<T: PVMScalar>(_ value: T) throws(PVMError) { try buffer.pack(value) }
+    public func pack<T: PVMScalar>(_ values: [T]) throws(PVMError) { try buffer.pack(values) }
+    public func pack(_ string: String) throws(PVMError) { try buffer.pack(string: string) }
+    /// Packs `count` items from memory, every `stride`-th (InPlace buffers
+    /// record the address; the memory must stay valid until sent).
+    public func pack<T: PVMScalar>(_ items: UnsafePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
+        try buffer.pack(items, count: count, stride: stride)
+    }
+    /// Empties the message for reuse (keeps its storage).
+    public func reset() { buffer.reset() }
+    public var byteCount: Int { buffer.byteCount }
+}
+
+/// A received message: its source, tag and typed unpacking.
+///
+/// ```swift
+/// let m = try vm.receive(from: .any, tag: 1)
+/// let n: Int32 = try m.unpack()
+/// let xs = try m.unpack(Double.self, count: 3)
+/// let s = try m.unpackString()
+/// ```
+public struct ReceivedMessage {
+    public let source: TaskID
+    public let tag: MessageTag
+    public let buffer: MessageBuffer
+    /// PVM's buffer id (valid until the next receive frees it).
+    public let bufferID: Int32
+
+    public func unpack<T: PVMScalar>() throws(PVMError) -> T { try buffer.unpack(T.self) }
+    public func unpack<T: PVMScalar>(_ type: T.Type) throws(PVMError) -> T { try buffer.unpack(type) }
+    public func unpack<T: PVMScalar>(_ type: T.Type, count: Int) throws(PVMError) -> [T] { try buffer.unpack(type, count: count) }
+    public func unpack<T: PVMScalar>(into items: UnsafeMutablePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
+        try buffer.unpack(into: items, count: count, stride: stride)
+    }
+    public func unpackString() throws(PVMError) -> String { try buffer.unpackString() }
+    public var byteCount: Int { buffer.byteCount }
+}
+
+extension VirtualMachine {
+    /// Spawns `count` copies of `program` and returns the ids of those that
+    /// started. Throws the first copy's error when none did.
+    public func spawn(_ program: String, arguments: [String] = [], flags: SpawnFlags = [], where location: String = "", count: Int = 1) throws(PVMError) -> [TaskID] {
+        let results = try spawnResults(program, arguments: arguments, flags: flags.rawValue, where: location, count: count)
+        let started = results.filter { $0 > 0 }.map { TaskID($0) }
+        if started.isEmpty, let first = results.first { throw PVMError(code: first, detail: "spawning \(program)") }
+        return started
+    }
+
+    /// Sends `message` to `destination` with `tag`. Ordered per pair; a task
+    /// that no longer exists drops it silently, as PVM does.
+    public func send(_ message: Message, to destination: TaskID, tag: MessageTag) throws(PVMError) {
+        try Self.checkDestination(destination.rawValue, tag: tag.rawValue)
+        try checkDaemon()
+        try transmit(message.buffer, to: destination.rawValue, tag: tag.rawValue)
+    }
+
+    /// Sends `message` to each of `destinations` except this task.
+    public func multicast(_ message: Message, to destinations: [TaskID], tag: MessageTag) throws(PVMError) {
+        guard tag.rawValue >= 0 else { throw PVMError(.badParam, "message tag \(tag)") }
+        try checkDaemon()
+        for d in destinations where d != tid && d.isTask { try transmit(message.buffer, to: d.rawValue, tag: tag.rawValue) }
+    }
+
+    /// Receives the oldest matching message; blocks until one arrives.
+    public func receive(from source: TaskID = .any, tag: MessageTag = .any) throws(PVMError) -> ReceivedMessage {
+        let id = try receive(from: source.rawValue, tag: tag.rawValue, timeoutNanoseconds: nil)
+        return received(id)
+    }
+
+    /// Receives the oldest matching message, waiting at most `timeout`
+    /// (zero: do not wait). nil when nothing arrived in time.
+    public func receive(from source: TaskID = .any, tag: MessageTag = .any, timeout: Duration) throws(PVMError) -> ReceivedMessage? {
+        let (s, a) = timeout.components
+        let ns = s <= 0 && a <= 0 ? 0 : UInt64(max(0, s)) * 1_000_000_000 + UInt64(max(0, a) / 1_000_000_000)
+        let id = try receive(from: source.rawValue, tag: tag.rawValue, timeoutNanoseconds: ns)
+        return id == 0 ? nil : received(id)
+    }
+
+    func received(_ id: Int32) -> ReceivedMessage {
+        let s = buffers[Int(id)]
+        return ReceivedMessage(source: TaskID(s.source), tag: MessageTag(s.tag), buffer: s.buffer!, bufferID: id)
+    }
+
+    /// Asks for a message with `tag` when any of `tasks` exits (its body is
+    /// the task id, one Int32; its source is `TaskID.notifySource`).
+    public func notifyOnExit(of tasks: [TaskID], tag: MessageTag) throws(PVMError) {
+        try notify(NotifyKind.taskExit.rawValue, tag: tag.rawValue, count: Int32(tasks.count), tids: tasks.map(\.rawValue))
+    }
+
+    /// The routing policy for messages this task sends.
+    public var route: RoutePolicy {
+        get { RoutePolicy(rawValue: options[.route]) ?? .allowDirect }
+        set { options[.route] = newValue.rawValue }
+    }
+}

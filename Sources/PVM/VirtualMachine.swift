@@ -1,0 +1,312 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+@_exported import PVMControl
+@_exported import PVMEncoding
+import PVMSystem
+import PVMTransport
+
+/// This process's membership in the virtual machine: the task library.
+///
+/// One instance per process (`VirtualMachine.shared()`), used from one
+/// thread, as PVM is. It enrolls with the local daemon (starting one when
+/// none runs), owns the task's shared-memory endpoint, and implements PVM
+/// 3.4's semantics: task ids, spawn, message buffers with PVM's ids, send
+/// and receive with wildcards and per-pair ordering, notify, options. The
+/// C library (libpvm3.so.3) and the typed Swift API are both thin layers
+/// over these methods.
+///
+/// ```swift
+/// let vm = try VirtualMachine.shared()
+/// let workers = try vm.spawn("worker", count: 4)
+/// var message = Message()
+/// try message.pack(Int32(42))
+/// try vm.send(message, to: workers[0], tag: 1)
+/// let reply = try vm.receive(from: workers[0], tag: 2)
+/// let answer: Double = try reply.unpack()
+/// ```
+public final class VirtualMachine {
+    nonisolated(unsafe) static var instance: VirtualMachine?
+
+    /// The process's task library, enrolled on first use (starting the
+    /// local daemon when none runs). After `exit()`, the next call enrolls
+    /// again with a new task id, as PVM does.
+    public static func shared() throws(PVMError) -> VirtualMachine {
+        if let vm = instance {
+            if vm.state == .enrolled || vm.state == .daemonLost { return vm }
+            try vm.enroll()
+            return vm
+        }
+        let vm = VirtualMachine()
+        instance = vm
+        try vm.enroll()
+        return vm
+    }
+
+    /// The task library if it exists (enrolled or not), without enrolling.
+    public static var existing: VirtualMachine? { instance }
+
+    enum State { case idle, enrolled, daemonLost }
+    var state = State.idle
+
+    /// This task's id (cached: it stays valid after the daemon dies, as in PVM).
+    public private(set) var tid = TaskID(0)
+    var parentTid: Int32 = 0
+    public private(set) var siblings: [TaskID] = []
+    var hostNumber: Int32 = 1
+    public private(set) var hostName = ""
+    var daemon: FrameConnection?
+    var endpoint: ShmEndpoint?
+    /// Console tasks: never killed by `reset`, shown as (cons).
+    public var enrollAsConsole = false
+
+    // Peers reached directly: task id -> shared-memory peer.
+    var peers: [Int32: ShmPeerID] = [:]
+    var lastPeerTid: Int32 = 0
+    var lastPeer: ShmPeerID = 0
+
+    // Message buffers, by PVM buffer id.
+    var buffers: [BufferSlot] = []
+    var freeIDs: [Int32] = []
+    var sendBuffer: Int32 = 0
+    var receiveBuffer: Int32 = 0
+    /// Arrived messages not yet received, oldest first (buffer ids).
+    var arrived: [Int32] = []
+    var recycled: MessageBuffer?
+    /// Staging for one-shot sends (psend).
+    let scratch = MessageBuffer(encoding: .raw)
+
+    /// The current message context (matching respects it).
+    public internal(set) var context: Int32 = 0
+    var options = Options()
+    var reply: (op: Int32, body: [UInt8])?
+    // catchout
+    var catchFile: UnsafeMutablePointer<FILE>?
+    var catchPartial: [Int32: [UInt8]] = [:]
+    var catchOpen: Set<Int32> = []
+    static let catchoutTag: Int32 = 0x7fff_0001
+
+    init() {
+        // The first buffer id handed to user code is 1; 0 means "no buffer".
+        buffers.append(BufferSlot())
+    }
+
+    // MARK: Enrollment
+
+    func enroll() throws(PVMError) {
+        let env = Environment.current
+        let (connection, _) = try DaemonLauncher.connectOrStart(environment: env)
+        let ep: ShmEndpoint
+        do { ep = try ShmEndpoint(name: "task") } catch {
+            connection.close()
+            throw PVMError(.sysErr, "shared-memory endpoint: \(error)")
+        }
+        do { try ep.watch(connection.fd) } catch {
+            connection.close()
+            throw PVMError(.sysErr, "\(error)")
+        }
+        daemon = connection
+        endpoint = ep
+        state = .enrolled
+        var w = ControlWriter()
+        w.int(Int32(getpid()))
+        w.string(ep.address)
+        w.int(enrollAsConsole ? 1 : 0)
+        var r: ControlReader
+        do { r = try request(.connect, w) } catch {
+            teardown()
+            state = .idle
+            throw error
+        }
+        let code = try r.int()
+        guard code >= 0 else { teardown(); state = .idle; throw PVMError(code: code, detail: "the daemon refused to enroll this task") }
+        tid = TaskID(try r.int())
+        parentTid = try r.int()
+        hostNumber = try r.int()
+        options[.outputTid] = try r.int()
+        options[.outputCode] = try r.int()
+        options[.outputContext] = try r.int()
+        context = try r.int()
+        siblings = try r.ints().map { TaskID($0) }
+        hostName = try r.string()
+        if enrollAsConsole { options[.route] = 1; options[.resvTids] = 1 }
+    }
+
+    func teardown() {
+        if let d = daemon {
+            endpoint?.unwatch(d.fd)
+            d.close()
+        }
+        daemon = nil
+        endpoint = nil
+        peers.removeAll()
+        lastPeerTid = 0
+    }
+
+    /// Leaves the virtual machine (pvm_exit): the daemon forgets this task
+    /// and fires its TaskExit notifies. The process goes on; buffers stay
+    /// usable; the next call enrolls again with a new id. With catchout on,
+    /// waits first until every child's output has ended.
+    public func exit() throws(PVMError) {
+        guard state == .enrolled else {
+            if state == .daemonLost { state = .idle; teardown(); throw PVMError(.sysErr, "the daemon is gone") }
+            return
+        }
+        if catchFile != nil {
+            while !catchOpen.isEmpty && state == .enrolled { try pump(timeoutNanoseconds: nil) }
+            fflush(catchFile)
+        }
+        _ = try? request(.exit, ControlWriter())
+        teardown()
+        state = .idle
+    }
+
+    /// Is the daemon still there?
+    func checkDaemon() throws(PVMError) {
+        if state != .enrolled { throw PVMError(.sysErr, "the local daemon is gone") }
+    }
+
+    // MARK: Daemon requests
+
+    /// Sends a request to the daemon and waits for its reply. Messages that
+    /// arrive on the daemon connection meanwhile are queued for receives.
+    @discardableResult
+    func request(_ op: DaemonOperation, _ body: ControlWriter) throws(PVMError) -> ControlReader {
+        try checkDaemon()
+        guard let d = daemon else { throw PVMError(.sysErr, "not connected to the daemon") }
+        let h = FrameHeader(bodyLength: 0, tag: op.rawValue, context: SystemContext.daemon, source: tid.rawValue,
+                            destination: TaskID.daemon(host: hostNumber).rawValue, encoding: .raw)
+        guard d.send(h, body: body.bytes), d.flushBlocking() else { daemonLost(); throw PVMError(.sysErr, "lost the daemon while sending a request") }
+        if op == .halt { return ControlReader([]) }
+        while true {
+            try readDaemon()
+            if let (rop, bytes) = reply {
+                reply = nil
+                if rop == op.rawValue { return ControlReader(bytes) }
+                continue
+            }
+            if state != .enrolled { throw PVMError(.sysErr, "the daemon went away during \(op)") }
+            _ = d.wait(timeoutMilliseconds: -1)
+        }
+    }
+
+    /// Takes every complete frame the daemon has sent: replies are kept for
+    /// `request`, output for catchout is printed, messages are queued.
+    func readDaemon() throws(PVMError) {
+        guard let d = daemon else { return }
+        let open = d.fill()
+        do {
+            while let (header, frame) = try d.nextFrame() {
+                let body = UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...])
+                if header.context == SystemContext.daemon && header.source == TaskID.daemon(host: hostNumber).rawValue {
+                    reply = (header.tag, Array(body))
+                } else if header.context == SystemContext.taskControl && header.tag == Self.catchoutTag {
+                    catchOutput(body)
+                } else {
+                    try enqueue(header, body)
+                }
+            }
+        } catch {
+            daemonLost()
+            throw PVMError(.sysErr, "malformed frame from the daemon: \(error)")
+        }
+        if !open { daemonLost() }
+    }
+
+    func daemonLost() {
+        guard state == .enrolled else { return }
+        state = .daemonLost
+        if let d = daemon { endpoint?.unwatch(d.fd); d.close() }
+        daemon = nil
+    }
+
+    // MARK: Output collection (catchout)
+
+    /// Children spawned from now on send their standard output and error to
+    /// this task, which writes it to `file` with `[tid]` prefixes (BEGIN and
+    /// EOF lines framing each child); nil stops collecting for later spawns.
+    public func catchOutput(to file: UnsafeMutablePointer<FILE>?) {
+        catchFile = file
+        if file != nil {
+            options[.outputTid] = tid.rawValue
+            options[.outputCode] = Self.catchoutTag
+            options[.outputContext] = SystemContext.taskControl
+        } else {
+            options[.outputTid] = 0
+            options[.outputCode] = 0
+            options[.outputContext] = 0
+        }
+    }
+
+    func catchOutput(_ body: UnsafeRawBufferPointer) {
+        var r = ControlReader(body)
+        guard let child = try? r.int(), let length = try? r.int() else { return }
+        let data = Array(body.dropFirst(8))
+        guard let f = catchFile else { return }
+        let show = options[.showTids] != 0
+        let prefix = show ? "[\(TaskID(child))] " : ""
+        func put(_ s: String) { fputs(s, f) }
+        switch length {
+        case OutputEvent.spawn, OutputEvent.new:
+            catchOpen.insert(child)
+            if show { put("\(prefix)BEGIN\n") }
+        case OutputEvent.eof:
+            if let rest = catchPartial.removeValue(forKey: child), !rest.isEmpty {
+                put(prefix + String(decoding: rest, as: UTF8.self) + "\n")
+            }
+            catchOpen.remove(child)
+            if show { put("\(prefix)EOF\n") }
+        default:
+            if !show { data.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, f) }; break }
+            var pending = catchPartial[child] ?? []
+            pending.append(contentsOf: data)
+            while let nl = pending.firstIndex(of: 10) {
+                put(prefix + String(decoding: pending[..<nl], as: UTF8.self) + "\n")
+                pending.removeSubrange(...nl)
+            }
+            catchPartial[child] = pending
+        }
+        fflush(f)
+    }
+}
+
+/// One PVM message buffer.
+struct BufferSlot {
+    var buffer: MessageBuffer?
+    var tag: Int32 = 0
+    var source: Int32 = 0
+    var destination: Int32 = 0
+    var context: Int32 = 0
+}
+
+/// PVM 3.4's options (pvm_setopt/pvm_getopt), by their numbers.
+public enum PVMOption: Int32, CaseIterable, Sendable {
+    case route = 1, debugMask, autoErr, outputTid, outputCode, traceTid, traceCode, traceBuffer,
+         traceOptions, fragSize, resvTids, selfOutputTid, selfOutputCode, selfTraceTid, selfTraceCode,
+         selfTraceBuffer, selfTraceOptions, showTids, pollType, pollTime, outputContext, traceContext,
+         selfOutputContext, selfTraceContext, noReset
+}
+
+/// Routing policies for `PVMOption.route`.
+public enum RoutePolicy: Int32, Sendable {
+    /// Every message through the daemons.
+    case dontRoute = 1
+    /// Directly between tasks where possible (the default).
+    case allowDirect = 2
+    /// Directly between tasks.
+    case routeDirect = 3
+}
+
+struct Options {
+    var values: [Int32] = Array(repeating: 0, count: 26)
+    init() {
+        values[Int(PVMOption.route.rawValue)] = RoutePolicy.allowDirect.rawValue
+        values[Int(PVMOption.autoErr.rawValue)] = 1
+        values[Int(PVMOption.fragSize.rawValue)] = 4080
+        values[Int(PVMOption.showTids.rawValue)] = 1
+    }
+    subscript(_ o: PVMOption) -> Int32 {
+        get { values[Int(o.rawValue)] }
+        set { values[Int(o.rawValue)] = newValue }
+    }
+}

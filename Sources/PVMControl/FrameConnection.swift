@@ -1,0 +1,195 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSupport
+import PVMEncoding
+import PVMSystem
+
+/// A stream socket that carries frames (`FrameHeader` + body) both ways:
+/// the daemon's connection to each task, and the task's to its daemon.
+///
+/// Reading is incremental: `fill` takes what the kernel has (non-blocking
+/// socket), `nextFrame` hands out each complete frame, validated. Writing
+/// queues what the kernel does not take at once; `flush` continues it. The
+/// input buffer grows as bytes arrive, never ahead of them, so a peer that
+/// announces a huge frame costs nothing until it sends it.
+public final class FrameConnection {
+    public let fd: Int32
+    private var input: UnsafeMutableRawPointer
+    private var inputCapacity: Int
+    private var inputStart = 0
+    private var inputEnd = 0
+    private var output: [UInt8] = []
+    private var outputOffset = 0
+    public private(set) var closed = false
+
+    /// Takes ownership of `fd` and makes it non-blocking.
+    public init(fd: Int32) {
+        self.fd = fd
+        _ = pvm_set_nonblocking(fd, 1)
+        inputCapacity = 64 * 1024
+        input = .allocate(byteCount: inputCapacity, alignment: 16)
+    }
+
+    deinit {
+        input.deallocate()
+        if !closed { _ = Glibc.close(fd) }
+    }
+
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        _ = Glibc.close(fd)
+    }
+
+    // MARK: Reading
+
+    /// Reads what the kernel has. Returns false at end of stream (or on a
+    /// connection error: the peer is gone either way).
+    public func fill() -> Bool {
+        while true {
+            if inputEnd == inputCapacity { makeRoom() }
+            let n = Glibc.read(fd, input + inputEnd, inputCapacity - inputEnd)
+            if n > 0 {
+                inputEnd += n
+                if inputEnd < inputCapacity { return true }
+                continue
+            }
+            if n == 0 { return false }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return true
+            default: return false
+            }
+        }
+    }
+
+    private func makeRoom() {
+        let used = inputEnd - inputStart
+        if inputStart > 0 && used < inputCapacity / 2 {
+            input.copyMemory(from: input + inputStart, byteCount: used)
+        } else {
+            let bigger = UnsafeMutableRawPointer.allocate(byteCount: inputCapacity * 2, alignment: 16)
+            bigger.copyMemory(from: input + inputStart, byteCount: used)
+            input.deallocate()
+            input = bigger
+            inputCapacity *= 2
+        }
+        inputStart = 0
+        inputEnd = used
+    }
+
+    /// The next complete frame, or nil when more bytes are needed. The
+    /// whole frame (header included) is valid until the next call. Throws
+    /// `PvmBadMsg` for a malformed header: the caller closes the connection.
+    public func nextFrame() throws(PVMError) -> (FrameHeader, UnsafeRawBufferPointer)? {
+        let available = inputEnd - inputStart
+        guard available >= FrameHeader.size else {
+            if available == 0 { inputStart = 0; inputEnd = 0 }
+            return nil
+        }
+        let header = try FrameHeader.decode(UnsafeRawBufferPointer(start: input + inputStart, count: FrameHeader.size))
+        guard UInt64(available) >= header.length else { return nil }
+        let frame = UnsafeRawBufferPointer(start: input + inputStart, count: Int(header.length))
+        inputStart += Int(header.length)
+        return (header, frame)
+    }
+
+    // MARK: Writing
+
+    /// Sends a frame whose header is `header` (its length is set here) and
+    /// whose body is `body`. What the kernel does not take now is queued.
+    /// Returns false when the peer is gone.
+    @discardableResult
+    public func send(_ header: FrameHeader, body: UnsafeRawBufferPointer) -> Bool {
+        var h = header
+        h.length = UInt64(FrameHeader.size + body.count)
+        var head = [UInt8](repeating: 0, count: FrameHeader.size)
+        head.withUnsafeMutableBytes { h.encode(into: $0.baseAddress!) }
+        return head.withUnsafeBytes { headBytes in sendPieces(headBytes, body) }
+    }
+
+    @discardableResult
+    public func send(_ header: FrameHeader, body: [UInt8]) -> Bool {
+        body.withUnsafeBytes { send(header, body: $0) }
+    }
+
+    /// Sends a complete frame (header already encoded in `frame`).
+    @discardableResult
+    public func send(frame: UnsafeRawBufferPointer) -> Bool {
+        sendPieces(frame, UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    private func sendPieces(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard !closed else { return false }
+        if !output.isEmpty {
+            output.append(contentsOf: a)
+            output.append(contentsOf: b)
+            return flush()
+        }
+        var written = 0
+        let total = a.count + b.count
+        while written < total {
+            let n: Int
+            if written < a.count {
+                var iov = [iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress! + written), iov_len: a.count - written),
+                           iovec(iov_base: b.count > 0 ? UnsafeMutableRawPointer(mutating: b.baseAddress!) : nil, iov_len: b.count)]
+                n = Glibc.writev(fd, &iov, b.count > 0 ? 2 : 1)
+            } else {
+                n = Glibc.write(fd, b.baseAddress! + (written - a.count), total - written)
+            }
+            if n >= 0 { written += n; continue }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK:
+                if written < a.count { output.append(contentsOf: a[(written)...]); output.append(contentsOf: b) }
+                else { output.append(contentsOf: b[(written - a.count)...]) }
+                outputOffset = 0
+                return true
+            default:
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Bytes queued and not yet taken by the kernel.
+    public var pendingOutput: Int { output.count - outputOffset }
+
+    /// Continues queued output. Returns false when the peer is gone.
+    @discardableResult
+    public func flush() -> Bool {
+        while outputOffset < output.count {
+            let n = output.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + outputOffset, output.count - outputOffset) }
+            if n >= 0 { outputOffset += n; continue }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return true
+            default: return false
+            }
+        }
+        output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
+        outputOffset = 0
+        return true
+    }
+
+    /// Blocks until queued output is written or `timeoutMilliseconds` pass.
+    public func flushBlocking(timeoutMilliseconds: Int32 = -1) -> Bool {
+        while pendingOutput > 0 {
+            guard flush() else { return false }
+            if pendingOutput == 0 { break }
+            guard wait(events: Int16(POLLOUT), timeoutMilliseconds: timeoutMilliseconds) else { return false }
+        }
+        return true
+    }
+
+    /// Waits until the socket is readable (or writable). False on timeout.
+    public func wait(events: Int16 = Int16(POLLIN), timeoutMilliseconds: Int32) -> Bool {
+        var p = pollfd(fd: fd, events: events, revents: 0)
+        while true {
+            let r = Glibc.poll(&p, 1, timeoutMilliseconds)
+            if r < 0 && errno == EINTR { continue }
+            return r > 0
+        }
+    }
+}

@@ -1,0 +1,657 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSupport
+import Logging
+import PVMControl
+import PVMEncoding
+import PVMSystem
+
+/// The daemon of one host: a single-threaded epoll loop over its Unix
+/// socket, its clients (tasks and consoles), the output pipes and pidfds of
+/// the processes it spawned, and a signalfd for SIGTERM/SIGINT/SIGHUP.
+///
+/// It is the control plane only: task ids, spawn, exit and death
+/// detection, notify, the name service (which endpoint reaches which task),
+/// output capture and halt. Message data goes directly between tasks over
+/// shared memory unless a task asks for daemon routing.
+public final class Daemon {
+    public struct Options: Sendable {
+        public var directory: RuntimeDirectory
+        public var hostName: String
+        public var architecture = "LINUX64"
+        public var speed: Int32 = 1000
+        /// Also log to standard error.
+        public var logToStandardError = false
+        public var environment: [String: String]
+
+        public init(directory: RuntimeDirectory, hostName: String, environment: [String: String]) {
+            self.directory = directory
+            self.hostName = hostName
+            self.environment = environment
+        }
+    }
+
+    let options: Options
+    let host: Int32 = 1
+    let tid: TaskID
+    var log: Logger
+    let epoll: Epoll
+    let listener: Int32
+    let lockFD: Int32
+    var signalFD: Int32 = -1
+    let logFD: Int32
+
+    var clients: [UInt64: Client] = [:]
+    var tasks: [Int32: TaskRecord] = [:]
+    var processes: [UInt64: SpawnedProcess] = [:]
+    var pipes: [UInt64: OutputPipe] = [:]
+    var watches: [Watch] = []
+    var contexts: Set<Int32> = []
+    var nextLocal: Int32 = 1
+    var nextContext: Int32 = 1
+    var nextID: UInt64 = 1
+    var halting = false
+
+    enum Kind: UInt64 { case signal = 0, listener, client, pipe, process }
+    static func token(_ kind: Kind, _ id: UInt64) -> UInt64 { kind.rawValue << 56 | id }
+
+    /// Prepares the runtime directory, takes the one-daemon-per-user lock
+    /// and listens. Throws `PvmDupHost` when a daemon already runs.
+    public init(options: Options) throws(PVMError) {
+        self.options = options
+        tid = TaskID.daemon(host: 1)
+        let dir = options.directory
+        try dir.prepare()
+        let lock = pvm_lock_file(dir.lockPath)
+        if lock == -1 { throw PVMError(.dupHost, "a pvmd already runs for \(dir.path)") }
+        if lock < 0 { throw PVMError(.sysErr, "cannot lock \(dir.lockPath): \(String(cString: strerror(errno)))") }
+        lockFD = lock
+        // The lock is ours: a socket file left here is a dead daemon's.
+        unlink(dir.socketPath)
+        let lfd = open(dir.logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        logFD = lfd
+        var fds: [Int32] = []
+        if lfd >= 0 { fds.append(lfd) }
+        if options.logToStandardError { fds.append(2) }
+        let handler = DaemonLogHandler(prefix: tid.description, fds: fds)
+        log = Logger(label: "pvmd", factory: { _ in handler })
+        do {
+            listener = try UnixSocket.listen(path: dir.socketPath).release()
+            chmod(dir.socketPath, 0o600)
+            epoll = try Epoll()
+            try epoll.add(listener, events: .readable, token: Self.token(.listener, 0))
+        } catch {
+            _ = Glibc.close(lock)
+            throw PVMError(.sysErr, "pvmd cannot listen at \(dir.socketPath): \(error)")
+        }
+        log.info("vm (\(options.hostName)) \(options.architecture) pvm 3.4.6-compatible, socket \(dir.socketPath)")
+    }
+
+    /// Serves until halted. Returns the exit status.
+    public func run() -> Int32 {
+        // The signalfd is made here, in the process that serves: one made
+        // before a fork would wake epoll only for the parent's signals.
+        signalFD = pvm_termination_signalfd()
+        if signalFD < 0 {
+            log.error("signalfd: \(String(cString: strerror(errno)))")
+            return 1
+        }
+        do { try epoll.add(signalFD, events: .readable, token: Self.token(.signal, 0)) } catch {
+            log.error("epoll: \(error)")
+            return 1
+        }
+        // Written here, after any fork into the background: the pid that serves.
+        let pidText = "\(getpid())\n"
+        let pfd = open(options.directory.pidPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        if pfd >= 0 { _ = pidText.withCString { write(pfd, $0, strlen($0)) }; _ = Glibc.close(pfd) }
+        log.info("ready, pid \(getpid())")
+        while !halting {
+            _ = epoll.wait(timeoutMilliseconds: -1) { token, events in
+                dispatch(token, events)
+            }
+            flushClients()
+        }
+        shutdown()
+        return 0
+    }
+
+    private func dispatch(_ token: UInt64, _ events: Epoll.Events) {
+        let id = token & ((1 << 56) - 1)
+        switch Kind(rawValue: token >> 56) {
+        case .signal:
+            while true {
+                let sig = pvm_signalfd_read(signalFD)
+                if sig <= 0 { break }
+                log.info("caught signal \(sig), halting")
+                halting = true
+            }
+        case .listener: acceptClients()
+        case .client: if let c = clients[id] { serviceClient(c, events) }
+        case .pipe: if let p = pipes[id] { servicePipe(p) }
+        case .process: if let p = processes[id] { processExited(p) }
+        case nil: break
+        }
+    }
+
+    func newID() -> UInt64 { defer { nextID += 1 }; return nextID }
+
+    // MARK: Clients
+
+    private func acceptClients() {
+        while true {
+            let fd = pvm_accept(listener)
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return
+            }
+            var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
+            guard pvm_peer_credentials(fd, &pid, &uid, &gid) == 0 else {
+                log.warning("refused a client: SO_PEERCRED failed: \(String(cString: strerror(errno)))")
+                _ = Glibc.close(fd)
+                continue
+            }
+            guard uid == getuid() else {
+                log.warning("refused a client of uid \(uid) (pid \(pid)): this daemon serves uid \(getuid()) only")
+                _ = Glibc.close(fd)
+                continue
+            }
+            let client = Client(id: newID(), connection: FrameConnection(fd: fd), pid: pid)
+            do {
+                try epoll.add(fd, events: [.readable, .readHangup], token: Self.token(.client, client.id))
+            } catch {
+                log.warning("refused a client: \(error)")
+                client.connection.close()
+                continue
+            }
+            clients[client.id] = client
+        }
+    }
+
+    private func serviceClient(_ client: Client, _ events: Epoll.Events) {
+        if events.contains(.writable) {
+            if !client.connection.flush() { dropClient(client, reason: "write failed"); return }
+            if client.connection.pendingOutput == 0 {
+                try? epoll.modify(client.connection.fd, events: [.readable, .readHangup], token: Self.token(.client, client.id))
+            }
+        }
+        guard events.contains(.readable) || events.contains(.hangup) || events.contains(.readHangup) || events.contains(.error) else { return }
+        let open = client.connection.fill()
+        do {
+            while let (header, frame) = try client.connection.nextFrame() {
+                handle(client, header, frame)
+                if clients[client.id] == nil { return }
+            }
+        } catch {
+            log.warning("malformed frame from pid \(client.pid)\(client.tid != 0 ? " (\(TaskID(client.tid)))" : ""): \(error); closing its connection")
+            dropClient(client, reason: "malformed frame")
+            return
+        }
+        if !open { dropClient(client, reason: "connection closed") }
+    }
+
+    /// A client that leaves without saying exit: the task died.
+    func dropClient(_ client: Client, reason: String) {
+        guard clients.removeValue(forKey: client.id) != nil else { return }
+        epoll.remove(client.connection.fd)
+        client.connection.close()
+        if client.tid != 0, tasks[client.tid] != nil {
+            log.info("\(TaskID(client.tid)) \(reason); marking it dead")
+            endTask(client.tid)
+        }
+    }
+
+    private func flushClients() {
+        for c in clients.values where c.connection.pendingOutput > 0 {
+            if !c.connection.flush() { dropClient(c, reason: "write failed"); continue }
+            if c.connection.pendingOutput > 0 {
+                try? epoll.modify(c.connection.fd, events: [.readable, .readHangup, .writable], token: Self.token(.client, c.id))
+            }
+        }
+    }
+
+    func reply(_ client: Client, _ op: Int32, _ body: ControlWriter) {
+        let h = FrameHeader(bodyLength: 0, tag: op, context: SystemContext.daemon, source: tid.rawValue,
+                            destination: client.tid, encoding: .raw)
+        if !client.connection.send(h, body: body.bytes) { dropClient(client, reason: "write failed") }
+    }
+
+    func reply(_ client: Client, _ op: Int32, code: Int32) {
+        var w = ControlWriter()
+        w.int(code)
+        reply(client, op, w)
+    }
+
+    /// Sends a message frame (notify, output, relayed data) to a connected task.
+    @discardableResult
+    func deliver(to taskTid: Int32, header: FrameHeader, body: [UInt8]) -> Bool {
+        guard let t = tasks[taskTid], let cid = t.clientID, let c = clients[cid] else { return false }
+        if !c.connection.send(header, body: body) { dropClient(c, reason: "write failed"); return false }
+        return true
+    }
+
+    // MARK: Requests
+
+    private func handle(_ client: Client, _ header: FrameHeader, _ frame: UnsafeRawBufferPointer) {
+        if header.context != SystemContext.daemon {
+            relay(client, header, frame)
+            return
+        }
+        let body = ControlReader(UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...]))
+        guard let op = DaemonOperation(rawValue: header.tag) else {
+            log.warning("unknown request 0x\(String(header.tag, radix: 16)) from pid \(client.pid); closing its connection")
+            dropClient(client, reason: "unknown request")
+            return
+        }
+        if op != .connect && client.tid == 0 {
+            log.warning("request \(op) before connect from pid \(client.pid); closing its connection")
+            dropClient(client, reason: "protocol violation")
+            return
+        }
+        do {
+            try perform(op, client, body)
+        } catch {
+            log.warning("bad \(op) request from \(TaskID(client.tid)): \(error); closing its connection")
+            dropClient(client, reason: "malformed request")
+        }
+    }
+
+    /// Daemon routing of a data message: forwarded as it came, with the
+    /// source set to the sender (a task cannot speak for another).
+    private func relay(_ client: Client, _ header: FrameHeader, _ frame: UnsafeRawBufferPointer) {
+        guard client.tid != 0 else { dropClient(client, reason: "message before connect"); return }
+        var h = header
+        h.source = client.tid
+        let body = Array(UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...]))
+        deliver(to: h.destination, header: h, body: body)  // a missing task drops it, as PVM does
+    }
+
+    private func perform(_ op: DaemonOperation, _ client: Client, _ body: ControlReader) throws(PVMError) {
+        var r = body
+        let code = op.rawValue
+        switch op {
+        case .connect:
+            _ = try r.int()
+            let address = try r.string()
+            let flags = try r.int()
+            connect(client, address: address, flags: flags)
+        case .exit:
+            reply(client, code, code: 0)
+            _ = client.connection.flushBlocking(timeoutMilliseconds: 1000)
+            let t = client.tid
+            dropClient(client, reason: "exited")
+            if tasks[t] != nil { endTask(t) }
+        case .spawn:
+            let request = try SpawnRequest(&r)
+            var w = ControlWriter()
+            w.ints(spawn(request, parent: client.tid))
+            reply(client, code, w)
+        case .signal:
+            let target = try r.int(), sig = try r.int()
+            if let t = tasks[target], t.pid > 0 { _ = kill(t.pid, sig) }
+            reply(client, code, code: 0)
+        case .tasks:
+            reply(client, code, taskList(where: try r.int()))
+        case .config:
+            var w = ControlWriter()
+            w.int(1)
+            w.int(TaskID(host: host, local: 0).rawValue)
+            w.string(options.hostName)
+            w.string(options.architecture)
+            w.int(options.speed)
+            w.int(Int32(bitPattern: DataSignature.native.rawValue))
+            reply(client, code, w)
+        case .pstat:
+            let t = try r.int()
+            reply(client, code, code: tasks[t] != nil ? 0 : PVMError.Code.noTask.rawValue)
+        case .mstat:
+            let name = try r.string()
+            reply(client, code, code: name == options.hostName ? 0 : PVMError.Code.noHost.rawValue)
+        case .notify:
+            let kind = try r.int(), tag = try r.int(), count = try r.int(), targets = try r.ints()
+            reply(client, code, code: notify(client.tid, kind: kind, tag: tag, count: count, targets: targets))
+        case .lookup:
+            let t = try r.int()
+            var w = ControlWriter()
+            if let rec = tasks[t], rec.clientID != nil, !rec.endpoint.isEmpty {
+                w.int(0); w.string(rec.endpoint); w.int(rec.pid)
+            } else {
+                w.int(PVMError.Code.noTask.rawValue); w.string(""); w.int(0)
+            }
+            reply(client, code, w)
+        case .halt:
+            log.info("halt requested by \(TaskID(client.tid))")
+            halting = true
+        case .newContext:
+            let ctx = TaskID(host: host, local: nextContext).rawValue
+            nextContext = nextContext == TaskID.maxLocal ? 1 : nextContext + 1
+            contexts.insert(ctx)
+            reply(client, code, code: ctx)
+        case .freeContext:
+            let ctx = try r.int()
+            reply(client, code, code: contexts.remove(ctx) != nil ? 0 : PVMError.Code.notFound.rawValue)
+        case .reset:
+            for t in tasks.values where !t.noReset && t.tid != client.tid && t.pid > 0 { _ = kill(t.pid, SIGTERM) }
+            reply(client, code, code: 0)
+        case .setNoReset:
+            tasks[client.tid]?.noReset = try r.int() != 0
+            reply(client, code, code: 0)
+        }
+    }
+
+    private func connect(_ client: Client, address: String, flags: Int32) {
+        guard client.tid == 0 else {
+            reply(client, DaemonOperation.connect.rawValue, code: PVMError.Code.badParam.rawValue)
+            return
+        }
+        // A process this daemon spawned claims the id reserved for it.
+        var record = tasks.values.first { $0.pid == client.pid && $0.clientID == nil && $0.spawned && !$0.claimed }
+        if record == nil {
+            guard let local = allocateLocal() else {
+                reply(client, DaemonOperation.connect.rawValue, code: PVMError.Code.outOfRes.rawValue)
+                return
+            }
+            let rec = TaskRecord(tid: TaskID(host: host, local: local).rawValue, pid: client.pid)
+            rec.name = ""
+            tasks[rec.tid] = rec
+            record = rec
+        }
+        let rec = record!
+        rec.claimed = true
+        rec.clientID = client.id
+        rec.endpoint = address
+        rec.flags |= TaskFlags.connected
+        if flags & 1 != 0 { rec.noReset = true; rec.isConsole = true }
+        client.tid = rec.tid
+        var w = ControlWriter()
+        w.int(0)
+        w.int(rec.tid)
+        w.int(rec.parent)
+        w.int(host)
+        w.int(rec.outputTid)
+        w.int(rec.outputCode)
+        w.int(rec.outputContext)
+        w.int(rec.context)
+        w.ints(rec.siblings.isEmpty ? [rec.tid] : rec.siblings)
+        w.string(options.hostName)
+        reply(client, DaemonOperation.connect.rawValue, w)
+        log.info("\(TaskID(rec.tid)) connected (pid \(client.pid)\(rec.spawned ? ", spawned" : ""))")
+    }
+
+    func allocateLocal() -> Int32? {
+        // Ids increase and are not reused until the space wraps around, as in PVM.
+        for _ in 0..<Int(TaskID.maxLocal) {
+            let local = nextLocal
+            nextLocal = nextLocal == TaskID.maxLocal ? 1 : nextLocal + 1
+            if tasks[TaskID(host: host, local: local).rawValue] == nil { return local }
+        }
+        return nil
+    }
+
+    private func taskList(where w: Int32) -> ControlWriter {
+        var out = ControlWriter()
+        let selected: [TaskRecord]
+        if w == 0 {
+            selected = Array(tasks.values)
+        } else if TaskID(w).isDaemon || (w > 0 && TaskID(w).localPart == 0) {
+            guard TaskID(w).hostNumber == host else { out.int(PVMError.Code.noHost.rawValue); return out }
+            selected = Array(tasks.values)
+        } else if w > 0 {
+            selected = tasks[w].map { [$0] } ?? []
+        } else {
+            out.int(PVMError.Code.noHost.rawValue)
+            return out
+        }
+        out.int(0)
+        out.int(Int32(selected.count))
+        for t in selected.sorted(by: { $0.tid < $1.tid }) {
+            out.int(t.tid); out.int(t.parent); out.int(TaskID(host: host, local: 0).rawValue)
+            out.int(t.flags); out.string(t.isConsole ? "(cons)" : t.name); out.int(t.pid)
+        }
+        return out
+    }
+
+    // MARK: Task exit and notify
+
+    /// The task `t` is gone (exit, death, or a spawned process that ended
+    /// without enrolling): fire its TaskExit notifies, drop what it asked for.
+    func endTask(_ t: Int32) {
+        guard let rec = tasks.removeValue(forKey: t) else { return }
+        rec.clientID = nil
+        var fired: [Watch] = []
+        watches.removeAll { w in
+            if w.watcher == t { return true }
+            if w.kind == 1 && w.target == t { fired.append(w); return true }
+            return false
+        }
+        for w in fired { sendNotify(w.watcher, tag: w.tag, body: [t]) }
+    }
+
+    func sendNotify(_ watcher: Int32, tag: Int32, body: [Int32]) {
+        let h = FrameHeader(bodyLength: 0, tag: tag, context: 0, source: TaskID.notifySource.rawValue,
+                            destination: watcher, encoding: .raw)
+        var bytes: [UInt8] = []
+        for v in body { withUnsafeBytes(of: v) { bytes.append(contentsOf: $0) } }
+        deliver(to: watcher, header: h, body: bytes)
+    }
+
+    private func notify(_ watcher: Int32, kind rawKind: Int32, tag: Int32, count: Int32, targets: [Int32]) -> Int32 {
+        let cancel = rawKind & 256 != 0
+        let kind = rawKind & ~256
+        guard (1...5).contains(kind) else { return PVMError.Code.badParam.rawValue }
+        switch kind {
+        case 1:  // PvmTaskExit
+            for t in targets {
+                if cancel {
+                    watches.removeAll { $0.watcher == watcher && $0.kind == 1 && $0.target == t && $0.tag == tag }
+                } else if tasks[t] == nil {
+                    sendNotify(watcher, tag: tag, body: [t])  // already gone: at once
+                } else {
+                    watches.append(Watch(watcher: watcher, kind: 1, tag: tag, target: t, remaining: 1))
+                }
+            }
+        case 2:  // PvmHostDelete
+            for h in targets {
+                if cancel {
+                    watches.removeAll { $0.watcher == watcher && $0.kind == 2 && $0.target == h && $0.tag == tag }
+                    sendNotify(watcher, tag: tag, body: [h])  // PVM delivers it right away on cancel
+                } else if TaskID(h).hostNumber != host {
+                    sendNotify(watcher, tag: tag, body: [h])
+                } else {
+                    watches.append(Watch(watcher: watcher, kind: 2, tag: tag, target: h, remaining: 1))
+                }
+            }
+        case 3:  // PvmHostAdd: no other host can join a one-host machine yet
+            watches.removeAll { $0.watcher == watcher && $0.kind == 3 }
+            if !cancel && count != 0 {
+                watches.append(Watch(watcher: watcher, kind: 3, tag: tag, target: 0, remaining: count))
+            }
+        default:  // route notifies: accepted, nothing to report on one host
+            break
+        }
+        return 0
+    }
+
+    // MARK: Processes and output
+
+    func servicePipe(_ p: OutputPipe) {
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(p.fd, $0.baseAddress!, $0.count) }
+            if n > 0 {
+                forwardOutput(p, Array(buf[0..<n]))
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+            closePipe(p)
+            return
+        }
+    }
+
+    func forwardOutput(_ p: OutputPipe, _ data: [UInt8]) {
+        if p.destination != 0 && sendOutput(p, length: Int32(data.count), data) { return }
+        p.partial.append(contentsOf: data)
+        while let nl = p.partial.firstIndex(of: 10) {
+            let line = String(decoding: p.partial[..<nl], as: UTF8.self)
+            log.info("[\(TaskID(p.tid))] \(line)")
+            p.partial.removeSubrange(...nl)
+        }
+    }
+
+    @discardableResult
+    func sendOutput(_ p: OutputPipe, length: Int32, _ data: [UInt8]) -> Bool {
+        var body = ControlWriter()
+        body.int(p.tid)
+        body.int(length)
+        var bytes = body.bytes
+        bytes.append(contentsOf: data)
+        let h = FrameHeader(bodyLength: 0, tag: p.code, context: p.context, source: tid.rawValue,
+                            destination: p.destination, encoding: .raw)
+        return deliver(to: p.destination, header: h, body: bytes)
+    }
+
+    func closePipe(_ p: OutputPipe) {
+        epoll.remove(p.fd)
+        _ = Glibc.close(p.fd)
+        pipes.removeValue(forKey: p.id)
+        if p.destination != 0 {
+            if !p.partial.isEmpty { forwardOutput(p, []) }
+            sendOutput(p, length: OutputEvent.eof, [])
+        } else if !p.partial.isEmpty {
+            log.info("[\(TaskID(p.tid))] \(String(decoding: p.partial, as: UTF8.self))")
+        }
+    }
+
+    func processExited(_ p: SpawnedProcess) {
+        epoll.remove(p.pidfd)
+        _ = Glibc.close(p.pidfd)
+        processes.removeValue(forKey: p.id)
+        let status = pvm_reap(p.pid)
+        // Output written just before exit is still in the pipe: take it now.
+        if let pipe = pipes.values.first(where: { $0.tid == p.tid }) { servicePipe(pipe) }
+        if let rec = tasks[p.tid], rec.pid == p.pid {
+            log.info("\(TaskID(p.tid)) (pid \(p.pid)) exited with status \(status)")
+            if let cid = rec.clientID, let c = clients[cid] {
+                dropClient(c, reason: "process exited")
+            } else {
+                endTask(p.tid)
+            }
+        }
+    }
+
+    // MARK: Halt
+
+    private func shutdown() {
+        log.info("halting: stopping \(tasks.count) task(s)")
+        var pids = Set(processes.values.map(\.pid))
+        for t in tasks.values where t.pid > 0 { pids.insert(t.pid) }
+        for pid in pids { _ = kill(pid, SIGTERM) }
+        for c in clients.values { epoll.remove(c.connection.fd); c.connection.close() }
+        clients.removeAll()
+        let deadline = Clock.monotonicNanoseconds() + 2_000_000_000
+        while !processes.isEmpty && Clock.monotonicNanoseconds() < deadline {
+            _ = epoll.wait(timeoutMilliseconds: 50) { token, _ in
+                let id = token & ((1 << 56) - 1)
+                switch Kind(rawValue: token >> 56) {
+                case .pipe: if let p = pipes[id] { servicePipe(p) }
+                case .process: if let p = processes[id] { processExited(p) }
+                default: break
+                }
+            }
+        }
+        for p in processes.values {
+            _ = kill(p.pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(p.pid, &status, 0) < 0 && errno == EINTR {}
+            _ = Glibc.close(p.pidfd)
+        }
+        for p in pipes.values { _ = Glibc.close(p.fd) }
+        let dir = options.directory
+        unlink(dir.socketPath)
+        unlink(dir.pidPath)
+        log.info("halted")
+        unlink(dir.logPath)
+        unlink(dir.lockPath)
+        rmdir(dir.path)
+        _ = Glibc.close(listener)
+        _ = Glibc.close(lockFD)
+        if logFD >= 0 { _ = Glibc.close(logFD) }
+    }
+}
+
+// MARK: Records
+
+final class Client {
+    let id: UInt64
+    let connection: FrameConnection
+    let pid: pid_t
+    var tid: Int32 = 0
+    init(id: UInt64, connection: FrameConnection, pid: pid_t) {
+        self.id = id
+        self.connection = connection
+        self.pid = pid
+    }
+}
+
+final class TaskRecord {
+    let tid: Int32
+    var pid: pid_t
+    var parent: Int32 = 0
+    var flags: Int32 = 0
+    var name = ""
+    var spawned = false
+    var claimed = false
+    var clientID: UInt64? = nil
+    var endpoint = ""
+    var outputTid: Int32 = 0
+    var outputCode: Int32 = 0
+    var outputContext: Int32 = 0
+    var context: Int32 = 0
+    var siblings: [Int32] = []
+    var noReset = false
+    var isConsole = false
+    init(tid: Int32, pid: pid_t) {
+        self.tid = tid
+        self.pid = pid
+    }
+}
+
+final class SpawnedProcess {
+    let id: UInt64
+    let pid: pid_t
+    let pidfd: Int32
+    let tid: Int32
+    init(id: UInt64, pid: pid_t, pidfd: Int32, tid: Int32) {
+        self.id = id
+        self.pid = pid
+        self.pidfd = pidfd
+        self.tid = tid
+    }
+}
+
+final class OutputPipe {
+    let id: UInt64
+    let fd: Int32
+    let tid: Int32
+    let destination: Int32
+    let code: Int32
+    let context: Int32
+    var partial: [UInt8] = []
+    init(id: UInt64, fd: Int32, tid: Int32, destination: Int32, code: Int32, context: Int32) {
+        self.id = id
+        self.fd = fd
+        self.tid = tid
+        self.destination = destination
+        self.code = code
+        self.context = context
+    }
+}
+
+struct Watch {
+    var watcher: Int32
+    var kind: Int32
+    var tag: Int32
+    var target: Int32
+    var remaining: Int32
+}

@@ -1,0 +1,181 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSupport
+import PVMControl
+import Logging
+import PVMEncoding
+import PVMSystem
+
+/// A `pvm_spawn` as it reaches the daemon.
+struct SpawnRequest {
+    var file: String
+    var arguments: [String]
+    var flags: Int32
+    var location: String
+    var count: Int32
+    var environment: [String]
+    var outputTid: Int32
+    var outputCode: Int32
+    var outputContext: Int32
+    var context: Int32
+
+    init(_ r: inout ControlReader) throws(PVMError) {
+        file = try r.string()
+        arguments = try r.strings()
+        flags = try r.int()
+        location = try r.string()
+        count = try r.int()
+        environment = try r.strings()
+        outputTid = try r.int()
+        outputCode = try r.int()
+        outputContext = try r.int()
+        context = try r.int()
+    }
+}
+
+/// PVM 3.4's spawn flags.
+enum SpawnFlag {
+    static let host: Int32 = 1
+    static let arch: Int32 = 2
+    static let hostComplement: Int32 = 32
+    static let noSpawnParent: Int32 = 64
+}
+
+extension Daemon {
+    /// Starts `count` copies; returns one entry per copy: a tid, or a
+    /// negative PVM error code (PvmNoFile, PvmNoHost, PvmOutOfRes).
+    func spawn(_ req: SpawnRequest, parent: Int32) -> [Int32] {
+        let count = Int(max(0, min(req.count, 1 << 16)))
+        func failAll(_ code: PVMError.Code) -> [Int32] { Array(repeating: code.rawValue, count: count) }
+
+        // Placement: `where` is "host[:dir]" with PvmTaskHost, "ARCH[:dir]"
+        // with PvmTaskArch, and ":dir" alone names a working directory.
+        var target = req.location
+        var directory: String? = nil
+        if let colon = target.firstIndex(of: ":") {
+            let dir = String(target[target.index(after: colon)...])
+            if !dir.isEmpty { directory = dir }
+            target = String(target[..<colon])
+        }
+        let complement = req.flags & SpawnFlag.hostComplement != 0
+        if req.flags & SpawnFlag.host != 0 {
+            var matches = target == options.hostName
+            if complement { matches = !matches }
+            if !matches { return failAll(.noHost) }
+        } else if req.flags & SpawnFlag.arch != 0 {
+            var matches = target == options.architecture
+            if complement { matches = !matches }
+            if !matches { return failAll(.noHost) }
+        }
+        let cwd = directory ?? options.environment["PVM_WD"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? options.environment["HOME"] ?? "/"
+
+        let path = resolve(req.file)
+        var env = options.environment
+        for pair in req.environment {
+            guard let eq = pair.firstIndex(of: "=") else { continue }
+            env[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+        }
+        env["PVMSOCK"] = options.directory.socketPath
+        env["PVM_ARCH"] = options.architecture
+        env["PVMCTX"] = "0x" + String(UInt32(bitPattern: req.context), radix: 16)
+        let envList = env.map { "\($0.key)=\($0.value)" }
+        let argv = [path ?? req.file] + req.arguments
+
+        var result: [Int32] = []
+        var started: [TaskRecord] = []
+        for _ in 0..<count {
+            guard let local = allocateLocal() else { result.append(PVMError.Code.outOfRes.rawValue); continue }
+            let t = TaskID(host: host, local: local).rawValue
+            guard let path else {
+                // PVM uses up a task id for a spawn that finds no program, too.
+                result.append(PVMError.Code.noFile.rawValue)
+                continue
+            }
+            switch launch(path: path, argv: argv, env: envList, cwd: cwd, tid: t, req: req, parent: parent) {
+            case .success(let rec):
+                started.append(rec)
+                result.append(t)
+            case .failure(let error):
+                log.info("spawn of \(path) failed: \(error.detail)")
+                result.append(error.code)
+            }
+        }
+        let siblings = started.map(\.tid)
+        for rec in started { rec.siblings = siblings }
+        if !started.isEmpty {
+            log.info("spawned \(started.count) of \(count) \(req.file) for \(TaskID(parent)): \(siblings.map { TaskID($0).description }.joined(separator: " "))")
+        }
+        return result
+    }
+
+    /// The executable for `file`: an absolute path as given; otherwise the
+    /// first executable `dir/file` along the search path (`$PVM_PATH`, else
+    /// `$HOME/pvm3/bin/$PVM_ARCH:$PVM_ROOT/bin/$PVM_ARCH`). The working
+    /// directory is not searched, as in PVM.
+    func resolve(_ file: String) -> String? {
+        guard !file.isEmpty else { return nil }
+        if file.hasPrefix("/") { return isExecutable(file) ? file : nil }
+        for dir in searchPath() where !dir.isEmpty {
+            let candidate = dir + "/" + file
+            if isExecutable(candidate) { return candidate }
+        }
+        return nil
+    }
+
+    func searchPath() -> [String] {
+        let env = options.environment
+        if let p = env["PVM_PATH"], !p.isEmpty { return p.split(separator: ":").map(String.init) }
+        let arch = options.architecture
+        var dirs: [String] = []
+        if let home = env["HOME"], !home.isEmpty { dirs.append("\(home)/pvm3/bin/\(arch)") }
+        dirs.append("\(env["PVM_ROOT"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/lib/pvm3")/bin/\(arch)")
+        return dirs
+    }
+
+    private func isExecutable(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFREG && access(path, X_OK) == 0
+    }
+
+    private func launch(path: String, argv: [String], env: [String], cwd: String, tid t: Int32,
+                        req: SpawnRequest, parent: Int32) -> Result<TaskRecord, PVMError> {
+        var fds: [Int32] = [-1, -1]
+        guard pvm_pipe(&fds) == 0 else { return .failure(PVMError(.outOfRes, "pipe: \(String(cString: strerror(errno)))")) }
+        let pid = withCStrings(argv) { a in withCStrings(env) { e in pvm_spawn_process(path, a, e, cwd, fds[1], 0) } }
+        _ = Glibc.close(fds[1])
+        guard pid > 0 else {
+            _ = Glibc.close(fds[0])
+            let code: PVMError.Code = (-pid == ENOENT || -pid == EACCES || -pid == ENOEXEC) ? .noFile : .outOfRes
+            return .failure(PVMError(code, "\(path) in \(cwd): \(String(cString: strerror(-pid)))"))
+        }
+        let rec = TaskRecord(tid: t, pid: pid)
+        rec.spawned = true
+        rec.flags = TaskFlags.spawned
+        rec.parent = req.flags & SpawnFlag.noSpawnParent != 0 ? PVMError.Code.parentNotSet.rawValue : parent
+        rec.name = req.file
+        rec.outputTid = req.outputTid
+        rec.outputCode = req.outputCode
+        rec.outputContext = req.outputContext
+        rec.context = req.context
+        tasks[t] = rec
+
+        _ = pvm_set_nonblocking(fds[0], 1)
+        let pipe = OutputPipe(id: newID(), fd: fds[0], tid: t, destination: req.outputTid,
+                              code: req.outputCode, context: req.outputContext)
+        pipes[pipe.id] = pipe
+        try? epoll.add(pipe.fd, events: .readable, token: Self.token(.pipe, pipe.id))
+        if req.outputTid != 0 { sendOutput(pipe, length: OutputEvent.spawn, []) }
+
+        let pidfd = pvm_pidfd_open(pid)
+        if pidfd >= 0 {
+            let proc = SpawnedProcess(id: newID(), pid: pid, pidfd: pidfd, tid: t)
+            processes[proc.id] = proc
+            try? epoll.add(pidfd, events: .readable, token: Self.token(.process, proc.id))
+        } else {
+            log.warning("pidfd_open(\(pid)) failed: \(String(cString: strerror(errno))); the exit of \(TaskID(t)) is seen only when it disconnects")
+        }
+        return .success(rec)
+    }
+}

@@ -1,0 +1,3 @@
+import PVMDaemon
+
+DaemonCommand.runMain()

@@ -1,0 +1,90 @@
+// A PVM task for the integration tests: real processes spawned through the
+// daemon. The first argument chooses the behaviour.
+#if canImport(Glibc)
+import Glibc
+#endif
+import PVM
+
+func fail(_ text: String) -> Never {
+    let line = "pvm-test-task: \(text)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(2)
+}
+
+let args = Array(CommandLine.arguments.dropFirst())
+let mode = args.first ?? "hello"
+do {
+    let vm = try VirtualMachine.shared()
+    switch mode {
+    case "hello":
+        // Tell the parent who we are, our parent, and our siblings.
+        let m = Message()
+        try m.pack(vm.myTid.rawValue)
+        let parent = (try? vm.parent().rawValue) ?? -1
+        try m.pack(parent)
+        try m.pack(vm.siblings.map(\.rawValue).count)
+        try m.pack(vm.siblings.map(\.rawValue))
+        try m.pack(args.dropFirst().joined(separator: " "))
+        if parent > 0 { try vm.send(m, to: TaskID(parent), tag: 1) }
+    case "echo":
+        // Echo every message back to its sender with tag+1, until tag 999.
+        while true {
+            let r = try vm.receive()
+            if r.tag.rawValue == 999 { break }
+            _ = try vm.setSendBuffer(r.bufferID)
+            try vm.send(to: r.source.rawValue, tag: r.tag.rawValue + 1)
+            _ = try vm.setSendBuffer(0)
+        }
+    case "sequence":
+        // Send tags 101, 102, 103 to the parent and leave.
+        let parent = try vm.parent()
+        for tag: Int32 in [101, 102, 103] {
+            let m = Message()
+            try m.pack(tag)
+            try vm.send(m, to: parent, tag: MessageTag(tag))
+        }
+    case "print":
+        // Output for the daemon to capture.
+        print("line one from \(vm.myTid)")
+        print("line two")
+        fflush(nil)
+        _ = "partial".withCString { write(1, $0, strlen($0)) }
+    case "sleep":
+        let parent = try? vm.parent()
+        if let parent {
+            let m = Message()
+            try m.pack(Int32(1))
+            try vm.send(m, to: parent, tag: 1)
+        }
+        sleep(UInt32(args.count > 1 ? Int(args[1]) ?? 60 : 60))
+    case "crash":
+        let parent = try vm.parent()
+        let m = Message()
+        try m.pack(Int32(1))
+        try vm.send(m, to: parent, tag: 1)
+        abort()
+    case "big":
+        // Receive one message and return its checksum and length.
+        let r = try vm.receive(from: .any, tag: 5)
+        let n = r.byteCount
+        let bytes = try r.unpack(UInt8.self, count: n)
+        var sum: UInt64 = 0
+        for (i, b) in bytes.enumerated() { sum = sum &* 31 &+ UInt64(b) &+ UInt64(i & 7) }
+        let m = Message()
+        try m.pack(UInt(sum))
+        try m.pack(n)
+        try vm.send(m, to: r.source, tag: 6)
+    case "cwd":
+        var buf = [CChar](repeating: 0, count: 4096)
+        _ = getcwd(&buf, buf.count)
+        let m = Message()
+        try m.pack(String(cString: buf))
+        try m.pack(String(cString: getenv("PVMTEST_EXPORTED") ?? strdup("")))
+        try vm.send(m, to: try vm.parent(), tag: 1)
+    default:
+        fail("unknown mode \(mode)")
+    }
+    try vm.exit()
+} catch {
+    fail("\(mode): \(error)")
+}
