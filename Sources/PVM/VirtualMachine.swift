@@ -43,6 +43,16 @@ public final class VirtualMachine {
         return vm
     }
 
+    /// Enrolls as a console: never killed by `reset`, listed as `(cons)`,
+    /// messages routed through the daemon (as PVM's console does).
+    public static func sharedConsole() throws(PVMError) -> VirtualMachine {
+        let vm = instance ?? VirtualMachine()
+        instance = vm
+        vm.enrollAsConsole = true
+        if vm.state == .idle { try vm.enroll() }
+        return vm
+    }
+
     /// The task library if it exists (enrolled or not), without enrolling.
     public static var existing: VirtualMachine? { instance }
 
@@ -57,6 +67,10 @@ public final class VirtualMachine {
     public private(set) var hostName = ""
     var daemon: FrameConnection?
     var endpoint: ShmEndpoint?
+    /// This enrollment found no daemon and started one.
+    public private(set) var startedDaemon = false
+    /// Is this task enrolled and its daemon there?
+    public var isEnrolled: Bool { state == .enrolled }
     /// Console tasks: never killed by `reset`, shown as (cons).
     public var enrollAsConsole = false
 
@@ -95,7 +109,8 @@ public final class VirtualMachine {
 
     func enroll() throws(PVMError) {
         let env = Environment.current
-        let (connection, _) = try DaemonLauncher.connectOrStart(environment: env)
+        let (connection, started) = try DaemonLauncher.connectOrStart(environment: env)
+        startedDaemon = started
         let ep: ShmEndpoint
         do { ep = try ShmEndpoint(name: "task") } catch {
             connection.close()
