@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "PVMBench",
             dependencies: [
-                "PVMTransport", "PVMEncoding", "PVMSystem",
+                "PVM", "PVMControl", "PVMTransport", "PVMEncoding", "PVMSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

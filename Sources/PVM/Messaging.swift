@@ -14,36 +14,36 @@ extension VirtualMachine {
         return e
     }
 
-    func allocate(_ buffer: MessageBuffer) -> Int32 {
-        let id: Int32
-        if let free = freeIDs.popLast() { id = free } else {
-            id = Int32(buffers.count)
-            buffers.append(BufferSlot())
-        }
-        buffers[Int(id)] = BufferSlot(buffer: buffer, tag: 0, source: tid.rawValue, destination: 0, context: context)
-        return id
+    /// A free buffer id. Its MessageBuffer object stays with the id while
+    /// the id is free, so a recycled id brings warm storage back with it.
+    func takeID() -> Int {
+        if let free = freeIDs.popLast() { return Int(free) }
+        objects.append(MessageBuffer(encoding: .default))
+        meta.append(BufferMeta())
+        return objects.count - 1
+    }
+
+    func allocate(encoding: Encoding) -> Int32 {
+        let i = takeID()
+        objects[i].reset(encoding: encoding)
+        meta[i] = BufferMeta(inUse: true, tag: 0, source: tid.rawValue, destination: 0, context: context)
+        return Int32(i)
     }
 
     func slot(_ id: Int32) throws(PVMError) -> Int {
         guard id > 0 else { throw PVMError(.badParam, "buffer id \(id)") }
-        guard Int(id) < buffers.count, buffers[Int(id)].buffer != nil else { throw PVMError(.noSuchBuf, "buffer \(id)") }
+        guard Int(id) < meta.count, meta[Int(id)].inUse else { throw PVMError(.noSuchBuf, "buffer \(id)") }
         return Int(id)
     }
 
     /// The buffer behind `id`.
     public func buffer(_ id: Int32) throws(PVMError) -> MessageBuffer {
-        buffers[try slot(id)].buffer!
+        objects[try slot(id)]
     }
 
     /// A new buffer, not made active (pvm_mkbuf).
     public func makeBuffer(encoding raw: Int32) throws(PVMError) -> Int32 {
-        let e = try Self.encoding(raw)
-        if let b = recycled {
-            recycled = nil
-            b.reset(encoding: e)
-            return allocate(b)
-        }
-        return allocate(MessageBuffer(encoding: e))
+        allocate(encoding: try Self.encoding(raw))
     }
 
     /// Frees a buffer (pvm_freebuf). 0 is a no-op; freeing the active send
@@ -51,31 +51,38 @@ extension VirtualMachine {
     public func freeBuffer(_ id: Int32) throws(PVMError) {
         if id == 0 { return }
         guard id > 0 else { throw PVMError(.badParam, "buffer id \(id)") }
-        let i = try slot(id)
-        release(i)
+        release(try slot(id))
     }
 
     func release(_ i: Int) {
-        if recycled == nil { recycled = buffers[i].buffer }
-        buffers[i] = BufferSlot()
+        meta[i].inUse = false
         freeIDs.append(Int32(i))
         if sendBuffer == Int32(i) { sendBuffer = 0 }
         if receiveBuffer == Int32(i) { receiveBuffer = 0 }
-        if let a = arrived.firstIndex(of: Int32(i)) { arrived.remove(at: a) }
+        if !arrived.isEmpty, let a = arrived.firstIndex(of: Int32(i)) { arrived.remove(at: a) }
+    }
+
+    /// Takes the buffer object of `id` out of the table (its id is freed and
+    /// gets a fresh object): for values that own their message.
+    func detach(_ id: Int32) -> MessageBuffer {
+        let i = Int(id)
+        let b = objects[i]
+        objects[i] = MessageBuffer(encoding: .default, capacity: 16)
+        release(i)
+        return b
     }
 
     /// Frees the send buffer and makes a new one active (pvm_initsend).
     public func initSend(encoding raw: Int32) throws(PVMError) -> Int32 {
         let e = try Self.encoding(raw)
-        if sendBuffer != 0, let b = buffers[Int(sendBuffer)].buffer {
-            // Reuse the buffer in place: same id, no allocation.
-            b.reset(encoding: e)
-            buffers[Int(sendBuffer)].tag = 0
-            buffers[Int(sendBuffer)].source = tid.rawValue
-            buffers[Int(sendBuffer)].context = context
+        let sb = Int(sendBuffer)
+        if sb != 0 {
+            // Freed and made again at once: the same id and storage, no allocation.
+            objects[sb].reset(encoding: e)
+            meta[sb] = BufferMeta(inUse: true, tag: 0, source: tid.rawValue, destination: 0, context: context)
             return sendBuffer
         }
-        sendBuffer = try makeBuffer(encoding: e.rawValue)
+        sendBuffer = allocate(encoding: e)
         return sendBuffer
     }
 
@@ -91,10 +98,7 @@ extension VirtualMachine {
 
     /// Makes `id` the receive buffer; returns the previous one (pvm_setrbuf).
     public func setReceiveBuffer(_ id: Int32) throws(PVMError) -> Int32 {
-        if id != 0 {
-            let i = try slot(id)
-            buffers[i].buffer!.rewind()
-        }
+        if id != 0 { objects[try slot(id)].rewind() }
         defer { receiveBuffer = id }
         return receiveBuffer
     }
@@ -102,39 +106,60 @@ extension VirtualMachine {
     /// Length in bytes, tag and source of a buffer (pvm_bufinfo).
     public func bufferInfo(_ id: Int32) throws(PVMError) -> (bytes: Int32, tag: Int32, source: Int32) {
         let i = try slot(id)
-        let s = buffers[i]
-        return (Int32(truncatingIfNeeded: s.buffer!.byteCount), s.tag, s.source)
+        return (Int32(truncatingIfNeeded: objects[i].byteCount), meta[i].tag, meta[i].source)
     }
 
     /// The full header of a buffer (pvm_getminfo): len, ctx, tag, wid, enc, crc, src, dst.
     public func messageInfo(_ id: Int32) throws(PVMError) -> [Int32] {
         let i = try slot(id)
-        let s = buffers[i]
-        let b = s.buffer!
-        let enc = Int32(bitPattern: b.signature.rawValue)
-        return [Int32(truncatingIfNeeded: b.byteCount), s.context, s.tag, 0, enc, 0, s.source, s.destination]
+        let m = meta[i]
+        return [Int32(truncatingIfNeeded: objects[i].byteCount), m.context, m.tag, 0,
+                Int32(bitPattern: objects[i].signature.rawValue), 0, m.source, m.destination]
     }
 
     /// Sets header fields of a buffer (pvm_setminfo): ctx, tag, src, dst.
     public func setMessageInfo(_ id: Int32, context: Int32, tag: Int32, source: Int32, destination: Int32) throws(PVMError) {
         let i = try slot(id)
-        buffers[i].context = context
-        buffers[i].tag = tag
-        buffers[i].source = source
-        buffers[i].destination = destination
+        meta[i].context = context
+        meta[i].tag = tag
+        meta[i].source = source
+        meta[i].destination = destination
     }
 
     /// The active send buffer, for packing.
     public func sendBufferForPacking() throws(PVMError) -> MessageBuffer {
-        guard sendBuffer != 0, let b = buffers[Int(sendBuffer)].buffer else { throw PVMError(.noBuf, "no active send buffer") }
-        return b
+        guard sendBuffer != 0 else { throw PVMError(.noBuf, "no active send buffer") }
+        return objects[Int(sendBuffer)]
     }
 
     /// The active receive buffer, for unpacking.
     public func receiveBufferForUnpacking() throws(PVMError) -> MessageBuffer {
-        guard receiveBuffer != 0, let b = buffers[Int(receiveBuffer)].buffer else { throw PVMError(.noBuf, "no active receive buffer") }
-        return b
+        guard receiveBuffer != 0 else { throw PVMError(.noBuf, "no active receive buffer") }
+        return objects[Int(receiveBuffer)]
     }
+
+    /// Packs `count` items into the active send buffer (pvm_pk*).
+    @inlinable
+    public func pack<T: PVMScalar>(_ items: UnsafePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
+        guard sendBuffer != 0 else { throw PVMError(.noBuf, "no active send buffer") }
+        try objects[Int(sendBuffer)].pack(items, count: count, stride: stride)
+    }
+
+    /// Unpacks `count` items from the active receive buffer (pvm_upk*).
+    @inlinable
+    public func unpack<T: PVMScalar>(into items: UnsafeMutablePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
+        guard receiveBuffer != 0 else { throw PVMError(.noBuf, "no active receive buffer") }
+        try objects[Int(receiveBuffer)].unpack(into: items, count: count, stride: stride)
+    }
+}
+
+/// What PVM's header says of one buffer (kept beside the buffer objects).
+struct BufferMeta {
+    var inUse = false
+    var tag: Int32 = 0
+    var source: Int32 = 0
+    var destination: Int32 = 0
+    var context: Int32 = 0
 }
 
 // MARK: Sending
@@ -149,15 +174,16 @@ extension VirtualMachine {
     /// that does not exist is not an error: the message is dropped, as PVM does.
     public func send(to dst: Int32, tag: Int32) throws(PVMError) {
         try Self.checkDestination(dst, tag: tag)
-        guard sendBuffer != 0, let b = buffers[Int(sendBuffer)].buffer else { throw PVMError(.noBuf, "no active send buffer") }
+        guard sendBuffer != 0 else { throw PVMError(.noBuf, "no active send buffer") }
         try checkDaemon()
-        try transmit(b, to: dst, tag: tag)
+        try transmit(objects[Int(sendBuffer)], to: dst, tag: tag)
     }
 
     /// Sends the active send buffer to every task in `tids` except this one (pvm_mcast).
     public func multicast(to tids: [Int32], tag: Int32) throws(PVMError) {
         guard tag >= 0 else { throw PVMError(.badParam, "message tag \(tag)") }
-        guard sendBuffer != 0, let b = buffers[Int(sendBuffer)].buffer else { throw PVMError(.noBuf, "no active send buffer") }
+        guard sendBuffer != 0 else { throw PVMError(.noBuf, "no active send buffer") }
+        let b = objects[Int(sendBuffer)]
         try checkDaemon()
         for t in tids where t != tid.rawValue && t > 0 && TaskID(t).localPart != 0 {
             try transmit(b, to: t, tag: tag)
@@ -215,8 +241,11 @@ extension VirtualMachine {
             return
         }
         let ep = endpoint!
+        let me = tid.rawValue, ctx = context
         do {
-            try b.withFrame({ header.encode(into: $0) }) { frame in try ep.send(frame, to: peer) }
+            try b.withFrame(headerSize: CompactFrame.size, {
+                CompactFrame.encode(source: me, tag: tag, context: ctx, encoding: b.encoding, signature: b.signature, into: $0)
+            }) { frame in try ep.send(frame, to: peer) }
         } catch let error as TransportError where error.kind == .peerGone || error.kind == .noPeer {
             forget(peer: peer)  // the receiver is gone: the message is dropped, as PVM does
         } catch {
@@ -274,26 +303,19 @@ extension VirtualMachine {
 
 extension VirtualMachine {
     @inline(__always)
-    static func matches(_ s: BufferSlot, _ src: Int32, _ tag: Int32, _ ctx: Int32) -> Bool {
+    static func matches(_ s: BufferMeta, _ src: Int32, _ tag: Int32, _ ctx: Int32) -> Bool {
         (src == -1 || s.source == src) && (tag == -1 || s.tag == tag) && s.context == ctx
     }
 
     /// Queues an arrived message that no receive is waiting for.
     func enqueue(_ h: FrameHeader, _ body: UnsafeRawBufferPointer) throws(PVMError) {
-        let b: MessageBuffer
-        if let r = recycled {
-            recycled = nil
-            try r.load(received: body, encoding: h.encoding, signature: h.signature)
-            b = r
-        } else {
-            b = try MessageBuffer(received: body, encoding: h.encoding, signature: h.signature)
+        let i = takeID()
+        do { try objects[i].load(received: body, encoding: h.encoding, signature: h.signature) } catch {
+            freeIDs.append(Int32(i))
+            throw error
         }
-        let id = allocate(b)
-        buffers[Int(id)].tag = h.tag
-        buffers[Int(id)].source = h.source
-        buffers[Int(id)].destination = h.destination
-        buffers[Int(id)].context = h.context
-        arrived.append(id)
+        meta[i] = BufferMeta(inUse: true, tag: h.tag, source: h.source, destination: h.destination, context: h.context)
+        arrived.append(Int32(i))
     }
 
     /// The oldest arrived message matching (src, tag) in the current context.
@@ -301,7 +323,7 @@ extension VirtualMachine {
     func findArrived(_ src: Int32, _ tag: Int32) -> Int? {
         if arrived.isEmpty { return nil }
         let ctx = context
-        return arrived.firstIndex { Self.matches(buffers[Int($0)], src, tag, ctx) }
+        return arrived.firstIndex { Self.matches(meta[Int($0)], src, tag, ctx) }
     }
 
     /// Takes in everything that has arrived, waiting up to `timeoutNanoseconds`
@@ -333,14 +355,14 @@ extension VirtualMachine {
         switch event {
         case .message(let peer, let message):
             let (h, body): (FrameHeader, UnsafeRawBufferPointer)
-            do { (h, body) = try FrameHeader.decodeFrame(message.bytes) } catch {
+            do { (h, body) = try CompactFrame.decode(message.bytes, destination: tid.rawValue) } catch {
                 warn("dropped a malformed message from a local peer and closed its connection: \(error)")
                 endpoint?.disconnect(peer)
                 forget(peer: peer)
                 return
             }
-            if _slowPath(peers[h.source] == nil) && h.source > 0 { peers[h.source] = peer }
-            try enqueue(h, body)
+            if _slowPath(h.source != lastPeerTid) && h.source > 0 && peers[h.source] == nil { peers[h.source] = peer }
+            try arrive(h, body)
         case .disconnected(let peer, _):
             forget(peer: peer)
         case .readable:
@@ -348,6 +370,35 @@ extension VirtualMachine {
         case .connected:
             break
         }
+    }
+
+    /// A message has arrived (from a peer's ring, the daemon, or this task
+    /// itself): to the receive that waits for it, or to the queue.
+    @inline(__always)
+    func arrive(_ h: FrameHeader, _ body: UnsafeRawBufferPointer) throws(PVMError) {
+        if _fastPath(waiting && matched == 0) && h.context == context
+            && (wantSource == -1 || wantSource == h.source) && (wantTag == -1 || wantTag == h.tag) {
+            try deliverDirect(h, body)
+        } else {
+            try enqueue(h, body)
+        }
+    }
+
+    /// The message a blocked receive waits for, straight into a receive
+    /// buffer: the current one is reused in place (PVM frees it on receive,
+    /// and its id would come back first anyway), so no allocation and no
+    /// queueing on the fast path.
+    @inline(__always)
+    func deliverDirect(_ h: FrameHeader, _ body: UnsafeRawBufferPointer) throws(PVMError) {
+        let rb = Int(receiveBuffer)
+        if rb != 0 && receiveBuffer != sendBuffer {
+            try objects[rb].load(received: body, encoding: h.encoding, signature: h.signature)
+            meta[rb] = BufferMeta(inUse: true, tag: h.tag, source: h.source, destination: h.destination, context: h.context)
+            matched = receiveBuffer
+            return
+        }
+        try enqueue(h, body)
+        matched = arrived.removeLast()
     }
 
     func warn(_ text: String) {
@@ -361,7 +412,7 @@ extension VirtualMachine {
         if let a = arrived.firstIndex(of: id) { arrived.remove(at: a) }
         let old = receiveBuffer
         receiveBuffer = id
-        if old != 0 && old != id && old != sendBuffer && Int(old) < buffers.count && buffers[Int(old)].buffer != nil {
+        if old != 0 && old != id && old != sendBuffer && Int(old) < meta.count && meta[Int(old)].inUse {
             release(Int(old))
         }
         return id
@@ -380,7 +431,11 @@ extension VirtualMachine {
             return 0
         }
         let deadline = timeoutNanoseconds.map { Clock.monotonicNanoseconds() &+ $0 }
-        var seen = arrived.count
+        wantSource = src
+        wantTag = tag
+        matched = 0
+        waiting = true
+        defer { waiting = false }
         while true {
             var remaining: UInt64? = nil
             if let deadline {
@@ -389,14 +444,7 @@ extension VirtualMachine {
                 remaining = deadline - now
             }
             try pump(timeoutNanoseconds: remaining)
-            // Only what arrived since the last look can match now.
-            if arrived.count > seen {
-                let ctx = context
-                for k in seen..<arrived.count where Self.matches(buffers[Int(arrived[k])], src, tag, ctx) {
-                    return becomeReceiveBuffer(Int(arrived[k]))
-                }
-            }
-            seen = arrived.count
+            if matched != 0 { return becomeReceiveBuffer(Int(matched)) }
             if state != .enrolled { throw PVMError(.sysErr, "the local daemon is gone") }
         }
     }
@@ -424,8 +472,9 @@ extension VirtualMachine {
             receiveBuffer = keep
             throw error
         }
-        let s = buffers[Int(id)]
-        let b = s.buffer!
+        let i = Int(id)
+        let b = objects[i]
+        let s = meta[i]
         let total = b.byteCount
         let n = min(total, count * size)
         if n > 0, let data {

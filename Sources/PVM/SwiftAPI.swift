@@ -55,9 +55,8 @@ public struct Message {
 public struct ReceivedMessage {
     public let source: TaskID
     public let tag: MessageTag
+    /// The message's bytes (owned by this value; no later receive touches them).
     public let buffer: MessageBuffer
-    /// PVM's buffer id (valid until the next receive frees it).
-    public let bufferID: Int32
 
     public func unpack<T: PVMScalar>() throws(PVMError) -> T { try buffer.unpack(T.self) }
     public func unpack<T: PVMScalar>(_ type: T.Type) throws(PVMError) -> T { try buffer.unpack(type) }
@@ -109,9 +108,12 @@ extension VirtualMachine {
         return id == 0 ? nil : received(id)
     }
 
+    /// Hands the received buffer over to a `ReceivedMessage`: it leaves the
+    /// buffer table (no later receive reuses it), so the value stays as
+    /// received for as long as the caller keeps it.
     func received(_ id: Int32) -> ReceivedMessage {
-        let s = buffers[Int(id)]
-        return ReceivedMessage(source: TaskID(s.source), tag: MessageTag(s.tag), buffer: s.buffer!, bufferID: id)
+        let m = meta[Int(id)]
+        return ReceivedMessage(source: TaskID(m.source), tag: MessageTag(m.tag), buffer: detach(id))
     }
 
     /// Asks for a message with `tag` when any of `tasks` exits (its body is

@@ -26,7 +26,15 @@ import PVMTransport
 /// let answer: Double = try reply.unpack()
 /// ```
 public final class VirtualMachine {
+    // Used from one thread (as PVM is), so the state skips Swift's dynamic
+    // exclusivity checks: they cost more than the rest of a small message.
     nonisolated(unsafe) static var instance: VirtualMachine?
+    /// The receive in progress: what it matches, and the buffer id a
+    /// matching message went to (0: none yet).
+    @exclusivity(unchecked) var wantSource: Int32 = 0
+    @exclusivity(unchecked) var wantTag: Int32 = 0
+    @exclusivity(unchecked) var waiting = false
+    @exclusivity(unchecked) var matched: Int32 = 0
 
     /// The process's task library, enrolled on first use (starting the
     /// local daemon when none runs). After `exit()`, the next call enrolls
@@ -57,16 +65,16 @@ public final class VirtualMachine {
     public static var existing: VirtualMachine? { instance }
 
     enum State { case idle, enrolled, daemonLost }
-    var state = State.idle
+    @exclusivity(unchecked) var state = State.idle
 
     /// This task's id (cached: it stays valid after the daemon dies, as in PVM).
-    public private(set) var tid = TaskID(0)
+    @exclusivity(unchecked) public private(set) var tid = TaskID(0)
     var parentTid: Int32 = 0
     public private(set) var siblings: [TaskID] = []
     var hostNumber: Int32 = 1
     public private(set) var hostName = ""
-    var daemon: FrameConnection?
-    var endpoint: ShmEndpoint?
+    @exclusivity(unchecked) var daemon: FrameConnection?
+    @exclusivity(unchecked) var endpoint: ShmEndpoint?
     /// This enrollment found no daemon and started one.
     public private(set) var startedDaemon = false
     /// Is this task enrolled and its daemon there?
@@ -75,35 +83,35 @@ public final class VirtualMachine {
     public var enrollAsConsole = false
 
     // Peers reached directly: task id -> shared-memory peer.
-    var peers: [Int32: ShmPeerID] = [:]
-    var lastPeerTid: Int32 = 0
-    var lastPeer: ShmPeerID = 0
+    @exclusivity(unchecked) var peers: [Int32: ShmPeerID] = [:]
+    @exclusivity(unchecked) var lastPeerTid: Int32 = 0
+    @exclusivity(unchecked) var lastPeer: ShmPeerID = 0
 
     // Message buffers, by PVM buffer id.
-    var buffers: [BufferSlot] = []
-    var freeIDs: [Int32] = []
-    var sendBuffer: Int32 = 0
-    var receiveBuffer: Int32 = 0
+    @usableFromInline @exclusivity(unchecked) var objects: ContiguousArray<MessageBuffer> = [MessageBuffer(encoding: .default, capacity: 16)]
+    @exclusivity(unchecked) var meta: [BufferMeta] = [BufferMeta()]
+    @exclusivity(unchecked) var freeIDs: [Int32] = []
+    @usableFromInline @exclusivity(unchecked) var sendBuffer: Int32 = 0
+    @usableFromInline @exclusivity(unchecked) var receiveBuffer: Int32 = 0
     /// Arrived messages not yet received, oldest first (buffer ids).
-    var arrived: [Int32] = []
-    var recycled: MessageBuffer?
+    @exclusivity(unchecked) var arrived: [Int32] = []
     /// Staging for one-shot sends (psend).
     let scratch = MessageBuffer(encoding: .raw)
 
     /// The current message context (matching respects it).
-    public internal(set) var context: Int32 = 0
-    var options = Options()
+    @exclusivity(unchecked) public internal(set) var context: Int32 = 0
+    @exclusivity(unchecked) var options = Options()
     var reply: (op: Int32, body: [UInt8])?
     // catchout
     var catchFile: UnsafeMutablePointer<FILE>?
     var catchPartial: [Int32: [UInt8]] = [:]
-    var catchOpen: Set<Int32> = []
+    /// Children whose output is being collected, and where it goes (fixed
+    /// when the child starts: a later catchout change does not move it).
+    var catchTargets: [Int32: UnsafeMutablePointer<FILE>] = [:]
     static let catchoutTag: Int32 = 0x7fff_0001
 
-    init() {
-        // The first buffer id handed to user code is 1; 0 means "no buffer".
-        buffers.append(BufferSlot())
-    }
+    // Buffer id 0 means "no buffer": slot 0 is never handed out.
+    init() {}
 
     // MARK: Enrollment
 
@@ -167,13 +175,14 @@ public final class VirtualMachine {
             if state == .daemonLost { state = .idle; teardown(); throw PVMError(.sysErr, "the daemon is gone") }
             return
         }
-        if catchFile != nil {
-            while !catchOpen.isEmpty && state == .enrolled { try pump(timeoutNanoseconds: nil) }
-            fflush(catchFile)
-        }
+        // With catchout, wait until every child's output has ended (as PVM does).
+        while !catchTargets.isEmpty && state == .enrolled { try pump(timeoutNanoseconds: nil) }
         _ = try? request(.exit, ControlWriter())
         teardown()
         state = .idle
+        // Messages to the old task id are not this task's any more.
+        for id in arrived { meta[Int(id)].inUse = false; freeIDs.append(id) }
+        arrived.removeAll()
     }
 
     /// Is the daemon still there?
@@ -218,7 +227,7 @@ public final class VirtualMachine {
                 } else if header.context == SystemContext.taskControl && header.tag == Self.catchoutTag {
                     catchOutput(body)
                 } else {
-                    try enqueue(header, body)
+                    try arrive(header, body)
                 }
             }
         } catch {
@@ -257,19 +266,19 @@ public final class VirtualMachine {
         var r = ControlReader(body)
         guard let child = try? r.int(), let length = try? r.int() else { return }
         let data = Array(body.dropFirst(8))
-        guard let f = catchFile else { return }
+        if length == OutputEvent.spawn || length == OutputEvent.new, let f = catchFile { catchTargets[child] = f }
+        guard let f = catchTargets[child] else { return }
         let show = options[.showTids] != 0
         let prefix = show ? "[\(TaskID(child))] " : ""
         func put(_ s: String) { fputs(s, f) }
         switch length {
         case OutputEvent.spawn, OutputEvent.new:
-            catchOpen.insert(child)
             if show { put("\(prefix)BEGIN\n") }
         case OutputEvent.eof:
             if let rest = catchPartial.removeValue(forKey: child), !rest.isEmpty {
                 put(prefix + String(decoding: rest, as: UTF8.self) + "\n")
             }
-            catchOpen.remove(child)
+            catchTargets.removeValue(forKey: child)
             if show { put("\(prefix)EOF\n") }
         default:
             if !show { data.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, f) }; break }
@@ -283,15 +292,6 @@ public final class VirtualMachine {
         }
         fflush(f)
     }
-}
-
-/// One PVM message buffer.
-struct BufferSlot {
-    var buffer: MessageBuffer?
-    var tag: Int32 = 0
-    var source: Int32 = 0
-    var destination: Int32 = 0
-    var context: Int32 = 0
 }
 
 /// PVM 3.4's options (pvm_setopt/pvm_getopt), by their numbers.

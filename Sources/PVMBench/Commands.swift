@@ -12,7 +12,7 @@ public struct PVMBenchCommand: ParsableCommand {
         commandName: "pvmbench",
         abstract: "Latency and bandwidth of every PVM message path.",
         discussion: "With no subcommand, runs the default suite (see 'pvmbench help suite').",
-        subcommands: [Suite.self, PingPong.self, MsgRate.self, Convert.self, Peer.self],
+        subcommands: [Suite.self, PingPong.self, MsgRate.self, SpawnBench.self, Convert.self, Peer.self, TaskPeer.self],
         defaultSubcommand: Suite.self)
 
     public init() {}
@@ -76,7 +76,9 @@ struct PingPong: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        let result = try PingPongDriver.run(common, peerExecutable: ownExecutable(), progress: showsProgress())
+        let result = common.api == .pvm
+            ? try TaskLibraryDriver.pingpong(common, peerExecutable: ownExecutable(), progress: showsProgress())
+            : try PingPongDriver.run(common, peerExecutable: ownExecutable(), progress: showsProgress())
         try emit(try render([result], common.format), to: common.output)
         if let plot = common.plot { try Plot.svg([result]).write(toFile: plot, atomically: true, encoding: .utf8) }
         let failed = failedSizes([result])
@@ -95,6 +97,7 @@ struct MsgRate: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
+        if common.api == .pvm { throw ValidationError("msgrate measures the bare transport in this build: add --api transport") }
         if common.zeroCopy { throw ValidationError("msgrate does not take --zero-copy yet") }
         if common.checkData { throw ValidationError("msgrate does not take -c yet") }
     }
@@ -123,7 +126,9 @@ struct Suite: ParsableCommand {
     var results = "pvmbench-results"
 
     /// The paths this build can measure, in the order they are run.
-    static let paths: [(transport: TransportChoice, zeroCopy: Bool)] = [(.shm, false), (.shm, true)]
+    static let paths: [(api: APIChoice, transport: TransportChoice, zeroCopy: Bool)] = [
+        (.pvm, .shm, false), (.pvm, .daemon, false), (.transport, .shm, false), (.transport, .shm, true),
+    ]
 
     func run() throws {
         var runs: [RunResult] = []
@@ -131,15 +136,18 @@ struct Suite: ParsableCommand {
         for path in Self.paths {
             var options = try CommonOptions.parse([])
             options.sweep = sweep
+            options.api = path.api
             options.transport = path.transport
             options.zeroCopy = path.zeroCopy
             do {
-                let run = try PingPongDriver.run(options, peerExecutable: ownExecutable(), progress: showsProgress())
+                let run = path.api == .pvm
+                    ? try TaskLibraryDriver.pingpong(options, peerExecutable: ownExecutable(), progress: showsProgress())
+                    : try PingPongDriver.run(options, peerExecutable: ownExecutable(), progress: showsProgress())
                 FileHandle.standardOutput.write(Data((Report.table(run) + "\n").utf8))
                 runs.append(run)
             } catch {
                 // One path failing does not hide the others' results.
-                let label = "\(path.transport.rawValue)\(path.zeroCopy ? " zero-copy" : "")"
+                let label = "\(path.api.rawValue) \(path.transport.rawValue)\(path.zeroCopy ? " zero-copy" : "")"
                 warn("\(label): \(error)")
                 errors.append(label)
             }
@@ -175,5 +183,46 @@ struct Peer: ParsableCommand {
         let corruptFromEnvironment = ProcessInfo.processInfo.environment["PVMBENCH_TEST_CORRUPT_ECHO"] == "1"
         try PingPongDriver.serve(address: address, zeroCopy: zeroCopy, validate: validate, sink: sink,
                                  corrupt: corrupt || corruptFromEnvironment)
+    }
+}
+
+/// Time to spawn N tasks and hear from each.
+struct SpawnBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spawn",
+        abstract: "Time to spawn N tasks through the daemon and hear one message from each.",
+        discussion: """
+            Each repetition spawns --tasks copies of a small task (this program's hidden peer) that sends \
+            its task id to the spawner and exits; the time from the spawn request to the last message, \
+            divided by N, is one sample. A first, uncounted repetition warms the daemon and page cache. \
+            Starts a local virtual machine if none runs, and stops what it started.
+            """)
+
+    @Option(help: "Tasks spawned per repetition.") var tasks = 16
+    @Option(name: [.customShort("r"), .customLong("repetitions")], help: "Measured repetitions.") var repetitions = 10
+    @Option(help: "Output format: table|csv|json.") var format: OutputFormat = .table
+    @Option(name: .customShort("o"), help: ArgumentHelp("Write the output to FILE.", valueName: "file")) var output: String?
+
+    func validate() throws {
+        guard (1...4096).contains(tasks) else { throw ValidationError("--tasks must be 1...4096") }
+        guard (1...10_000).contains(repetitions) else { throw ValidationError("--repetitions must be 1...10000") }
+    }
+
+    func run() throws {
+        let result = try TaskLibraryDriver.spawn(tasks: tasks, repetitions: repetitions, peerExecutable: ownExecutable(), progress: showsProgress())
+        try emit(try render([result], format), to: output)
+    }
+}
+
+/// The far end of a task-library measurement (spawned by pvmbench itself).
+struct TaskPeer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pvm-peer", abstract: "Internal: the spawned end of an --api pvm measurement.", shouldDisplay: false)
+
+    @Option var route: String?
+    @Flag var hello = false
+
+    func run() throws {
+        try TaskLibraryDriver.serve(route: route, hello: hello)
     }
 }

@@ -5,8 +5,9 @@ import PVMTransport
 public enum TransportChoice: String, CaseIterable, ExpressibleByArgument, Sendable, Codable {
     case auto, shm, tcp, verbs, daemon
 
-    /// Whether this build can measure the path (`auto` resolves to shm today).
-    public var isAvailable: Bool { self == .auto || self == .shm }
+    /// Whether this build can measure the path (`auto` resolves to shm today;
+    /// `daemon` only through the task library).
+    public var isAvailable: Bool { self == .auto || self == .shm || self == .daemon }
 }
 
 /// The layer to measure through.
@@ -14,7 +15,7 @@ public enum APIChoice: String, CaseIterable, ExpressibleByArgument, Sendable, Co
     case transport, pvm, c
 
     /// Whether this build can measure through the layer.
-    public var isAvailable: Bool { self == .transport }
+    public var isAvailable: Bool { self == .transport || self == .pvm }
 }
 
 public enum OutputFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
@@ -80,7 +81,7 @@ public struct CommonOptions: ParsableArguments, Sendable {
     public var transport: TransportChoice = .auto
 
     @Option(help: "Layer to measure: \(APIChoice.allCases.map(\.rawValue).joined(separator: "|")).")
-    public var api: APIChoice = .transport
+    public var api: APIChoice = .pvm
 
     @Flag(name: .customLong("zero-copy"), help: "Send buffers loaned from the shared heap (shared-memory path).")
     public var zeroCopy = false
@@ -110,10 +111,16 @@ public struct CommonOptions: ParsableArguments, Sendable {
             throw ValidationError("--zero-copy needs the shared-memory transport (--transport shm or auto), not \(transport.rawValue)")
         }
         guard transport.isAvailable else {
-            throw ValidationError("transport \(transport.rawValue) is not available yet: this build measures the shared-memory transport (--transport shm)")
+            throw ValidationError("transport \(transport.rawValue) is not available yet: this build measures shared memory (--transport shm) and daemon routing (--transport daemon)")
         }
         guard api.isAvailable else {
-            throw ValidationError("api \(api.rawValue) is not available yet: this build measures the bare transport (--api transport)")
+            throw ValidationError("api \(api.rawValue) is not available yet: this build measures the task library (--api pvm) and the bare transport (--api transport)")
+        }
+        if transport == .daemon && api != .pvm {
+            throw ValidationError("--transport daemon routes through the daemon: it needs --api pvm")
+        }
+        if zeroCopy && api == .pvm {
+            throw ValidationError("--zero-copy measures the bare transport's loans: use it with --api transport")
         }
     }
 

@@ -39,6 +39,8 @@ public struct SizeResult: Codable, Sendable {
     public var path: String
     /// nil when not validated; otherwise whether every message checked out.
     public var validated: Bool?
+    /// Tasks involved (spawn and collective results).
+    public var tasks: Int? = nil
 
     public init(bytes: Int, iterations: Int, oneWayNs: OneWay, gbytesPerS: Double, messagesPerS: Double,
                 cpuNsPerMsg: Double, path: String, validated: Bool?) {
@@ -53,7 +55,7 @@ public struct SizeResult: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case bytes, iterations, path, validated
+        case bytes, iterations, path, validated, tasks
         case oneWayNs = "one_way_ns"
         case gbytesPerS = "gbytes_per_s"
         case messagesPerS = "messages_per_s"

@@ -119,3 +119,33 @@ extension String {
         return s
     }
 }
+
+extension DaemonLauncher {
+    /// Stops the daemon of this user and `PVM_VMID` as a halt does (SIGTERM:
+    /// it terminates its tasks and removes its files), for a program that
+    /// started one and must not be terminated with it. Waits up to
+    /// `timeoutMilliseconds` for its socket to go. False if none ran or it
+    /// did not stop in time.
+    @discardableResult
+    public static func stopDaemon(environment: [String: String] = Environment.current, timeoutMilliseconds: Int = 5000) -> Bool {
+        let dir = RuntimeDirectory.forCurrentUser(environment: environment)
+        guard let text = try? readSmallFile(dir.pidPath), let pid = Int32(text.trimmingTrailingNewlines()), pid > 0 else { return false }
+        guard kill(pid, SIGTERM) == 0 else { return false }
+        for _ in 0..<max(1, timeoutMilliseconds / 5) {
+            if access(dir.socketPath, F_OK) != 0 && kill(pid, 0) != 0 { return true }
+            if access(dir.path, F_OK) != 0 { return true }
+            usleep(5000)
+        }
+        return false
+    }
+
+    static func readSmallFile(_ path: String) throws(PVMError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PVMError(.sysErr, "\(path): \(String(cString: strerror(errno)))") }
+        defer { _ = Glibc.close(fd) }
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = read(fd, &buf, buf.count)
+        guard n > 0 else { throw PVMError(.sysErr, "\(path) is empty") }
+        return String(decoding: buf[0..<n], as: UTF8.self)
+    }
+}

@@ -225,7 +225,13 @@ public final class Daemon {
     /// Sends a message frame (notify, output, relayed data) to a connected task.
     @discardableResult
     func deliver(to taskTid: Int32, header: FrameHeader, body: [UInt8]) -> Bool {
-        guard let t = tasks[taskTid], let cid = t.clientID, let c = clients[cid] else { return false }
+        guard let t = tasks[taskTid] else { return false }
+        if t.awaitingEnrollment {
+            // Spawned and not enrolled yet: held until it connects, as PVM does.
+            t.heldFrames.append((header, body))
+            return true
+        }
+        guard let cid = t.clientID, let c = clients[cid] else { return false }
         if !c.connection.send(header, body: body) { dropClient(c, reason: "write failed"); return false }
         return true
     }
@@ -312,13 +318,13 @@ public final class Daemon {
             reply(client, code, code: notify(client.tid, kind: kind, tag: tag, count: count, targets: targets))
         case .lookup:
             let t = try r.int()
-            var w = ControlWriter()
-            if let rec = tasks[t], rec.clientID != nil, !rec.endpoint.isEmpty {
-                w.int(0); w.string(rec.endpoint); w.int(rec.pid)
-            } else {
-                w.int(PVMError.Code.noTask.rawValue); w.string(""); w.int(0)
+            if let rec = tasks[t], rec.awaitingEnrollment {
+                // Answered when it enrolls (or ends): a message sent to a task
+                // just spawned waits for it rather than being lost.
+                rec.pendingLookups.append(client.id)
+                return
             }
-            reply(client, code, w)
+            reply(client, code, lookupReply(t))
         case .halt:
             log.info("halt requested by \(TaskID(client.tid))")
             halting = true
@@ -337,6 +343,23 @@ public final class Daemon {
             tasks[client.tid]?.noReset = try r.int() != 0
             reply(client, code, code: 0)
         }
+    }
+
+    func lookupReply(_ t: Int32) -> ControlWriter {
+        var w = ControlWriter()
+        if let rec = tasks[t], rec.clientID != nil, !rec.endpoint.isEmpty {
+            w.int(0); w.string(rec.endpoint); w.int(rec.pid)
+        } else {
+            w.int(PVMError.Code.noTask.rawValue); w.string(""); w.int(0)
+        }
+        return w
+    }
+
+    /// Answers lookups that waited for `rec` to enroll or end.
+    func answerPendingLookups(_ rec: TaskRecord) {
+        let waiting = rec.pendingLookups
+        rec.pendingLookups.removeAll()
+        for id in waiting { if let c = clients[id] { reply(c, DaemonOperation.lookup.rawValue, lookupReply(rec.tid)) } }
     }
 
     private func connect(_ client: Client, address: String, flags: Int32) {
@@ -376,6 +399,10 @@ public final class Daemon {
         w.string(options.hostName)
         reply(client, DaemonOperation.connect.rawValue, w)
         log.info("\(TaskID(rec.tid)) connected (pid \(client.pid)\(rec.spawned ? ", spawned" : ""))")
+        let held = rec.heldFrames
+        rec.heldFrames.removeAll()
+        for (h, body) in held { deliver(to: rec.tid, header: h, body: body) }
+        answerPendingLookups(rec)
     }
 
     func allocateLocal() -> Int32? {
@@ -418,6 +445,8 @@ public final class Daemon {
     func endTask(_ t: Int32) {
         guard let rec = tasks.removeValue(forKey: t) else { return }
         rec.clientID = nil
+        rec.heldFrames.removeAll()
+        answerPendingLookups(rec)
         var fired: [Watch] = []
         watches.removeAll { w in
             if w.watcher == t { return true }
@@ -611,6 +640,12 @@ final class TaskRecord {
     var siblings: [Int32] = []
     var noReset = false
     var isConsole = false
+    /// Messages routed to it before it enrolled.
+    var heldFrames: [(FrameHeader, [UInt8])] = []
+    /// Clients waiting for its endpoint address.
+    var pendingLookups: [UInt64] = []
+    /// Spawned by this daemon and not enrolled yet.
+    var awaitingEnrollment: Bool { spawned && !claimed }
     init(tid: Int32, pid: pid_t) {
         self.tid = tid
         self.pid = pid

@@ -38,22 +38,25 @@ extension Double: PVMScalar { public static var kind: ScalarKind? { .double } }
 /// bytes and signature and converts while unpacking when that signature is
 /// not this host's. Storage grows geometrically and is reused by `reset`, so
 /// packing into a warm buffer allocates nothing.
+///
+/// Single-threaded by contract (PVM's buffers belong to one task), so the
+/// hot fields skip Swift's dynamic exclusivity checks.
 public final class MessageBuffer {
-    public private(set) var encoding: Encoding
+    @exclusivity(unchecked) public private(set) var encoding: Encoding
     /// Format of the bytes: the sender's signature.
-    public private(set) var signature: DataSignature
+    @exclusivity(unchecked) public private(set) var signature: DataSignature
 
     /// The data. `headroom` bytes in front of it are reserved for a frame
     /// header, so a transport sends header and body as one contiguous piece
     /// with no copy (see `withFrame`).
-    private var storage: UnsafeMutableRawPointer
-    private var capacity: Int
+    @exclusivity(unchecked) private var storage: UnsafeMutableRawPointer
+    @exclusivity(unchecked) private var capacity: Int
     /// Bytes reserved in front of the data for a frame header.
     public static let headroom = 48
     /// Bytes of owned data.
-    public private(set) var ownedCount = 0
+    @exclusivity(unchecked) public private(set) var ownedCount = 0
     /// Unpack position (in the contiguous view).
-    public private(set) var readOffset = 0
+    @exclusivity(unchecked) public private(set) var readOffset = 0
 
     /// One piece of the message: owned bytes or a reference to the caller's memory.
     public enum Segment {
@@ -61,8 +64,8 @@ public final class MessageBuffer {
         case reference(UnsafeRawBufferPointer)
     }
     /// InPlace only: the pieces in order (owned bytes between references).
-    public private(set) var segments: [Segment] = []
-    private var segmentStart = 0
+    @exclusivity(unchecked) public private(set) var segments: [Segment] = []
+    @exclusivity(unchecked) private var segmentStart = 0
 
     /// A buffer to pack into, in this host's format.
     public init(encoding: Encoding, capacity: Int = 256) {
@@ -117,19 +120,22 @@ public final class MessageBuffer {
     /// Calls `body` with the frame (header written by `writeHeader` into the
     /// headroom, then the body) as one contiguous piece. For an InPlace
     /// buffer with references the pieces are gathered into `scratch` first.
+    /// `headerSize` (at most `headroom`) is the size of the header.
     @inline(__always)
-    public func withFrame<R>(_ writeHeader: (UnsafeMutableRawPointer) -> Void,
+    public func withFrame<R>(headerSize: Int = MessageBuffer.headroom,
+                             _ writeHeader: (UnsafeMutableRawPointer) -> Void,
                              _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        precondition(headerSize <= Self.headroom)
         if _fastPath(isContiguous) {
-            let start = storage - Self.headroom
+            let start = storage - headerSize
             writeHeader(start)
-            return try body(UnsafeRawBufferPointer(start: start, count: Self.headroom + ownedCount))
+            return try body(UnsafeRawBufferPointer(start: start, count: headerSize + ownedCount))
         }
-        let total = Self.headroom + byteCount
+        let total = headerSize + byteCount
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 16)
         defer { scratch.deallocate() }
         writeHeader(scratch)
-        var offset = Self.headroom
+        var offset = headerSize
         withPieces { piece in
             if piece.count > 0 { (scratch + offset).copyMemory(from: piece.baseAddress!, byteCount: piece.count) }
             offset += piece.count
@@ -151,7 +157,8 @@ public final class MessageBuffer {
     public func reset() {
         ownedCount = 0
         readOffset = 0
-        segments.removeAll(keepingCapacity: true)
+        // (removeAll on an empty array would allocate a fresh empty buffer.)
+        if !segments.isEmpty { segments.removeAll(keepingCapacity: true) }
         segmentStart = 0
     }
 
@@ -184,6 +191,18 @@ public final class MessageBuffer {
 
     /// Packs `count` items starting at `items`, taking every `stride`-th
     /// (PVM semantics: stride in items; 0 repeats the first item).
+    // Specialized here for every scalar: callers in other modules (the task
+    // library, the C ABI) then call concrete code, not generic code.
+    @_specialize(exported: true, where T == UInt8)
+    @_specialize(exported: true, where T == Int8)
+    @_specialize(exported: true, where T == Int16)
+    @_specialize(exported: true, where T == UInt16)
+    @_specialize(exported: true, where T == Int32)
+    @_specialize(exported: true, where T == UInt32)
+    @_specialize(exported: true, where T == Int)
+    @_specialize(exported: true, where T == UInt)
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func pack<T: PVMScalar>(_ items: UnsafePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
         let size = MemoryLayout<T>.size
         let bytes = try Self.checked(count: count, stride: stride, size: size)
@@ -283,6 +302,16 @@ public final class MessageBuffer {
 
     /// Unpacks `count` items into `items`, every `stride`-th slot, converting
     /// from the sender's format when needed.
+    @_specialize(exported: true, where T == UInt8)
+    @_specialize(exported: true, where T == Int8)
+    @_specialize(exported: true, where T == Int16)
+    @_specialize(exported: true, where T == UInt16)
+    @_specialize(exported: true, where T == Int32)
+    @_specialize(exported: true, where T == UInt32)
+    @_specialize(exported: true, where T == Int)
+    @_specialize(exported: true, where T == UInt)
+    @_specialize(exported: true, where T == Float)
+    @_specialize(exported: true, where T == Double)
     public func unpack<T: PVMScalar>(into items: UnsafeMutablePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
         guard encoding != .inPlace || segments.isEmpty else { throw PVMError(.badParam, "unpacking a buffer that is being packed") }
         let kind = T.kind

@@ -85,3 +85,49 @@ public struct FrameHeader: Equatable, Sendable {
         return (h, UnsafeRawBufferPointer(rebasing: raw[size...]))
     }
 }
+
+/// The 16-byte header of a message on the shared-memory path, where the
+/// ring record already carries the length and the receiver is the ring's
+/// owner: source, tag, context, and one word holding the sender's data
+/// signature with the encoding in bits 27...29 and bit 31 set (a data
+/// signature never uses bits 27...31). A small message then fits one cache
+/// line with its ring record. See docs/message-frame.md.
+public enum CompactFrame {
+    public static let size = 16
+    static let marker: UInt32 = 0x8000_0000
+    static let encodingShift: UInt32 = 27
+    static let encodingMask: UInt32 = 0x7 << 27
+
+    @inline(__always)
+    public static func encode(source: Int32, tag: Int32, context: Int32, encoding: Encoding,
+                              signature: DataSignature, into p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: source.littleEndian, toByteOffset: 0, as: Int32.self)
+        p.storeBytes(of: tag.littleEndian, toByteOffset: 4, as: Int32.self)
+        p.storeBytes(of: context.littleEndian, toByteOffset: 8, as: Int32.self)
+        let word = marker | UInt32(UInt8(truncatingIfNeeded: encoding.rawValue)) << encodingShift | signature.rawValue
+        p.storeBytes(of: word.littleEndian, toByteOffset: 12, as: UInt32.self)
+    }
+
+    /// Decodes and validates the header of a message from another process;
+    /// `destination` is the receiving task. Returns the header in the
+    /// general form and the body.
+    @inline(__always)
+    public static func decode(_ raw: UnsafeRawBufferPointer, destination: Int32) throws(PVMError) -> (FrameHeader, UnsafeRawBufferPointer) {
+        guard raw.count >= size else { throw PVMError(.badMsg, "message of \(raw.count) bytes is shorter than its \(size)-byte header") }
+        let word = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+        guard word & 0xf000_0000 & ~encodingMask == marker else {
+            throw PVMError(.badMsg, "message header word 0x\(String(word, radix: 16)) is not a compact frame")
+        }
+        guard let encoding = Encoding(rawValue: Int32((word & encodingMask) >> encodingShift)) else {
+            throw PVMError(.badMsg, "unknown encoding \((word & encodingMask) >> encodingShift)")
+        }
+        let signature = DataSignature(rawValue: word & ~(marker | encodingMask))
+        var h = FrameHeader(bodyLength: raw.count - size,
+                            tag: Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: Int32.self)),
+                            context: Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: Int32.self)),
+                            source: Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: Int32.self)),
+                            destination: destination, encoding: encoding, signature: signature)
+        h.length = UInt64(FrameHeader.size + raw.count - size)
+        return (h, UnsafeRawBufferPointer(rebasing: raw[size...]))
+    }
+}

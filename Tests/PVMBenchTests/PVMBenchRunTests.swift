@@ -48,13 +48,13 @@ import PVMTestSupport
 
     @Test func tableAndCSVGoToAFile() throws {
         let dir = try TemporaryFolder()
-        let table = try ChildProcess(Self.pvmbench, ["pingpong", "-m", "8:16", "-i", "50", "-x", "5", "-o", dir.path("t.txt")]).wait(seconds: 60)
+        let table = try ChildProcess(Self.pvmbench, ["pingpong", "--api", "transport", "-m", "8:16", "-i", "50", "-x", "5", "-o", dir.path("t.txt")]).wait(seconds: 60)
         #expect(table.status == 0, "\(table.stderr)")
         #expect(table.stdout.isEmpty)
         let text = try String(contentsOfFile: dir.path("t.txt"), encoding: .utf8)
         #expect(text.hasPrefix("# PVM pingpong test, transport shm, api transport\n"))
         #expect(text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: " ")[0] } == ["8", "16"])
-        let csv = try ChildProcess(Self.pvmbench, ["pingpong", "--sizes", "8", "-i", "50", "--format", "csv"]).wait(seconds: 60)
+        let csv = try ChildProcess(Self.pvmbench, ["pingpong", "--api", "transport", "--sizes", "8", "-i", "50", "--format", "csv"]).wait(seconds: 60)
         #expect(csv.status == 0, "\(csv.stderr)")
         #expect(csv.stdout.split(separator: "\n").first.map(String.init) == Report.csvHeader)
         #expect(csv.stdout.split(separator: "\n").count == 2)
@@ -74,7 +74,7 @@ import PVMTestSupport
 
     @Test(arguments: [false, true])
     func corruptedDataFailsTheRun(zeroCopy: Bool) throws {
-        var args = ["pingpong", "--sizes", "8,4M", "-i", "5", "-x", "1", "-c"]
+        var args = ["pingpong", "--api", "transport", "--sizes", "8,4M", "-i", "5", "-x", "1", "-c"]
         if zeroCopy { args.append("--zero-copy") }
         let r = try ChildProcess(Self.pvmbench, args, environment: ["PVMBENCH_TEST_CORRUPT_ECHO": "1"]).wait(seconds: 60)
         #expect(r.status == 3, "\(r.stderr)")
@@ -85,7 +85,7 @@ import PVMTestSupport
     }
 
     @Test func msgrateStreamsAndReportsARate() throws {
-        let r = try ChildProcess(Self.pvmbench, ["msgrate", "--sizes", "8,100K", "-i", "20000", "--format", "json"]).wait(seconds: 120)
+        let r = try ChildProcess(Self.pvmbench, ["msgrate", "--api", "transport", "--sizes", "8,100K", "-i", "20000", "--format", "json"]).wait(seconds: 120)
         #expect(r.status == 0, "\(r.stderr)")
         let object = try Self.json(r.stdout)
         try PVMBenchOutputTests.checkContract(object)
@@ -96,7 +96,7 @@ import PVMTestSupport
     }
 
     @Test func unavailablePathsFailClearly() throws {
-        for args in [["--transport", "tcp"], ["--transport", "verbs"], ["--transport", "daemon"], ["--api", "pvm"], ["--api", "c"]] {
+        for args in [["--transport", "tcp"], ["--transport", "verbs"], ["--api", "c"]] {
             let r = try ChildProcess(Self.pvmbench, ["pingpong", "--sizes", "8"] + args).wait(seconds: 30)
             #expect(r.status != 0)
             #expect(r.stderr.contains("\(args[0].dropFirst(2)) \(args[1]) is not available yet"), "\(r.stderr)")
@@ -107,7 +107,7 @@ import PVMTestSupport
     /// The peer dies in the middle: the measuring side says so and exits
     /// non-zero promptly, rather than waiting forever for a reply.
     @Test func peerKilledMidRunFailsClearly() throws {
-        let run = try ChildProcess(Self.pvmbench, ["pingpong", "--sizes", "8", "-i", "100000000", "-x", "0"])
+        let run = try ChildProcess(Self.pvmbench, ["pingpong", "--api", "transport", "--sizes", "8", "-i", "100000000", "-x", "0"])
         let peer = try #require(waitForChild(of: run.pid), "the peer process did not start")
         usleep(300_000)  // well into the measurement
         kill(peer, SIGKILL)
@@ -121,7 +121,7 @@ import PVMTestSupport
     /// The measuring side dies: the peer notices the hang-up and exits
     /// instead of waiting (or spinning) forever.
     @Test func peerExitsWhenTheMeasuringSideDies() throws {
-        let run = try ChildProcess(Self.pvmbench, ["pingpong", "--zero-copy", "--sizes", "8", "-i", "100000000", "-x", "0"])
+        let run = try ChildProcess(Self.pvmbench, ["pingpong", "--api", "transport", "--zero-copy", "--sizes", "8", "-i", "100000000", "-x", "0"])
         let peer = try #require(waitForChild(of: run.pid), "the peer process did not start")
         usleep(300_000)
         kill(run.pid, SIGKILL)
@@ -141,23 +141,65 @@ import PVMTestSupport
         process.executableURL = Self.pvmbench
         process.arguments = ["-m", "1K:4K", "-i", "50", "-x", "5", "-c"]  // no subcommand: the suite
         process.currentDirectoryURL = URL(fileURLWithPath: dir.root)
+        // A private runtime directory: the suite starts its own virtual machine there.
+        var env = ProcessInfo.processInfo.environment
+        env["PVM_TMP"] = dir.root
+        process.environment = env
         let out = Pipe()
         process.standardOutput = out
         try process.run()
         let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
-        #expect(stdout.components(separatedBy: "# PVM pingpong test").count == 3)
+        #expect(stdout.components(separatedBy: "# PVM pingpong test").count == 5)
         #expect(stdout.contains("wrote pvmbench-results.json and pvmbench-results.svg"))
         let data = try Data(contentsOf: URL(fileURLWithPath: dir.path("pvmbench-results.json")))
         let runs = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
-        #expect(runs.map { $0["zero_copy"] as? Bool } == [false, true])
+        #expect(runs.map { $0["zero_copy"] as? Bool } == [false, false, false, true])
+        #expect(runs.map { $0["api"] as? String } == ["pvm", "pvm", "transport", "transport"])
+        #expect(runs.map { $0["transport"] as? String } == ["shm", "daemon", "shm", "shm"])
+        // It stopped the virtual machine it started: nothing left in its runtime directory.
+        #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")))
         for run in runs {
             try PVMBenchOutputTests.checkContract(run)
             #expect((run["results"] as? [[String: Any]])?.map { $0["bytes"] as? Int } == [1024, 2048, 4096])
         }
         let svg = try Data(contentsOf: URL(fileURLWithPath: dir.path("pvmbench-results.svg")))
         #expect(XMLParser(data: svg).parse())
+    }
+
+    /// Through the task library: a peer task spawned by the daemon, over
+    /// shared memory and routed through the daemon, with -c.
+    @Test(arguments: ["shm", "daemon"])
+    func pingpongThroughTheTaskLibrary(transport: String) throws {
+        let dir = try TemporaryFolder()
+        let r = try ChildProcess(Self.pvmbench, ["pingpong", "--transport", transport, "--sizes", "1,8,64K,1M", "-i", "20", "-x", "2", "-c",
+                                                 "--format", "json"], environment: ["PVM_TMP": dir.root]).wait(seconds: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try Self.json(r.stdout)
+        try PVMBenchOutputTests.checkContract(object)
+        #expect(object["api"] as? String == "pvm")
+        #expect(object["transport"] as? String == transport)
+        let results = try #require(object["results"] as? [[String: Any]])
+        #expect(results.map { $0["bytes"] as? Int } == [1, 8, 64 << 10, 1 << 20])
+        #expect(results.allSatisfy { $0["validated"] as? Bool == true })
+        #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")), "the daemon it started is still there")
+    }
+
+    @Test func spawnBenchmarkHearsFromEveryTask() throws {
+        let dir = try TemporaryFolder()
+        let r = try ChildProcess(Self.pvmbench, ["spawn", "--tasks", "4", "-r", "2", "--format", "json"],
+                                 environment: ["PVM_TMP": dir.root]).wait(seconds: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try Self.json(r.stdout)
+        try PVMBenchOutputTests.checkContract(object)
+        #expect(object["benchmark"] as? String == "spawn")
+        let results = try #require(object["results"] as? [[String: Any]])
+        #expect(results.count == 1)
+        #expect(results.first?["tasks"] as? Int == 4)
+        let oneWay = try #require(results.first?["one_way_ns"] as? [String: Any])
+        #expect((oneWay["p50"] as? Double ?? 0) > 0)
+        #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")))
     }
 
     @Test func convertRuns() throws {

@@ -34,7 +34,7 @@ import PVMTestSupport
     }
 
     @Test func commonOptionsParseAndValidate() throws {
-        let o = try CommonOptions.parse(["--transport", "shm", "--zero-copy", "-m", "8:64", "-i", "10", "-x", "2", "-c", "--format", "json",
+        let o = try CommonOptions.parse(["--transport", "shm", "--api", "transport", "--zero-copy", "-m", "8:64", "-i", "10", "-x", "2", "-c", "--format", "json",
                                          "-o", "out.json", "--plot", "out.svg"])
         #expect(o.transport == .shm)
         #expect(o.zeroCopy)
@@ -60,7 +60,7 @@ import PVMTestSupport
     @Test func defaultsScaleDownForLargeMessages() throws {
         let defaults = try CommonOptions.parse([])
         #expect(defaults.transport == .auto)
-        #expect(defaults.api == .transport)
+        #expect(defaults.api == .pvm)
         #expect(defaults.format == .table)
         #expect(try defaults.messageSizes() == (0...22).map { 1 << $0 })
         #expect(defaults.counts(for: 8) == (100_000, 10_000))
@@ -96,7 +96,10 @@ import PVMTestSupport
         #expect(String(describing: type(of: try PVMBenchCommand.parseAsRoot(["pingpong", "-m", "8"]))) == "PingPong")
         #expect(String(describing: type(of: try PVMBenchCommand.parseAsRoot(["convert", "--bytes", "64K"]))) == "Convert")
         #expect(String(describing: type(of: try PVMBenchCommand.parseAsRoot(["peer", "--address", "x"]))) == "Peer")
-        #expect(throws: (any Error).self) { try PVMBenchCommand.parseAsRoot(["pingpong", "--transport", "daemon"]) }
+        #expect(String(describing: type(of: try PVMBenchCommand.parseAsRoot(["spawn", "--tasks", "4"]))) == "SpawnBench")
+        #expect(throws: (any Error).self) { try PVMBenchCommand.parseAsRoot(["pingpong", "--transport", "daemon", "--api", "transport"]) }
+        #expect(throws: (any Error).self) { try PVMBenchCommand.parseAsRoot(["pingpong", "--zero-copy"]) }
+        #expect(throws: (any Error).self) { try PVMBenchCommand.parseAsRoot(["spawn", "--tasks", "0"]) }
         #expect(throws: (any Error).self) { try PVMBenchCommand.parseAsRoot(["suite", "--zero-copy"]) }
         #expect(throws: (any Error).self) { try PVMBenchCommand.parseAsRoot(["msgrate", "--zero-copy"]) }
         #expect(throws: (any Error).self) { try PVMBenchCommand.parseAsRoot(["convert", "--bytes", "8"]) }

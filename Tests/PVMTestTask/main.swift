@@ -28,11 +28,13 @@ do {
         if parent > 0 { try vm.send(m, to: TaskID(parent), tag: 1) }
     case "echo":
         // Echo every message back to its sender with tag+1, until tag 999.
+        // (PVM style: the received buffer is made the send buffer.)
         while true {
-            let r = try vm.receive()
-            if r.tag.rawValue == 999 { break }
-            _ = try vm.setSendBuffer(r.bufferID)
-            try vm.send(to: r.source.rawValue, tag: r.tag.rawValue + 1)
+            let id = try vm.receive(from: -1, tag: -1, timeoutNanoseconds: nil)
+            let (_, tag, source) = try vm.bufferInfo(id)
+            if tag == 999 { break }
+            _ = try vm.setSendBuffer(id)
+            try vm.send(to: source, tag: tag + 1)
             _ = try vm.setSendBuffer(0)
         }
     case "sequence":

@@ -3,7 +3,9 @@ import PVM
 import PVMTestSupport
 import XCTest
 
-/// The task library against a real daemon and real spawned processes.
+/// The task library against a real daemon and real spawned processes. This
+/// test process is itself a PVM task; each test has a private virtual
+/// machine (its own runtime directory) that tearDown halts.
 final class TaskLibraryTests: XCTestCase {
     var fixture: VirtualMachineFixture!
     var vm: VirtualMachine!
@@ -14,21 +16,62 @@ final class TaskLibraryTests: XCTestCase {
     }
 
     override func tearDown() {
-        try? vm?.exit()
+        if let vm {
+            _ = vm.setContext(0)
+            vm.route = .allowDirect
+            vm.catchOutput(to: nil)
+            try? vm.exit()
+        }
         XCTAssertTrue(fixture.halt(), "the daemon did not halt cleanly")
     }
 
-    func testEnrollStartsDaemonOnDemandWithPVMTaskIDs() throws {
-        XCTAssertTrue(vm.myTid.isTask)
-        XCTAssertEqual(vm.myTid.hostPart, 0x40000)
-        XCTAssertEqual(vm.myTid.description.prefix(2), "t4")
-        XCTAssertThrowsError(try vm.parent()) { XCTAssertEqual(($0 as? PVMError)?.code, PVMError.Code.noParent.rawValue) }
-        XCTAssertEqual(vm.siblings, [vm.myTid])
-        let mode = try FileManager.default.attributesOfItem(atPath: fixture.runtimeDirectory)[.posixPermissions] as? Int
-        XCTAssertEqual(mode, 0o700)
+    func code(_ body: () throws -> Void) -> Int32? {
+        do { try body(); return nil } catch let e as PVMError { return e.code } catch { return -999 }
     }
 
-    func testSpawnHelloReportsParentAndSiblings() throws {
+    func spawnOne(_ args: [String], flags: SpawnFlags = [], where location: String = "") throws -> TaskID {
+        let kids = try vm.spawn("pvm-test-task", arguments: args, flags: flags, where: location, count: 1)
+        return try XCTUnwrap(kids.first)
+    }
+
+    // MARK: Enrollment and identity
+
+    func testEnrollStartsDaemonOnDemandWithPVMTaskIDs() throws {
+        XCTAssertTrue(vm.startedDaemon, "no daemon ran: enrollment must start one")
+        XCTAssertTrue(vm.myTid.isTask)
+        XCTAssertEqual(vm.myTid.hostPart, 0x40000)
+        XCTAssertEqual(vm.myTid.description, "t40001")
+        XCTAssertEqual(code { _ = try vm.parent() }, PVMError.Code.noParent.rawValue)
+        XCTAssertEqual(vm.siblings, [vm.myTid])
+        let attributes = try FileManager.default.attributesOfItem(atPath: fixture.runtimeDirectory)
+        XCTAssertEqual(attributes[.posixPermissions] as? Int, 0o700)
+        XCTAssertEqual(VirtualMachine.host(of: vm.myTid.rawValue), 0x40000)
+        XCTAssertEqual(VirtualMachine.host(of: -1), 0x3ffc0000, "tidtohost does no validation, as in PVM")
+    }
+
+    func testExitThenNextCallEnrollsWithANewTid() throws {
+        let first = vm.myTid
+        try vm.exit()
+        try vm.exit()  // twice is fine
+        vm = try VirtualMachine.shared()
+        XCTAssertNotEqual(vm.myTid, first)
+        XCTAssertEqual(vm.myTid.localPart, first.localPart + 1)
+    }
+
+    func testRuntimeDirectoryOfAnotherModeIsRefused() throws {
+        try vm.exit()
+        XCTAssertTrue(fixture.halt())
+        let other = VirtualMachineFixture()
+        fixture = other
+        try FileManager.default.createDirectory(atPath: other.runtimeDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        XCTAssertEqual(code { _ = try VirtualMachine.shared() }, PVMError.Code.sysErr.rawValue)
+        vm = nil
+    }
+
+    // MARK: Spawn
+
+    func testSpawnHelloReportsParentSiblingsAndArguments() throws {
         let kids = try vm.spawn("pvm-test-task", arguments: ["hello", "a", "b"], count: 3)
         XCTAssertEqual(kids.count, 3)
         var heard: Set<TaskID> = []
@@ -46,5 +89,312 @@ final class TaskLibraryTests: XCTestCase {
             heard.insert(m.source)
         }
         XCTAssertEqual(heard, Set(kids))
+    }
+
+    func testSpawnOfMissingProgramReportsNoFileAndUsesUpTids() throws {
+        let results = try vm.spawnResults("no-such-program", count: 3)
+        XCTAssertEqual(results, [-7, -7, -7])
+        XCTAssertEqual(code { _ = try vm.spawn("no-such-program") }, PVMError.Code.noFile.rawValue)
+        XCTAssertEqual(code { _ = try vm.spawnResults("pvm-test-task", count: 0) }, PVMError.Code.badParam.rawValue)
+        // The working directory is not searched, and a relative path is not either.
+        XCTAssertEqual(try vm.spawnResults("bin/pvm-test-task", count: 1), [-7])
+        let kid = try spawnOne(["hello"])
+        XCTAssertEqual(kid.localPart, vm.myTid.localPart + 1 + 3 + 1 + 1, "failed spawns use up task ids, as in PVM")
+        _ = try vm.receive(from: kid, tag: 1)
+    }
+
+    func testSpawnPlacementFlags() throws {
+        let host = try XCTUnwrap(vm.config().first?.name)
+        XCTAssertEqual(try vm.spawnResults("pvm-test-task", arguments: ["hello"], flags: SpawnFlags.host.rawValue, where: "nosuchhost", count: 2), [-6, -6])
+        XCTAssertEqual(try vm.spawnResults("pvm-test-task", arguments: ["hello"], flags: SpawnFlags.architecture.rawValue, where: "SUN4", count: 1), [-6])
+        XCTAssertEqual(try vm.spawnResults("pvm-test-task", arguments: ["hello"], flags: SpawnFlags([.host, .hostComplement]).rawValue, where: host, count: 1), [-6])
+        let a = try spawnOne(["hello"], flags: .host, where: host)
+        let b = try spawnOne(["hello"], flags: .architecture, where: "LINUX64")
+        for k in [a, b] { _ = try vm.receive(from: k, tag: 1) }
+        // PvmNoSpawnParent: the child sees PvmParentNotSet; the console uses this.
+        let orphan = try spawnOne(["hello"], flags: .noSpawnParent)
+        let info = try vm.tasks(where: orphan.rawValue)
+        XCTAssertEqual(info.first?.parent, PVMError.Code.parentNotSet.rawValue)
+    }
+
+    func testSpawnWorkingDirectoryAndExportedEnvironment() throws {
+        setenv("PVMTEST_EXPORTED", "yes-exported", 1)
+        setenv("PVM_EXPORT", "PVMTEST_EXPORTED", 1)
+        defer { unsetenv("PVM_EXPORT"); unsetenv("PVMTEST_EXPORTED") }
+        _ = try spawnOne(["cwd"], where: ":/tmp")
+        let m = try vm.receive(from: .any, tag: 1)
+        XCTAssertEqual(try m.unpackString(), "/tmp")
+        XCTAssertEqual(try m.unpackString(), "yes-exported")
+    }
+
+    // MARK: Messages
+
+    func testWildcardsAndPerSenderOrderThenTaskExitNotify() throws {
+        let kid = try spawnOne(["sequence"])
+        try vm.notifyOnExit(of: [kid], tag: 77)
+        // Wait until the child has gone, so everything it sent has arrived.
+        let note = try vm.receive(from: .notifySource, tag: 77)
+        XCTAssertEqual(try note.unpack(Int32.self), kid.rawValue)
+        XCTAssertEqual(try vm.receive(from: kid, tag: .any).tag, 101)
+        XCTAssertEqual(try vm.receive(from: .any, tag: 103).tag, 103)
+        XCTAssertEqual(try vm.receive(from: .any, tag: .any).tag, 102)
+    }
+
+    func testSelfSendProbeNonBlockingAndTimedReceive() throws {
+        for tag: Int32 in [11, 12, 13] {
+            _ = try vm.initSend(encoding: 0)
+            var v = tag
+            try vm.pack(&v, count: 1)
+            try vm.send(to: vm.myTid.rawValue, tag: tag)
+        }
+        let probed = try vm.probe(from: -1, tag: -1)
+        XCTAssertGreaterThan(probed, 0)
+        XCTAssertEqual(try vm.bufferInfo(probed).tag, 11)
+        XCTAssertEqual(try vm.bufferInfo(try vm.receive(from: -1, tag: 12, timeoutNanoseconds: nil)).tag, 12)
+        XCTAssertEqual(try vm.bufferInfo(try vm.receive(from: -1, tag: -1, timeoutNanoseconds: nil)).tag, 11)
+        XCTAssertEqual(try vm.bufferInfo(try vm.receive(from: -1, tag: -1, timeoutNanoseconds: 0)).tag, 13)
+        XCTAssertEqual(try vm.receive(from: -1, tag: -1, timeoutNanoseconds: 0), 0)
+        // Invalid match arguments are not errors: they simply match nothing.
+        XCTAssertEqual(try vm.receive(from: -1, tag: -5, timeoutNanoseconds: 0), 0)
+        let start = Date()
+        XCTAssertEqual(try vm.receive(from: -1, tag: -2, timeoutNanoseconds: 300_000_000), 0)
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertGreaterThanOrEqual(elapsed, 0.29)
+        XCTAssertLessThan(elapsed, 2.0)
+        XCTAssertNil(try vm.receive(from: .any, tag: 5, timeout: .milliseconds(50)))
+    }
+
+    func testSendArgumentChecksAndMissingTasks() throws {
+        _ = try vm.setSendBuffer(0)
+        XCTAssertEqual(code { try vm.send(to: vm.myTid.rawValue, tag: 1) }, PVMError.Code.noBuf.rawValue)
+        _ = try vm.initSend(encoding: 0)
+        XCTAssertEqual(code { try vm.send(to: 0, tag: 1) }, PVMError.Code.badParam.rawValue)
+        XCTAssertEqual(code { try vm.send(to: -1, tag: 1) }, PVMError.Code.badParam.rawValue)
+        XCTAssertEqual(code { try vm.send(to: TaskID.daemon(host: 1).rawValue, tag: 1) }, PVMError.Code.badParam.rawValue)
+        XCTAssertEqual(code { try vm.send(to: vm.myTid.rawValue, tag: -1) }, PVMError.Code.badParam.rawValue)
+        // A task that does not exist, here or on a host that does not exist: dropped, not an error.
+        XCTAssertNil(code { try vm.send(to: 0x40fff, tag: 1) })
+        XCTAssertNil(code { try vm.send(to: 0x1c0001, tag: 1) })
+        XCTAssertNil(code { try vm.send(to: vm.myTid.rawValue, tag: 0x7fffffff) })
+        XCTAssertEqual(try vm.bufferInfo(try vm.receive(from: -1, tag: 0x7fffffff, timeoutNanoseconds: nil)).tag, 0x7fffffff)
+    }
+
+    func testEchoOfEveryEncodingAndLargeMessagesDirectAndThroughTheDaemon() throws {
+        let kid = try spawnOne(["echo"])
+        for route in [RoutePolicy.allowDirect, .dontRoute] {
+            vm.route = route
+            for encoding: Int32 in [0, 1, 2] {
+                _ = try vm.initSend(encoding: encoding)
+                var values: [Int32] = [1, -2, 3]
+                var d = 2.5
+                try vm.pack(&values, count: 3)
+                try vm.pack(&d, count: 1)
+                try vm.send(to: kid.rawValue, tag: 10)
+                let id = try vm.receive(from: kid.rawValue, tag: 11, timeoutNanoseconds: 10_000_000_000)
+                XCTAssertGreaterThan(id, 0)
+                var back = [Int32](repeating: 0, count: 3)
+                var e = 0.0
+                try vm.unpack(into: &back, count: 3)
+                try vm.unpack(into: &e, count: 1)
+                XCTAssertEqual(back, values)
+                XCTAssertEqual(e, 2.5)
+            }
+            // 4 MiB and 300 KiB through every large-message path, in order.
+            for size in [300 << 10, 4 << 20] {
+                let data = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ size) }
+                _ = try vm.initSend(encoding: 1)
+                try data.withUnsafeBufferPointer { try vm.pack($0.baseAddress!, count: size) }
+                try vm.send(to: kid.rawValue, tag: 20)
+                let id = try vm.receive(from: kid.rawValue, tag: 21, timeoutNanoseconds: 20_000_000_000)
+                XCTAssertEqual(try vm.bufferInfo(id).bytes, Int32(size))
+                var back = [UInt8](repeating: 0, count: size)
+                try back.withUnsafeMutableBufferPointer { try vm.unpack(into: $0.baseAddress!, count: size) }
+                XCTAssertEqual(back, data)
+            }
+        }
+        vm.route = .allowDirect
+        _ = try vm.initSend(encoding: 0)
+        try vm.send(to: kid.rawValue, tag: 999)
+    }
+
+    func testMulticastExcludesTheSenderAndPsendPrecv() throws {
+        let kid = try spawnOne(["echo"])
+        _ = try vm.initSend(encoding: 0)
+        var v: Int32 = 5
+        try vm.pack(&v, count: 1)
+        try vm.multicast(to: [vm.myTid.rawValue, kid.rawValue, 0x40fff], tag: 30)
+        XCTAssertGreaterThan(try vm.receive(from: kid.rawValue, tag: 31, timeoutNanoseconds: 10_000_000_000), 0)
+        XCTAssertEqual(try vm.receive(from: vm.myTid.rawValue, tag: 30, timeoutNanoseconds: 0), 0, "mcast never sends to the caller")
+        XCTAssertEqual(code { try vm.multicast(to: [kid.rawValue], tag: -3) }, PVMError.Code.badParam.rawValue)
+
+        let keep = vm.activeReceiveBuffer
+        var doubles: [Double] = [1, 2, 3, 4]
+        try vm.psend(to: kid.rawValue, tag: 40, data: &doubles, count: 4, type: 6)
+        var into = [Double](repeating: 0, count: 2)
+        let r = try vm.precv(from: kid.rawValue, tag: 41, into: &into, count: 2, type: 6)
+        XCTAssertEqual(r.bytes, 32, "precv reports the full length in bytes")
+        XCTAssertEqual(into, [1, 2])
+        XCTAssertEqual(r.source, kid.rawValue)
+        XCTAssertEqual(vm.activeReceiveBuffer, keep, "precv leaves the receive buffer alone")
+        XCTAssertEqual(code { try vm.psend(to: kid.rawValue, tag: 40, data: &doubles, count: 1, type: 0) }, PVMError.Code.notImpl.rawValue)
+        XCTAssertEqual(code { try vm.psend(to: kid.rawValue, tag: 40, data: &doubles, count: 1, type: 99) }, PVMError.Code.badParam.rawValue)
+        _ = try vm.initSend(encoding: 0)
+        try vm.send(to: kid.rawValue, tag: 999)
+    }
+
+    func testMessageBuffersFollowPVMsRules() throws {
+        let a = try vm.initSend(encoding: 0)
+        XCTAssertGreaterThan(a, 0)
+        XCTAssertEqual(vm.activeSendBuffer, a)
+        XCTAssertEqual(code { _ = try vm.initSend(encoding: 3) }, PVMError.Code.badParam.rawValue)
+        XCTAssertEqual(vm.activeSendBuffer, a, "a refused initsend keeps the old buffer")
+        let b = try vm.makeBuffer(encoding: 1)
+        XCTAssertNotEqual(a, b)
+        XCTAssertEqual(try vm.setSendBuffer(b), a)
+        XCTAssertEqual(try vm.setSendBuffer(0), b)
+        XCTAssertEqual(code { _ = try vm.setSendBuffer(9999) }, PVMError.Code.noSuchBuf.rawValue)
+        XCTAssertNil(code { try vm.freeBuffer(0) })
+        XCTAssertEqual(code { try vm.freeBuffer(-1) }, PVMError.Code.badParam.rawValue)
+        try vm.freeBuffer(b)
+        XCTAssertEqual(code { try vm.freeBuffer(b) }, PVMError.Code.noSuchBuf.rawValue)
+        XCTAssertEqual(code { _ = try vm.bufferInfo(0) }, PVMError.Code.badParam.rawValue)
+        XCTAssertEqual(code { _ = try vm.bufferInfo(b) }, PVMError.Code.noSuchBuf.rawValue)
+        XCTAssertEqual(try vm.makeBuffer(encoding: 0), b, "buffer ids are reused")
+        var s: [Int16] = [1, 2]
+        _ = try vm.setSendBuffer(a)
+        try vm.pack(&s, count: 2)
+        XCTAssertEqual(try vm.bufferInfo(a).bytes, 4)
+        _ = try vm.setSendBuffer(0)
+        XCTAssertEqual(code { try vm.pack(&s, count: 1) }, PVMError.Code.noBuf.rawValue)
+        XCTAssertEqual(code { try vm.send(to: vm.myTid.rawValue, tag: 1) }, PVMError.Code.noBuf.rawValue)
+        // Reading past the end of a received message.
+        _ = try vm.initSend(encoding: 0)
+        try vm.pack(&s, count: 1)
+        try vm.send(to: vm.myTid.rawValue, tag: 2)
+        _ = try vm.receive(from: -1, tag: 2, timeoutNanoseconds: nil)
+        var out: [Int16] = [0, 0]
+        XCTAssertEqual(code { try vm.unpack(into: &out, count: 2) }, PVMError.Code.noData.rawValue)
+    }
+
+    func testContextsSeparateMessages() throws {
+        let c1 = try vm.newContext()
+        XCTAssertEqual(c1 & TaskID.hostMask, 0x40000)
+        let old = vm.setContext(c1)
+        XCTAssertEqual(old, 0)
+        _ = try vm.initSend(encoding: 0)
+        try vm.send(to: vm.myTid.rawValue, tag: 5)
+        _ = vm.setContext(0)
+        XCTAssertEqual(try vm.receive(from: -1, tag: 5, timeoutNanoseconds: 0), 0, "a message of context c1 does not match in context 0")
+        _ = vm.setContext(c1)
+        XCTAssertGreaterThan(try vm.receive(from: -1, tag: 5, timeoutNanoseconds: 0), 0)
+        _ = vm.setContext(0)
+        try vm.freeContext(c1)
+        XCTAssertEqual(code { try vm.freeContext(c1) }, PVMError.Code.notFound.rawValue)
+    }
+
+    func testOptions() throws {
+        XCTAssertEqual(try vm.option(PVMOption.route.rawValue), 2)
+        XCTAssertEqual(try vm.setOption(PVMOption.route.rawValue, 1), 2)
+        XCTAssertEqual(try vm.setOption(PVMOption.route.rawValue, 2), 1)
+        XCTAssertEqual(try vm.option(PVMOption.autoErr.rawValue), 1)
+        XCTAssertEqual(try vm.option(PVMOption.fragSize.rawValue), 4080)
+        XCTAssertEqual(try vm.option(PVMOption.showTids.rawValue), 1)
+        XCTAssertEqual(code { _ = try vm.option(26) }, PVMError.Code.badParam.rawValue)
+        XCTAssertEqual(code { _ = try vm.option(PVMOption.pollType.rawValue) }, PVMError.Code.badParam.rawValue)
+        XCTAssertEqual(code { _ = try vm.setOption(PVMOption.pollTime.rawValue, 1) }, PVMError.Code.notImpl.rawValue)
+        XCTAssertEqual(code { _ = try vm.setOption(99, 1) }, PVMError.Code.badParam.rawValue)
+    }
+
+    // MARK: Tasks, hosts, notify, kill
+
+    func testTasksConfigStatusAndKill() throws {
+        let kid = try spawnOne(["sleep", "60"])
+        _ = try vm.receive(from: kid, tag: 1)
+        let all = try vm.tasks()
+        XCTAssertEqual(Set(all.map(\.tid)), [vm.myTid, kid])
+        let child = try XCTUnwrap(all.first { $0.tid == kid })
+        XCTAssertEqual(child.parent, vm.myTid.rawValue)
+        XCTAssertEqual(child.flags & 0x6, 0x6, "spawned (f) and connected (c)")
+        XCTAssertEqual(child.name, "pvm-test-task")
+        XCTAssertTrue(VirtualMachineFixture.alive(child.pid))
+        XCTAssertEqual(try vm.tasks(where: 0x40000).count, 2)
+        XCTAssertEqual(try vm.tasks(where: kid.rawValue).map(\.tid), [kid])
+        XCTAssertEqual(try vm.tasks(where: 0x40fff).count, 0)
+        XCTAssertEqual(code { _ = try vm.tasks(where: -1) }, PVMError.Code.noHost.rawValue)
+        XCTAssertEqual(code { _ = try vm.tasks(where: 0x80000) }, PVMError.Code.noHost.rawValue)
+
+        let hosts = try vm.config()
+        XCTAssertEqual(hosts.count, 1)
+        XCTAssertEqual(hosts[0].tid, 0x40000)
+        XCTAssertEqual(hosts[0].architecture, "LINUX64")
+        XCTAssertEqual(hosts[0].signature.rawValue, 0x00408c41)
+        XCTAssertEqual(try vm.hostStatus(hosts[0].name), 0)
+        XCTAssertEqual(try vm.hostStatus("nosuchhost"), PVMError.Code.noHost.rawValue)
+
+        XCTAssertEqual(try vm.taskStatus(kid.rawValue), 0)
+        XCTAssertEqual(try vm.taskStatus(0x40fff), PVMError.Code.noTask.rawValue)
+        XCTAssertEqual(code { _ = try vm.taskStatus(0) }, PVMError.Code.badParam.rawValue)
+        XCTAssertEqual(code { _ = try vm.taskStatus(TaskID.daemon(host: 1).rawValue) }, PVMError.Code.badParam.rawValue)
+
+        try vm.notifyOnExit(of: [kid], tag: 50)
+        try vm.kill(kid.rawValue)
+        let note = try vm.receive(from: .notifySource, tag: 50)
+        XCTAssertEqual(try note.unpack(Int32.self), kid.rawValue)
+        XCTAssertEqual(try vm.taskStatus(kid.rawValue), PVMError.Code.noTask.rawValue)
+        XCTAssertTrue(VirtualMachineFixture.eventually { !VirtualMachineFixture.alive(child.pid) })
+        XCTAssertNil(code { try vm.kill(0x40fff) }, "killing a task that is gone is not an error")
+        XCTAssertEqual(code { try vm.kill(0) }, PVMError.Code.badParam.rawValue)
+    }
+
+    func testNotifyKinds() throws {
+        // A task that is already gone (or never was) triggers at once.
+        try vm.notify(NotifyKind.taskExit.rawValue, tag: 60, count: 1, tids: [0x40fff])
+        XCTAssertEqual(try vm.receive(from: .notifySource, tag: 60).unpack(Int32.self), 0x40fff)
+        // HostDelete with cancel is delivered right away, as PVM does.
+        try vm.notify(NotifyKind.hostDelete.rawValue, tag: 61, count: 1, tids: [0x40000])
+        XCTAssertNil(try vm.receive(from: .any, tag: 61, timeout: .milliseconds(100)))
+        try vm.notify(NotifyKind.hostDelete.rawValue | NotifyKind.cancel, tag: 61, count: 1, tids: [0x40000])
+        XCTAssertEqual(try vm.receive(from: .notifySource, tag: 61).unpack(Int32.self), 0x40000)
+        try vm.notify(NotifyKind.hostAdd.rawValue, tag: 62, count: -1, tids: [])
+        XCTAssertEqual(code { try vm.notify(9, tag: 1, count: 0, tids: []) }, PVMError.Code.badParam.rawValue)
+        // A cancelled TaskExit does not fire.
+        let kid = try spawnOne(["sleep", "1"])
+        _ = try vm.receive(from: kid, tag: 1)
+        try vm.notify(NotifyKind.taskExit.rawValue, tag: 63, count: 1, tids: [kid.rawValue])
+        try vm.notify(NotifyKind.taskExit.rawValue | NotifyKind.cancel, tag: 63, count: 1, tids: [kid.rawValue])
+        try vm.notifyOnExit(of: [kid], tag: 64)
+        _ = try vm.receive(from: .notifySource, tag: 64)
+        XCTAssertNil(try vm.receive(from: .any, tag: 63, timeout: .zero))
+    }
+
+    // MARK: Output
+
+    func testCatchoutFramesEachChildsOutput() throws {
+        let path = fixture.base + "/caught.txt"
+        let file = try XCTUnwrap(fopen(path, "w"))
+        vm.catchOutput(to: file)
+        let kid = try spawnOne(["print"])
+        try vm.notifyOnExit(of: [kid], tag: 70)
+        _ = try vm.receive(from: .notifySource, tag: 70)
+        vm.catchOutput(to: nil)
+        try vm.exit()  // waits for the children's output to end
+        fclose(file)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertEqual(text, """
+            [\(kid)] BEGIN
+            [\(kid)] line one from \(kid)
+            [\(kid)] line two
+            [\(kid)] partial
+            [\(kid)] EOF
+
+            """)
+    }
+
+    func testOutputNobodyCatchesGoesToTheDaemonLog() throws {
+        let kid = try spawnOne(["print"])
+        try vm.notifyOnExit(of: [kid], tag: 71)
+        _ = try vm.receive(from: .notifySource, tag: 71)
+        XCTAssertTrue(VirtualMachineFixture.eventually { self.fixture.log.contains("[\(kid)] line one from \(kid)") }, fixture.log)
+        XCTAssertTrue(VirtualMachineFixture.eventually { self.fixture.log.contains("[\(kid)] partial") }, fixture.log)
     }
 }

@@ -194,7 +194,7 @@ public final class ShmEndpoint {
         probeWord = .allocate(capacity: 1)
         probeWord.pointee = pvm_random_u64() | 1
         cpus = SystemProbe.availableCPUs()
-        spinBudget = configuration.spinNanoseconds
+        spinBudget = 0  // until a peer connects (updateSpinBudget)
         if configuration.largeMode == .automatic {
             // Let peers of this user read our memory even under Yama ptrace_scope 1.
             _ = pvm_allow_ptrace_any()
@@ -408,7 +408,8 @@ public final class ShmEndpoint {
     /// Never spin when there are more local tasks (this one and its peers)
     /// than CPUs: the spinner would take the CPU its peer needs.
     private func updateSpinBudget() {
-        spinBudget = openPeers + 1 > cpus ? 0 : configuration.spinNanoseconds
+        // No peer: nothing to spin for (the watched sockets wake the sleep).
+        spinBudget = openPeers == 0 || openPeers + 1 > cpus ? 0 : configuration.spinNanoseconds
     }
 
     /// The path a message of `size` bytes to `peer` takes (without loans).

@@ -1,0 +1,192 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Histogram
+import PVM
+import PVMSystem
+
+/// Measurements through the task library (`--api pvm`): the far end is a
+/// task spawned through the daemon, and every message goes the way a PVM
+/// program's does (initsend, pack, send; recv, unpack).
+public enum TaskLibraryDriver {
+    static let echoTag: Int32 = 1
+    static let stopTag: Int32 = 2
+    static let helloTag: Int32 = 3
+    static let exitNotifyTag: Int32 = 0x7fff_0100
+
+    /// Enrolls, starting a local daemon when none runs.
+    static func enroll() throws -> VirtualMachine {
+        do { return try VirtualMachine.shared() } catch {
+            throw BenchError("cannot join a virtual machine: \(error)")
+        }
+    }
+
+    /// Leaves the machine, and stops the daemon if this run started it.
+    static func leave(_ vm: VirtualMachine) {
+        let started = vm.startedDaemon
+        try? vm.exit()
+        if started { DaemonLauncher.stopDaemon() }
+    }
+
+    /// Spawns the echoing peer (this program's hidden `pvm-peer`).
+    static func spawnPeer(_ vm: VirtualMachine, _ executable: String, _ arguments: [String]) throws -> Int32 {
+        let results: [Int32]
+        do { results = try vm.spawnResults(executable, arguments: ["pvm-peer"] + arguments, count: 1) } catch {
+            throw BenchError("cannot spawn the peer task: \(error)")
+        }
+        guard let t = results.first, t > 0 else {
+            throw BenchError("the daemon could not start the peer task \(executable): \(PVMError(code: results.first ?? -14).text)")
+        }
+        try vm.notify(NotifyKind.taskExit.rawValue, tag: exitNotifyTag, count: 1, tids: [t])
+        return t
+    }
+
+    /// Receives the next message from `peer` with `tag`; a TaskExit notify
+    /// for the peer (it died) is an error, not a hang.
+    @inline(__always)
+    static func receive(_ vm: VirtualMachine, from peer: Int32, tag: Int32) throws -> Int32 {
+        while true {
+            let id = try vm.receive(from: -1, tag: -1, timeoutNanoseconds: nil)
+            let (_, t, src) = try vm.bufferInfo(id)
+            if _fastPath(src == peer && t == tag) { return id }
+            if src == TaskID.notifySource.rawValue && t == exitNotifyTag {
+                throw BenchError("the peer task \(TaskID(peer)) exited in the middle of the measurement")
+            }
+        }
+    }
+
+    public static func pingpong(_ options: CommonOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
+        let sizes = try options.messageSizes()
+        let viaDaemon = options.transport == .daemon
+        let vm = try enroll()
+        defer { leave(vm) }
+        if viaDaemon { vm.route = .dontRoute }
+        let peer = try spawnPeer(vm, peerExecutable, viaDaemon ? ["--route", "daemon"] : [])
+        let validating = options.checkData
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, sizes.max()!), alignment: 4096)
+        defer { scratch.deallocate() }
+        scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
+        let base = scratch.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var results: [SizeResult] = []
+        for size in sizes {
+            let (iterations, warmup) = options.counts(for: size)
+            if progress { FileHandle.standardError.write(Data("\rpingpong --api pvm \(size) B: \(iterations) iterations...            ".utf8)) }
+            var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+            var allValid = true
+            var validationCPU: UInt64 = 0
+            var cpuStart: UInt64 = 0
+            for r in 0..<(warmup + iterations) {
+                if r == warmup {
+                    cpuStart = Clock.threadCPUNanoseconds()
+                    validationCPU = 0
+                }
+                if validating {
+                    let c0 = Clock.threadCPUNanoseconds()
+                    PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]), round: r)
+                    validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                }
+                let t0 = Clock.monotonicNanoseconds()
+                _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+                try vm.pack(base, count: size)
+                try vm.send(to: peer, tag: echoTag)
+                _ = try receive(vm, from: peer, tag: echoTag)
+                try vm.unpack(into: base, count: size)
+                let t1 = Clock.monotonicNanoseconds()
+                if validating {
+                    let c0 = Clock.threadCPUNanoseconds()
+                    if !PingPongDriver.check(UnsafeRawBufferPointer(rebasing: scratch[0..<size]), size: size, round: r) { allValid = false }
+                    validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                }
+                if r >= warmup { _ = histogram.record((t1 &- t0) / 2) }
+            }
+            let cpuTotal = Clock.threadCPUNanoseconds() &- cpuStart
+            let cpu = Double(cpuTotal &- min(validationCPU, cpuTotal)) / Double(2 * iterations)
+            let oneWay = OneWay(histogram)
+            results.append(SizeResult(bytes: size, iterations: iterations, oneWayNs: oneWay,
+                                      gbytesPerS: Double(size) / oneWay.mean, messagesPerS: 1e9 / oneWay.mean,
+                                      cpuNsPerMsg: cpu, path: viaDaemon ? "daemon" : "shm", validated: validating ? allValid : nil))
+        }
+        if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+        try vm.send(to: peer, tag: stopTag)
+        // Wait for the peer to go (its exit notify), so nothing is left behind.
+        _ = try? vm.receive(from: TaskID.notifySource.rawValue, tag: exitNotifyTag, timeoutNanoseconds: 10_000_000_000)
+        return RunResult(benchmark: "pingpong", transport: viaDaemon ? "daemon" : "shm", api: "pvm", zeroCopy: false,
+                         machine: .current(), results: results)
+    }
+
+    /// The far end: echoes every message (unpacked and packed again, as a
+    /// PVM program would) until told to stop; with `hello`, sends its task
+    /// id to its parent and leaves (the spawn benchmark).
+    public static func serve(route: String?, hello: Bool) throws {
+        let vm = try VirtualMachine.shared()
+        defer { try? vm.exit() }
+        let parent = try vm.parent().rawValue
+        if hello {
+            _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+            try vm.sendBufferForPacking().pack(vm.myTid.rawValue)
+            try vm.send(to: parent, tag: helloTag)
+            return
+        }
+        if route == "daemon" { vm.route = .dontRoute }
+        var scratch = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 4096)
+        var capacity = 1 << 16
+        defer { scratch.deallocate() }
+        while true {
+            let id = try vm.receive(from: parent, tag: -1, timeoutNanoseconds: nil)
+            let (bytes, tag, _) = try vm.bufferInfo(id)
+            if tag != echoTag { return }
+            let n = Int(bytes)
+            if n > capacity {
+                scratch.deallocate()
+                capacity = n
+                scratch = .allocate(byteCount: n, alignment: 4096)
+            }
+            let p = scratch.assumingMemoryBound(to: UInt8.self)
+            try vm.unpack(into: p, count: n)
+            _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+            try vm.pack(UnsafePointer(p), count: n)
+            try vm.send(to: parent, tag: echoTag)
+        }
+    }
+
+    /// Time to spawn `tasks` tasks and hear from each (one message each),
+    /// repeated `repetitions` times; `one_way_ns` is the time per task.
+    public static func spawn(tasks: Int, repetitions: Int, peerExecutable: String, progress: Bool) throws -> RunResult {
+        let vm = try enroll()
+        defer { leave(vm) }
+        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        var cpuTotal: UInt64 = 0
+        for rep in 0..<(repetitions + 1) {
+            if progress { FileHandle.standardError.write(Data("\rspawn \(tasks) tasks: repetition \(rep + 1) of \(repetitions + 1)...    ".utf8)) }
+            let c0 = Clock.threadCPUNanoseconds()
+            let t0 = Clock.monotonicNanoseconds()
+            let results: [Int32]
+            do { results = try vm.spawnResults(peerExecutable, arguments: ["pvm-peer", "--hello"], count: tasks) } catch {
+                throw BenchError("spawn failed: \(error)")
+            }
+            let started = results.filter { $0 > 0 }
+            guard started.count == tasks else {
+                throw BenchError("only \(started.count) of \(tasks) tasks started: \(PVMError(code: results.last ?? -14).text)")
+            }
+            for _ in 0..<tasks { _ = try vm.receive(from: -1, tag: helloTag, timeoutNanoseconds: nil) }
+            let elapsed = Clock.monotonicNanoseconds() &- t0
+            // The first round warms the page cache and the daemon; it is not counted.
+            if rep > 0 {
+                _ = histogram.record(elapsed / UInt64(tasks))
+                cpuTotal &+= Clock.threadCPUNanoseconds() &- c0
+            }
+            // Untimed: wait until every task of this round has gone.
+            try vm.notify(NotifyKind.taskExit.rawValue, tag: exitNotifyTag, count: Int32(started.count), tids: started)
+            for _ in 0..<tasks { _ = try vm.receive(from: TaskID.notifySource.rawValue, tag: exitNotifyTag, timeoutNanoseconds: 30_000_000_000) }
+        }
+        if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        let oneWay = OneWay(histogram)
+        var result = SizeResult(bytes: 0, iterations: repetitions, oneWayNs: oneWay, gbytesPerS: 0,
+                                messagesPerS: 1e9 / oneWay.mean, cpuNsPerMsg: Double(cpuTotal) / Double(repetitions * tasks),
+                                path: "spawn", validated: nil)
+        result.tasks = tasks
+        return RunResult(benchmark: "spawn", transport: "shm", api: "pvm", zeroCopy: false, machine: .current(), results: [result])
+    }
+}
