@@ -83,6 +83,9 @@ do {
         try m.pack(String(cString: buf))
         try m.pack(String(cString: getenv("PVMTEST_EXPORTED") ?? strdup("")))
         try vm.send(m, to: try vm.parent(), tag: 1)
+    case "halt":
+        try vm.halt()
+        fail("pvm_halt returned")
     default:
         fail("unknown mode \(mode)")
     }
