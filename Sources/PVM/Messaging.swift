@@ -18,16 +18,29 @@ extension VirtualMachine {
     /// the id is free, so a recycled id brings warm storage back with it.
     func takeID() -> Int {
         if let free = freeIDs.popLast() { return Int(free) }
-        objects.append(MessageBuffer(encoding: .default))
+        objects.append(.passRetained(MessageBuffer(encoding: .default)))
         meta.append(BufferMeta())
         return objects.count - 1
     }
 
     func allocate(encoding: Encoding) -> Int32 {
         let i = takeID()
-        objects[i].reset(encoding: encoding)
+        object(i) { $0.reset(encoding: encoding) }
         meta[i] = BufferMeta(inUse: true, tag: 0, source: tid.rawValue, destination: 0, context: context)
         return Int32(i)
+    }
+
+    /// Calls `body` with buffer object `i`, with no reference counting.
+    @usableFromInline @inline(__always)
+    func object<R>(_ i: Int, _ body: (MessageBuffer) -> R) -> R {
+        objects[i]._withUnsafeGuaranteedRef(body)
+    }
+
+    @usableFromInline @inline(__always)
+    func withObject<R>(_ i: Int, _ body: (MessageBuffer) throws(PVMError) -> R) throws(PVMError) -> R {
+        do { return try objects[i]._withUnsafeGuaranteedRef { b throws(PVMError) in try body(b) } } catch let e as PVMError { throw e } catch {
+            fatalError("unreachable: \(error)")
+        }
     }
 
     func slot(_ id: Int32) throws(PVMError) -> Int {
@@ -38,7 +51,7 @@ extension VirtualMachine {
 
     /// The buffer behind `id`.
     public func buffer(_ id: Int32) throws(PVMError) -> MessageBuffer {
-        objects[try slot(id)]
+        objects[try slot(id)].takeUnretainedValue()
     }
 
     /// A new buffer, not made active (pvm_mkbuf).
@@ -66,8 +79,8 @@ extension VirtualMachine {
     /// gets a fresh object): for values that own their message.
     func detach(_ id: Int32) -> MessageBuffer {
         let i = Int(id)
-        let b = objects[i]
-        objects[i] = MessageBuffer(encoding: .default, capacity: 16)
+        let b = objects[i].takeRetainedValue()
+        objects[i] = .passRetained(MessageBuffer(encoding: .default, capacity: 16))
         release(i)
         return b
     }
@@ -78,7 +91,7 @@ extension VirtualMachine {
         let sb = Int(sendBuffer)
         if sb != 0 {
             // Freed and made again at once: the same id and storage, no allocation.
-            objects[sb].reset(encoding: e)
+            object(sb) { $0.reset(encoding: e) }
             meta[sb] = BufferMeta(inUse: true, tag: 0, source: tid.rawValue, destination: 0, context: context)
             return sendBuffer
         }
@@ -98,7 +111,7 @@ extension VirtualMachine {
 
     /// Makes `id` the receive buffer; returns the previous one (pvm_setrbuf).
     public func setReceiveBuffer(_ id: Int32) throws(PVMError) -> Int32 {
-        if id != 0 { objects[try slot(id)].rewind() }
+        if id != 0 { object(try slot(id)) { $0.rewind() } }
         defer { receiveBuffer = id }
         return receiveBuffer
     }
@@ -106,15 +119,15 @@ extension VirtualMachine {
     /// Length in bytes, tag and source of a buffer (pvm_bufinfo).
     public func bufferInfo(_ id: Int32) throws(PVMError) -> (bytes: Int32, tag: Int32, source: Int32) {
         let i = try slot(id)
-        return (Int32(truncatingIfNeeded: objects[i].byteCount), meta[i].tag, meta[i].source)
+        return (Int32(truncatingIfNeeded: object(i) { $0.byteCount }), meta[i].tag, meta[i].source)
     }
 
     /// The full header of a buffer (pvm_getminfo): len, ctx, tag, wid, enc, crc, src, dst.
     public func messageInfo(_ id: Int32) throws(PVMError) -> [Int32] {
         let i = try slot(id)
         let m = meta[i]
-        return [Int32(truncatingIfNeeded: objects[i].byteCount), m.context, m.tag, 0,
-                Int32(bitPattern: objects[i].signature.rawValue), 0, m.source, m.destination]
+        return [Int32(truncatingIfNeeded: object(i) { $0.byteCount }), m.context, m.tag, 0,
+                Int32(bitPattern: object(i) { $0.signature.rawValue }), 0, m.source, m.destination]
     }
 
     /// Sets header fields of a buffer (pvm_setminfo): ctx, tag, src, dst.
@@ -129,27 +142,27 @@ extension VirtualMachine {
     /// The active send buffer, for packing.
     public func sendBufferForPacking() throws(PVMError) -> MessageBuffer {
         guard sendBuffer != 0 else { throw PVMError(.noBuf, "no active send buffer") }
-        return objects[Int(sendBuffer)]
+        return objects[Int(sendBuffer)].takeUnretainedValue()
     }
 
     /// The active receive buffer, for unpacking.
     public func receiveBufferForUnpacking() throws(PVMError) -> MessageBuffer {
         guard receiveBuffer != 0 else { throw PVMError(.noBuf, "no active receive buffer") }
-        return objects[Int(receiveBuffer)]
+        return objects[Int(receiveBuffer)].takeUnretainedValue()
     }
 
     /// Packs `count` items into the active send buffer (pvm_pk*).
     @inlinable
     public func pack<T: PVMScalar>(_ items: UnsafePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
         guard sendBuffer != 0 else { throw PVMError(.noBuf, "no active send buffer") }
-        try objects[Int(sendBuffer)].pack(items, count: count, stride: stride)
+        try withObject(Int(sendBuffer)) { b throws(PVMError) in try b.pack(items, count: count, stride: stride) }
     }
 
     /// Unpacks `count` items from the active receive buffer (pvm_upk*).
     @inlinable
     public func unpack<T: PVMScalar>(into items: UnsafeMutablePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
         guard receiveBuffer != 0 else { throw PVMError(.noBuf, "no active receive buffer") }
-        try objects[Int(receiveBuffer)].unpack(into: items, count: count, stride: stride)
+        try withObject(Int(receiveBuffer)) { b throws(PVMError) in try b.unpack(into: items, count: count, stride: stride) }
     }
 }
 
@@ -176,14 +189,14 @@ extension VirtualMachine {
         try Self.checkDestination(dst, tag: tag)
         guard sendBuffer != 0 else { throw PVMError(.noBuf, "no active send buffer") }
         try checkDaemon()
-        try transmit(objects[Int(sendBuffer)], to: dst, tag: tag)
+        try withObject(Int(sendBuffer)) { b throws(PVMError) in try transmit(b, to: dst, tag: tag) }
     }
 
     /// Sends the active send buffer to every task in `tids` except this one (pvm_mcast).
     public func multicast(to tids: [Int32], tag: Int32) throws(PVMError) {
         guard tag >= 0 else { throw PVMError(.badParam, "message tag \(tag)") }
         guard sendBuffer != 0 else { throw PVMError(.noBuf, "no active send buffer") }
-        let b = objects[Int(sendBuffer)]
+        let b = objects[Int(sendBuffer)].takeUnretainedValue()
         try checkDaemon()
         for t in tids where t != tid.rawValue && t > 0 && TaskID(t).localPart != 0 {
             try transmit(b, to: t, tag: tag)
@@ -240,12 +253,21 @@ extension VirtualMachine {
             try sendThroughDaemon(b, header)
             return
         }
-        let ep = endpoint!
+        let ep = fastEndpoint!
         let me = tid.rawValue, ctx = context
         do {
+            // The short frame where the ring carries its flags (inline), else the compact one.
+            if _fastPath(ctx == 0 && b.signature == .native && b.isContiguous
+                         && ShortFrame.size + b.byteCount <= ep._withUnsafeGuaranteedRef({ $0.configuration.eagerLimit })) {
+                let flags = ShortFrame.flags(b.encoding)
+                try b.withFrame(headerSize: ShortFrame.size, { ShortFrame.encode(source: me, tag: tag, into: $0) }) { frame in
+                    try ep._withUnsafeGuaranteedRef { try $0.send(frame, to: peer, flags: flags) }
+                }
+                return
+            }
             try b.withFrame(headerSize: CompactFrame.size, {
                 CompactFrame.encode(source: me, tag: tag, context: ctx, encoding: b.encoding, signature: b.signature, into: $0)
-            }) { frame in try ep.send(frame, to: peer) }
+            }) { frame in try ep._withUnsafeGuaranteedRef { try $0.send(frame, to: peer) } }
         } catch let error as TransportError where error.kind == .peerGone || error.kind == .noPeer {
             forget(peer: peer)  // the receiver is gone: the message is dropped, as PVM does
         } catch {
@@ -310,7 +332,7 @@ extension VirtualMachine {
     /// Queues an arrived message that no receive is waiting for.
     func enqueue(_ h: FrameHeader, _ body: UnsafeRawBufferPointer) throws(PVMError) {
         let i = takeID()
-        do { try objects[i].load(received: body, encoding: h.encoding, signature: h.signature) } catch {
+        do { try withObject(i) { b throws(PVMError) in try b.load(received: body, encoding: h.encoding, signature: h.signature) } } catch {
             freeIDs.append(Int32(i))
             throw error
         }
@@ -329,9 +351,9 @@ extension VirtualMachine {
     /// Takes in everything that has arrived, waiting up to `timeoutNanoseconds`
     /// (nil: until something arrives) for at least one event.
     func pump(timeoutNanoseconds: UInt64?) throws(PVMError) {
-        guard let ep = endpoint else { return }
+        guard let ep = fastEndpoint else { return }
         do {
-            try ep.receive(timeoutNanoseconds: timeoutNanoseconds) { event in try self.handle(event) }
+            _ = try ep._withUnsafeGuaranteedRef { try $0.receive(timeoutNanoseconds: timeoutNanoseconds) { event in try self.handle(event) } }
         } catch let error as PVMError {
             throw error
         } catch {
@@ -355,7 +377,7 @@ extension VirtualMachine {
         switch event {
         case .message(let peer, let message):
             let (h, body): (FrameHeader, UnsafeRawBufferPointer)
-            do { (h, body) = try CompactFrame.decode(message.bytes, destination: tid.rawValue) } catch {
+            do { (h, body) = try ShortFrame.decode(message.bytes, flags: message.flags, destination: tid.rawValue) } catch {
                 warn("dropped a malformed message from a local peer and closed its connection: \(error)")
                 endpoint?.disconnect(peer)
                 forget(peer: peer)
@@ -392,7 +414,7 @@ extension VirtualMachine {
     func deliverDirect(_ h: FrameHeader, _ body: UnsafeRawBufferPointer) throws(PVMError) {
         let rb = Int(receiveBuffer)
         if rb != 0 && receiveBuffer != sendBuffer {
-            try objects[rb].load(received: body, encoding: h.encoding, signature: h.signature)
+            try withObject(rb) { b throws(PVMError) in try b.load(received: body, encoding: h.encoding, signature: h.signature) }
             meta[rb] = BufferMeta(inUse: true, tag: h.tag, source: h.source, destination: h.destination, context: h.context)
             matched = receiveBuffer
             return
@@ -473,7 +495,7 @@ extension VirtualMachine {
             throw error
         }
         let i = Int(id)
-        let b = objects[i]
+        let b = objects[i].takeUnretainedValue()
         let s = meta[i]
         let total = b.byteCount
         let n = min(total, count * size)

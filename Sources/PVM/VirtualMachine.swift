@@ -74,7 +74,11 @@ public final class VirtualMachine {
     var hostNumber: Int32 = 1
     public private(set) var hostName = ""
     @exclusivity(unchecked) var daemon: FrameConnection?
-    @exclusivity(unchecked) var endpoint: ShmEndpoint?
+    @exclusivity(unchecked) var endpoint: ShmEndpoint? {
+        didSet { fastEndpoint = endpoint.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `endpoint` without reference counting on use (`endpoint` owns it).
+    @exclusivity(unchecked) var fastEndpoint: Unmanaged<ShmEndpoint>?
     /// This enrollment found no daemon and started one.
     public private(set) var startedDaemon = false
     /// Is this task enrolled and its daemon there?
@@ -88,7 +92,11 @@ public final class VirtualMachine {
     @exclusivity(unchecked) var lastPeer: ShmPeerID = 0
 
     // Message buffers, by PVM buffer id.
-    @usableFromInline @exclusivity(unchecked) var objects: ContiguousArray<MessageBuffer> = [MessageBuffer(encoding: .default, capacity: 16)]
+    /// The buffer objects, by id. Held unmanaged (each element owns one
+    /// retain, taken in `takeID` and `detach`) and used through
+    /// `withObject`: reading a class reference out of an array would cost
+    /// a retain and a release per use, more than packing a small message.
+    @usableFromInline @exclusivity(unchecked) var objects: ContiguousArray<Unmanaged<MessageBuffer>> = [.passRetained(MessageBuffer(encoding: .default, capacity: 16))]
     @exclusivity(unchecked) var meta: [BufferMeta] = [BufferMeta()]
     @exclusivity(unchecked) var freeIDs: [Int32] = []
     @usableFromInline @exclusivity(unchecked) var sendBuffer: Int32 = 0
@@ -115,7 +123,26 @@ public final class VirtualMachine {
 
     // MARK: Enrollment
 
+    /// Enrolls with the local daemon. A daemon that hangs up during the
+    /// handshake (one that was just killed, or halting) is retried with a
+    /// fresh start, a few times, before giving up with PvmSysErr.
     func enroll() throws(PVMError) {
+        var attempt = 0
+        while true {
+            do {
+                try enrollOnce()
+                return
+            } catch where error.code == PVMError.Code.sysErr.rawValue && attempt < 3 && hungUpDuringConnect {
+                attempt += 1
+                usleep(UInt32(20_000 * attempt))
+            }
+        }
+    }
+
+    var hungUpDuringConnect = false
+
+    func enrollOnce() throws(PVMError) {
+        hungUpDuringConnect = false
         let env = Environment.current
         let (connection, started) = try DaemonLauncher.connectOrStart(environment: env)
         startedDaemon = started
@@ -137,6 +164,7 @@ public final class VirtualMachine {
         w.int(enrollAsConsole ? 1 : 0)
         var r: ControlReader
         do { r = try request(.connect, w) } catch {
+            hungUpDuringConnect = state == .daemonLost
             teardown()
             state = .idle
             throw error

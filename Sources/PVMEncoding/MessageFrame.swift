@@ -131,3 +131,41 @@ public enum CompactFrame {
         return (h, UnsafeRawBufferPointer(rebasing: raw[size...]))
     }
 }
+
+/// The 8-byte header of a small message in the common case (context 0, this
+/// host's data format): source and tag only. The encoding travels in the
+/// ring record's flags word (`shortFlag | encoding`), which the transport
+/// delivers with inline messages; a message with flags 0 has the 16-byte
+/// `CompactFrame`. With it an 8-byte message and its ring record fill half
+/// a cache line, as in the bare transport.
+public enum ShortFrame {
+    public static let size = 8
+    public static let shortFlag: UInt16 = 0x8000
+
+    @inline(__always)
+    public static func flags(_ encoding: Encoding) -> UInt16 { shortFlag | UInt16(UInt8(truncatingIfNeeded: encoding.rawValue)) }
+
+    @inline(__always)
+    public static func encode(source: Int32, tag: Int32, into p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: source.littleEndian, toByteOffset: 0, as: Int32.self)
+        p.storeBytes(of: tag.littleEndian, toByteOffset: 4, as: Int32.self)
+    }
+
+    /// Decodes a message that arrived with `flags` (untrusted): the short
+    /// form when the flag says so, else the compact form.
+    @inline(__always)
+    public static func decode(_ raw: UnsafeRawBufferPointer, flags: UInt16, destination: Int32) throws(PVMError) -> (FrameHeader, UnsafeRawBufferPointer) {
+        guard flags & shortFlag != 0 else { return try CompactFrame.decode(raw, destination: destination) }
+        guard raw.count >= size else { throw PVMError(.badMsg, "message of \(raw.count) bytes is shorter than its \(size)-byte header") }
+        guard flags & 0x7ff8 == 0, let encoding = Encoding(rawValue: Int32(flags & 0x7)) else {
+            throw PVMError(.badMsg, "record flags 0x\(String(flags, radix: 16)) do not describe a message")
+        }
+        var h = FrameHeader(bodyLength: raw.count - size,
+                            tag: Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: Int32.self)),
+                            context: 0,
+                            source: Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: Int32.self)),
+                            destination: destination, encoding: encoding, signature: .native)
+        h.length = UInt64(FrameHeader.size + raw.count - size)
+        return (h, UnsafeRawBufferPointer(rebasing: raw[size...]))
+    }
+}

@@ -80,8 +80,8 @@ do {
         var buf = [CChar](repeating: 0, count: 4096)
         _ = getcwd(&buf, buf.count)
         let m = Message()
-        try m.pack(String(cString: buf))
-        try m.pack(String(cString: getenv("PVMTEST_EXPORTED") ?? strdup("")))
+        try m.pack(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        try m.pack(getenv("PVMTEST_EXPORTED").map { String(cString: $0) } ?? "")
         try vm.send(m, to: try vm.parent(), tag: 1)
     case "halt":
         try vm.halt()

@@ -122,11 +122,11 @@ struct RingProducer {
     /// announced that it may be asleep, in which case the caller must ring
     /// its doorbell (see `claimWakeUp`).
     @inlinable @inline(__always)
-    mutating func commit(_ kind: RecordKind, length: Int) -> Bool {
+    mutating func commit(_ kind: RecordKind, length: Int, flags: UInt16 = 0) -> Bool {
         let record = ring.data + Int(tail & ring.mask)
         record.storeBytes(of: UInt32(truncatingIfNeeded: length), toByteOffset: 8, as: UInt32.self)
         record.storeBytes(of: kind.rawValue, toByteOffset: 12, as: UInt16.self)
-        record.storeBytes(of: 0 as UInt16, toByteOffset: 14, as: UInt16.self)
+        record.storeBytes(of: flags, toByteOffset: 14, as: UInt16.self)
         // Release: payload and header fields become visible before the stamp
         // that tells the consumer the record is ready.
         pvm_store_release_u64(record, tail &+ 1)
@@ -201,6 +201,12 @@ struct RingConsumer {
         let room = Int(ring.capacity &- (head & ring.mask)) - recordHeaderSize
         guard length <= room, let kind = RecordKind(rawValue: rawKind) else { return nil }
         return (kind, length)
+    }
+
+    /// The sender's 16-bit word of a ready record (opaque to the ring).
+    @inlinable @inline(__always)
+    func flags(_ record: UnsafeMutableRawPointer) -> UInt16 {
+        record.load(fromByteOffset: 14, as: UInt16.self)
     }
 
     /// Moves past the current record; publishes the position every quarter

@@ -24,6 +24,15 @@ public enum ShmPath: String, Sendable, Codable {
 public struct ShmMessage {
     public let bytes: UnsafeRawBufferPointer
     public let path: ShmPath
+    /// The word the sender passed with an inline message (0 on every other
+    /// path): opaque to the transport, a place for a tiny header.
+    public let flags: UInt16
+
+    public init(bytes: UnsafeRawBufferPointer, path: ShmPath, flags: UInt16 = 0) {
+        self.bytes = bytes
+        self.path = path
+        self.flags = flags
+    }
 }
 
 /// What `poll` and `receive` report.
@@ -147,7 +156,7 @@ public final class ShmEndpoint {
     @exclusivity(unchecked) @usableFromInline var peerLimit = 0
     private var resources: [PeerResources?]
     @exclusivity(unchecked) private var connectionEvents: [(ShmPeerID, String?)] = []
-    @exclusivity(unchecked) private var pending: [(ShmPeerID, ShmPath, UnsafeMutableRawBufferPointer)] = []
+    @exclusivity(unchecked) private var pending: [(ShmPeerID, ShmPath, UnsafeMutableRawBufferPointer, UInt16)] = []
     @exclusivity(unchecked) private var pendingHead = 0
     @exclusivity(unchecked) private var largeBuffer: UnsafeMutableRawPointer? = nil
     @exclusivity(unchecked) private var largeCapacity = 0
@@ -623,7 +632,8 @@ public final class ShmEndpoint {
             var keepGoing = true
             switch kind {
             case .inline:
-                try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: payload, count: length), path: .inline)))
+                try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: payload, count: length), path: .inline,
+                                                                  flags: slot.pointee.consumer.flags(record))))
                 count += 1
             case .pad:
                 break
@@ -769,11 +779,11 @@ public final class ShmEndpoint {
             if let reason { try handler(.disconnected(peer, reason)) } else { try handler(.connected(peer)) }
         }
         while pendingHead < pending.count {
-            let (peer, path, storage) = pending[pendingHead]
+            let (peer, path, storage, flags) = pending[pendingHead]
             pendingHead += 1
             defer { storage.deallocate() }
             n += 1
-            try handler(.message(peer, ShmMessage(bytes: UnsafeRawBufferPointer(storage), path: path)))
+            try handler(.message(peer, ShmMessage(bytes: UnsafeRawBufferPointer(storage), path: path, flags: flags)))
         }
         if pendingHead == pending.count { pending.removeAll(keepingCapacity: true); pendingHead = 0 }
         return n
@@ -794,7 +804,7 @@ public final class ShmEndpoint {
                     case .message(let peer, let message):
                         let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: message.bytes.count, alignment: 16)
                         if message.bytes.count > 0 { copy.copyMemory(from: message.bytes) }
-                        pending.append((peer, message.path, copy))
+                        pending.append((peer, message.path, copy, message.flags))
                     case .connected(let peer): connectionEvents.append((peer, nil))
                     case .disconnected(let peer, let reason): connectionEvents.append((peer, reason))
                     case .readable(let fd): externalEvents.append(fd)
@@ -917,18 +927,22 @@ public final class ShmEndpoint {
     /// for messages up to the eager limit (copied into the ring), after the
     /// receiver has pulled them for single-copy messages, after the last piece
     /// is in the ring for pipelined ones. Blocks while the ring is full.
-    public func send(_ bytes: UnsafeRawBufferPointer, to peer: ShmPeerID) throws(TransportError) {
+    ///
+    /// `flags` travels with messages up to the eager limit (inline) and
+    /// reaches the receiver as `ShmMessage.flags`; larger messages arrive
+    /// with flags 0, so a receiver must not need them for those.
+    public func send(_ bytes: UnsafeRawBufferPointer, to peer: ShmPeerID, flags: UInt16 = 0) throws(TransportError) {
         let slot = try openSlot(peer)
         let count = bytes.count
         if _fastPath(count <= configuration.eagerLimit) {
             if let payload = slot.pointee.producer.reserve(count) {
                 if count > 0 { payload.copyMemory(from: bytes.baseAddress!, byteCount: count) }
-                if slot.pointee.producer.commit(.inline, length: count) { ringPeer(slot) }
+                if slot.pointee.producer.commit(.inline, length: count, flags: flags) { ringPeer(slot) }
                 return
             }
             let payload = try reserveBlocking(Int(peer), count)
             if count > 0 { payload.copyMemory(from: bytes.baseAddress!, byteCount: count) }
-            if slot.pointee.producer.commit(.inline, length: count) { ringPeer(slot) }
+            if slot.pointee.producer.commit(.inline, length: count, flags: flags) { ringPeer(slot) }
             return
         }
         guard count <= configuration.maxMessageSize else {
