@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "PVM", targets: ["PVM"]),
         .executable(name: "pvmbench", targets: ["pvmbench"]),
         .executable(name: "pvmd", targets: ["pvmd"]),
+        .executable(name: "pvmbench-task", targets: ["pvmbench-task"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -89,6 +90,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "pvmbench", dependencies: ["PVMBench"], swiftSettings: swiftSettings),
+        // The spawned end of pvmbench's task-library measurements: the task
+        // library only, Swift runtime linked in, so that it starts fast.
+        .executableTarget(
+            name: "pvmbench-task",
+            dependencies: ["PVM"],
+            swiftSettings: swiftSettings,
+            linkerSettings: [.unsafeFlags(["-static-executable"])]
+        ),
 
         .target(
             name: "PVMTestSupport",

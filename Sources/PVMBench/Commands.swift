@@ -12,7 +12,7 @@ public struct PVMBenchCommand: ParsableCommand {
         commandName: "pvmbench",
         abstract: "Latency and bandwidth of every PVM message path.",
         discussion: "With no subcommand, runs the default suite (see 'pvmbench help suite').",
-        subcommands: [Suite.self, PingPong.self, MsgRate.self, SpawnBench.self, Convert.self, Peer.self, TaskPeer.self],
+        subcommands: [Suite.self, PingPong.self, MsgRate.self, SpawnBench.self, Convert.self, Peer.self],
         defaultSubcommand: Suite.self)
 
     public init() {}
@@ -77,7 +77,7 @@ struct PingPong: ParsableCommand {
 
     func run() throws {
         let result = common.api == .pvm
-            ? try TaskLibraryDriver.pingpong(common, peerExecutable: ownExecutable(), progress: showsProgress())
+            ? try TaskLibraryDriver.pingpong(common, peerExecutable: TaskLibraryDriver.peerExecutable(besides: ownExecutable()), progress: showsProgress())
             : try PingPongDriver.run(common, peerExecutable: ownExecutable(), progress: showsProgress())
         try emit(try render([result], common.format), to: common.output)
         if let plot = common.plot { try Plot.svg([result]).write(toFile: plot, atomically: true, encoding: .utf8) }
@@ -141,7 +141,7 @@ struct Suite: ParsableCommand {
             options.zeroCopy = path.zeroCopy
             do {
                 let run = path.api == .pvm
-                    ? try TaskLibraryDriver.pingpong(options, peerExecutable: ownExecutable(), progress: showsProgress())
+                    ? try TaskLibraryDriver.pingpong(options, peerExecutable: TaskLibraryDriver.peerExecutable(besides: ownExecutable()), progress: showsProgress())
                     : try PingPongDriver.run(options, peerExecutable: ownExecutable(), progress: showsProgress())
                 FileHandle.standardOutput.write(Data((Report.table(run) + "\n").utf8))
                 runs.append(run)
@@ -192,7 +192,7 @@ struct SpawnBench: ParsableCommand {
         commandName: "spawn",
         abstract: "Time to spawn N tasks through the daemon and hear one message from each.",
         discussion: """
-            Each repetition spawns --tasks copies of a small task (this program's hidden peer) that sends \
+            Each repetition spawns --tasks copies of a small task (pvmbench-task, beside pvmbench) that sends \
             its task id to the spawner and exits; the time from the spawn request to the last message, \
             divided by N, is one sample. A first, uncounted repetition warms the daemon and page cache. \
             Starts a local virtual machine if none runs, and stops what it started.
@@ -209,20 +209,9 @@ struct SpawnBench: ParsableCommand {
     }
 
     func run() throws {
-        let result = try TaskLibraryDriver.spawn(tasks: tasks, repetitions: repetitions, peerExecutable: ownExecutable(), progress: showsProgress())
+        let result = try TaskLibraryDriver.spawn(tasks: tasks, repetitions: repetitions,
+                                                 peerExecutable: TaskLibraryDriver.peerExecutable(besides: ownExecutable()), progress: showsProgress())
         try emit(try render([result], format), to: output)
     }
 }
 
-/// The far end of a task-library measurement (spawned by pvmbench itself).
-struct TaskPeer: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "pvm-peer", abstract: "Internal: the spawned end of an --api pvm measurement.", shouldDisplay: false)
-
-    @Option var route: String?
-    @Flag var hello = false
-
-    func run() throws {
-        try TaskLibraryDriver.serve(route: route, hello: hello)
-    }
-}

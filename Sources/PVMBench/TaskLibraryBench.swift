@@ -29,10 +29,16 @@ public enum TaskLibraryDriver {
         if started { DaemonLauncher.stopDaemon() }
     }
 
-    /// Spawns the echoing peer (this program's hidden `pvm-peer`).
+    /// The spawned end of these measurements: `pvmbench-task`, beside this program.
+    public static func peerExecutable(besides executable: String) -> String {
+        guard let slash = executable.lastIndex(of: "/") else { return "pvmbench-task" }
+        return String(executable[...slash]) + "pvmbench-task"
+    }
+
+    /// Spawns the echoing peer (`pvmbench-task`).
     static func spawnPeer(_ vm: VirtualMachine, _ executable: String, _ arguments: [String]) throws -> Int32 {
         let results: [Int32]
-        do { results = try vm.spawnResults(executable, arguments: ["pvm-peer"] + arguments, count: 1) } catch {
+        do { results = try vm.spawnResults(executable, arguments: arguments, count: 1) } catch {
             throw BenchError("cannot spawn the peer task: \(error)")
         }
         guard let t = results.first, t > 0 else {
@@ -116,41 +122,6 @@ public enum TaskLibraryDriver {
                          machine: .current(), results: results)
     }
 
-    /// The far end: echoes every message (unpacked and packed again, as a
-    /// PVM program would) until told to stop; with `hello`, sends its task
-    /// id to its parent and leaves (the spawn benchmark).
-    public static func serve(route: String?, hello: Bool) throws {
-        let vm = try VirtualMachine.shared()
-        defer { try? vm.exit() }
-        let parent = try vm.parent().rawValue
-        if hello {
-            _ = try vm.initSend(encoding: Encoding.raw.rawValue)
-            try vm.sendBufferForPacking().pack(vm.myTid.rawValue)
-            try vm.send(to: parent, tag: helloTag)
-            return
-        }
-        if route == "daemon" { vm.route = .dontRoute }
-        var scratch = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 4096)
-        var capacity = 1 << 16
-        defer { scratch.deallocate() }
-        while true {
-            let id = try vm.receive(from: parent, tag: -1, timeoutNanoseconds: nil)
-            let (bytes, tag, _) = try vm.bufferInfo(id)
-            if tag != echoTag { return }
-            let n = Int(bytes)
-            if n > capacity {
-                scratch.deallocate()
-                capacity = n
-                scratch = .allocate(byteCount: n, alignment: 4096)
-            }
-            let p = scratch.assumingMemoryBound(to: UInt8.self)
-            try vm.unpack(into: p, count: n)
-            _ = try vm.initSend(encoding: Encoding.raw.rawValue)
-            try vm.pack(UnsafePointer(p), count: n)
-            try vm.send(to: parent, tag: echoTag)
-        }
-    }
-
     /// Time to spawn `tasks` tasks and hear from each (one message each),
     /// repeated `repetitions` times; `one_way_ns` is the time per task.
     public static func spawn(tasks: Int, repetitions: Int, peerExecutable: String, progress: Bool) throws -> RunResult {
@@ -163,7 +134,7 @@ public enum TaskLibraryDriver {
             let c0 = Clock.threadCPUNanoseconds()
             let t0 = Clock.monotonicNanoseconds()
             let results: [Int32]
-            do { results = try vm.spawnResults(peerExecutable, arguments: ["pvm-peer", "--hello"], count: tasks) } catch {
+            do { results = try vm.spawnResults(peerExecutable, arguments: ["--hello"], count: tasks) } catch {
                 throw BenchError("spawn failed: \(error)")
             }
             let started = results.filter { $0 > 0 }
