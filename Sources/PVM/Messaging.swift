@@ -384,7 +384,7 @@ extension VirtualMachine {
                 return
             }
             if _slowPath(h.source != lastPeerTid) && h.source > 0 && peers[h.source] == nil { peers[h.source] = peer }
-            try arrive(h, body)
+            try arrive(h, body, lend: true)
         case .disconnected(let peer, _):
             forget(peer: peer)
         case .readable:
@@ -396,10 +396,22 @@ extension VirtualMachine {
 
     /// A message has arrived (from a peer's ring, the daemon, or this task
     /// itself): to the receive that waits for it, or to the queue.
+    /// `lend`: the bytes stay valid for the whole call (they are in a ring),
+    /// so a receive in place may read them there.
     @inline(__always)
-    func arrive(_ h: FrameHeader, _ body: UnsafeRawBufferPointer) throws(PVMError) {
+    func arrive(_ h: FrameHeader, _ body: UnsafeRawBufferPointer, lend: Bool = false) throws(PVMError) {
         if _fastPath(waiting && matched == 0) && h.context == context
             && (wantSource == -1 || wantSource == h.source) && (wantTag == -1 || wantTag == h.tag) {
+            if _slowPath(inPlace != nil) {
+                if lend {
+                    matched = -1
+                    do { try inPlace!(h, body) } catch { inPlaceError = error }
+                } else {
+                    try enqueue(h, body)
+                    matched = arrived.removeLast()
+                }
+                return
+            }
             try deliverDirect(h, body)
         } else {
             try enqueue(h, body)

@@ -128,3 +128,94 @@ extension VirtualMachine {
         set { options[.route] = newValue.rawValue }
     }
 }
+
+// MARK: Zero copy
+
+/// A buffer loaned from this task's shared heap. Fill `bytes` and send it:
+/// on the shared-memory path only its offset crosses the ring, and the
+/// receiver reads it where it is (`receive(from:tag:inPlace:)`), so the
+/// cost does not grow with its size. The space goes back to the heap when
+/// the receiver is done with it, or when the loan is dropped unsent.
+public struct MessageLoan: ~Copyable {
+    var loan: ShmLoan
+    /// Where the message goes (after room for its header).
+    public var bytes: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(rebasing: loan.buffer[CompactFrame.size...])
+    }
+}
+
+extension VirtualMachine {
+    /// A loan of at least `capacity` bytes from the shared heap. Blocks
+    /// while the heap is exhausted by loans receivers still hold.
+    public func loan(capacity: Int) throws(PVMError) -> MessageLoan {
+        guard capacity >= 0 else { throw PVMError(.badParam, "loan of \(capacity) bytes") }
+        try checkDaemon()
+        guard let ep = endpoint else { throw PVMError(.sysErr, "not enrolled") }
+        do { return MessageLoan(loan: try ep.loan(capacity: capacity + CompactFrame.size)) } catch {
+            throw PVMError(.outOfRes, "\(error)")
+        }
+    }
+
+    /// Sends the first `count` bytes of a loan to `destination` (raw data:
+    /// the receiver sees a PvmDataRaw message). Where no shared-memory path
+    /// leads (this task itself, daemon routing) the bytes are copied.
+    public func send(_ loan: consuming MessageLoan, count: Int, to destination: TaskID, tag: MessageTag) throws(PVMError) {
+        try Self.checkDestination(destination.rawValue, tag: tag.rawValue)
+        guard count >= 0, count <= loan.bytes.count else { throw PVMError(.badParam, "\(count) bytes from a loan of \(loan.bytes.count)") }
+        try checkDaemon()
+        let dst = destination.rawValue
+        if dst != tid.rawValue && route != .dontRoute, let peer = try peer(for: dst), let ep = endpoint {
+            CompactFrame.encode(source: tid.rawValue, tag: tag.rawValue, context: context, encoding: .raw,
+                                signature: .native, into: loan.loan.buffer.baseAddress!)
+            do { try ep.send(loan.loan, length: CompactFrame.size + count, to: peer) } catch where error.kind == .peerGone || error.kind == .noPeer {
+                forget(peer: peer)
+            } catch {
+                throw PVMError(.sysErr, "sending to \(destination): \(error)")
+            }
+            return
+        }
+        let copy = MessageBuffer(encoding: .raw, capacity: max(count, 16))
+        if count > 0 { try copy.pack(loan.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: count) }
+        try transmit(copy, to: dst, tag: tag.rawValue)
+    }
+
+    /// Receives the oldest matching message and lends its bytes to `body`
+    /// where they are: a loaned message that arrives over shared memory is
+    /// read in the sender's heap, with no copy. The bytes are valid only
+    /// inside `body`; the message is consumed (it does not become a receive
+    /// buffer).
+    public func receive<R>(from source: TaskID = .any, tag: MessageTag = .any,
+                           inPlace body: (TaskID, MessageTag, UnsafeRawBufferPointer) throws -> R) throws -> R {
+        if let i = findArrived(source.rawValue, tag.rawValue) {
+            let id = Int(arrived[i])
+            let m = meta[id]
+            defer { release(id) }
+            return try objects[id].takeUnretainedValue().withContiguousBytes { try body(TaskID(m.source), MessageTag(m.tag), $0) }
+        }
+        try checkDaemon()
+        var result: R? = nil
+        try withoutActuallyEscaping(body) { escapable in
+            inPlace = { h, bytes in result = try escapable(TaskID(h.source), MessageTag(h.tag), bytes) }
+            defer { inPlace = nil }
+            wantSource = source.rawValue
+            wantTag = tag.rawValue
+            matched = 0
+            waiting = true
+            defer { waiting = false }
+            inPlaceError = nil
+            while result == nil {
+                try pump(timeoutNanoseconds: nil)
+                if let e = inPlaceError { inPlaceError = nil; throw e }
+                if matched > 0 {
+                    // Arrived through the daemon (or queued): lend it from its buffer.
+                    let id = Int(matched)
+                    let m = meta[id]
+                    defer { release(id) }
+                    result = try objects[id].takeUnretainedValue().withContiguousBytes { try escapable(TaskID(m.source), MessageTag(m.tag), $0) }
+                }
+                if result == nil && state != .enrolled { throw PVMError(.sysErr, "the local daemon is gone") }
+            }
+        }
+        return result!
+    }
+}

@@ -35,6 +35,9 @@ public final class VirtualMachine {
     @exclusivity(unchecked) var wantTag: Int32 = 0
     @exclusivity(unchecked) var waiting = false
     @exclusivity(unchecked) var matched: Int32 = 0
+    /// Set during a receive in place: consumes the matching message where it lies.
+    var inPlace: ((FrameHeader, UnsafeRawBufferPointer) throws -> Void)? = nil
+    var inPlaceError: (any Error)? = nil
 
     /// The process's task library, enrolled on first use (starting the
     /// local daemon when none runs). After `exit()`, the next call enrolls

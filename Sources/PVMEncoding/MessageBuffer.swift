@@ -288,6 +288,13 @@ public final class MessageBuffer {
         }
     }
 
+    /// Calls `body` with the message's bytes in one piece (gathered into a
+    /// copy only for an InPlace buffer with references).
+    public func withContiguousBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        if isContiguous { return try body(UnsafeRawBufferPointer(start: storage, count: ownedCount)) }
+        return try contiguousBytes().withUnsafeBytes(body)
+    }
+
     /// The message as one contiguous byte array (a copy).
     public func contiguousBytes() -> [UInt8] {
         var out: [UInt8] = []

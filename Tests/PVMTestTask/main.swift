@@ -83,6 +83,17 @@ do {
         try m.pack(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         try m.pack(getenv("PVMTEST_EXPORTED").map { String(cString: $0) } ?? "")
         try vm.send(m, to: try vm.parent(), tag: 1)
+    case "loan":
+        // Answer each size asked for (tag 5) with a loaned message of that
+        // many pattern bytes (tag 6); size 0 ends.
+        while true {
+            let r = try vm.receive(from: .any, tag: 5)
+            let n: Int = try r.unpack()
+            if n == 0 { break }
+            let loan = try vm.loan(capacity: n)
+            for i in 0..<n { loan.bytes[i] = UInt8(truncatingIfNeeded: i &* 13 &+ n) }
+            try vm.send(loan, count: n, to: r.source, tag: 6)
+        }
     case "halt":
         try vm.halt()
         fail("pvm_halt returned")

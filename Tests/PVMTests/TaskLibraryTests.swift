@@ -305,6 +305,55 @@ final class TaskLibraryTests: XCTestCase {
         XCTAssertEqual(code { _ = try vm.setOption(99, 1) }, PVMError.Code.badParam.rawValue)
     }
 
+    /// Zero copy: loans read in place by the receiver; loans sent to a
+    /// normal receiver; receive in place of a message that was queued.
+    func testLoansAndReceiveInPlace() throws {
+        let kid = try spawnOne(["loan"])
+        for n in [1, 4096, 1 << 20, 3 << 20] {
+            let ask = Message()
+            try ask.pack(n)
+            try vm.send(ask, to: kid, tag: 5)
+            let ok = try vm.receive(from: kid, tag: 6) { source, tag, bytes -> Bool in
+                XCTAssertEqual(source, kid)
+                XCTAssertEqual(tag, 6)
+                guard bytes.count == n else { return false }
+                for i in 0..<n where bytes[i] != UInt8(truncatingIfNeeded: i &* 13 &+ n) { return false }
+                return true
+            }
+            XCTAssertTrue(ok, "loaned message of \(n) bytes read in place")
+        }
+        // A message already queued is lent from its buffer.
+        let ask = Message()
+        try ask.pack(100)
+        try vm.send(ask, to: kid, tag: 5)
+        XCTAssertNil(try vm.receive(from: kid, tag: 99, timeout: .milliseconds(300)))  // lets it arrive and queue
+        let count = try vm.receive(from: kid, tag: 6) { _, _, bytes in bytes.count }
+        XCTAssertEqual(count, 100)
+        // An error thrown inside the body comes out of the receive.
+        struct Stop: Error {}
+        try vm.send(ask, to: kid, tag: 5)
+        XCTAssertThrowsError(try vm.receive(from: kid, tag: 6) { _, _, _ in throw Stop() }) { XCTAssertTrue($0 is Stop) }
+        let end = Message()
+        try end.pack(0)
+        try vm.send(end, to: kid, tag: 5)
+
+        // A loan to a task that receives normally, and one to this task (copied).
+        let big = try spawnOne(["big"])
+        let n = 2 << 20
+        let loan = try vm.loan(capacity: n)
+        for i in 0..<n { loan.bytes[i] = UInt8(truncatingIfNeeded: i) }
+        try vm.send(loan, count: n, to: big, tag: 5)
+        let reply = try vm.receive(from: big, tag: 6)
+        var sum: UInt64 = 0
+        for i in 0..<n { sum = sum &* 31 &+ UInt64(UInt8(truncatingIfNeeded: i)) &+ UInt64(i & 7) }
+        XCTAssertEqual(try reply.unpack(UInt.self), UInt(sum))
+        XCTAssertEqual(try reply.unpack(Int.self), n)
+        let own = try vm.loan(capacity: 16)
+        own.bytes[0] = 42
+        try vm.send(own, count: 1, to: vm.myTid, tag: 7)
+        XCTAssertEqual(try vm.receive(from: vm.myTid, tag: 7) { _, _, b in b.first }, 42)
+    }
+
     // MARK: Tasks, hosts, notify, kill
 
     func testTasksConfigStatusAndKill() throws {
