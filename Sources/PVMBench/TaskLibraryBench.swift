@@ -154,7 +154,8 @@ public enum TaskLibraryDriver {
         }
         if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         let oneWay = OneWay(histogram)
-        var result = SizeResult(bytes: 0, iterations: repetitions, oneWayNs: oneWay, gbytesPerS: 0,
+        // bytes: the message each task sends back (its task id).
+        var result = SizeResult(bytes: 4, iterations: repetitions, oneWayNs: oneWay, gbytesPerS: 0,
                                 messagesPerS: 1e9 / oneWay.mean, cpuNsPerMsg: Double(cpuTotal) / Double(repetitions * tasks),
                                 path: "spawn", validated: nil)
         result.tasks = tasks
