@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "PVMEncoding", targets: ["PVMEncoding"]),
         .library(name: "PVMTransport", targets: ["PVMTransport"]),
         .library(name: "PVM", targets: ["PVM"]),
+        .library(name: "PVMDaemon", targets: ["PVMDaemon"]),
         .executable(name: "pvmbench", targets: ["pvmbench"]),
         .executable(name: "pvmd", targets: ["pvmd"]),
         .executable(name: "pvmbench-task", targets: ["pvmbench-task"]),

@@ -28,5 +28,15 @@ let package = Package(
             path: "Benchmarks/Ring",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "TaskLibrary",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "PVM", package: "pvm"),
+                .product(name: "PVMDaemon", package: "pvm"),
+            ],
+            path: "Benchmarks/TaskLibrary",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Tests/install-deps.sh
 if [ "${PVM_SKIP_BENCHMARK_GATE:-0}" != "1" ]; then
-  echo "== hot-path gate: allocations and retain/release counts of the ring (Benchmarks/)"
-  (cd Benchmarks && swift package benchmark thresholds check --target Ring --no-progress)
+  echo "== hot-path gate: allocations and retain/release counts of the ring and the task library (Benchmarks/)"
+  (cd Benchmarks && swift package benchmark thresholds check --target Ring --target TaskLibrary --no-progress)
 fi
 exec swift test "$@"
