@@ -236,21 +236,12 @@ extension VirtualMachine {
     /// (PvmDontRoute, or no direct path), or straight into the peer's ring.
     @inline(__always)
     func transmit(_ b: MessageBuffer, to dst: Int32, tag: Int32) throws(PVMError) {
-        let header = FrameHeader(bodyLength: b.byteCount, tag: tag, context: context, source: tid.rawValue,
-                                 destination: dst, encoding: b.encoding, signature: b.signature)
-        if _slowPath(dst == tid.rawValue) {
-            b.withFrame({ header.encode(into: $0) }) { frame in
-                let body = UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...])
-                try? enqueue(header, body)
-            }
-            return
-        }
-        if _slowPath(options[.route] == RoutePolicy.dontRoute.rawValue) {
-            try sendThroughDaemon(b, header)
+        if _slowPath(dst == tid.rawValue || options[.route] == RoutePolicy.dontRoute.rawValue) {
+            try transmitSlowly(b, to: dst, tag: tag)
             return
         }
         guard let peer = try peer(for: dst) else {
-            try sendThroughDaemon(b, header)
+            try transmitSlowly(b, to: dst, tag: tag)
             return
         }
         let ep = fastEndpoint!
@@ -273,6 +264,21 @@ extension VirtualMachine {
         } catch {
             throw PVMError(.sysErr, "sending to \(TaskID(dst)): \(error)")
         }
+    }
+
+    /// To this task's own queue, or through the daemon.
+    @inline(never)
+    func transmitSlowly(_ b: MessageBuffer, to dst: Int32, tag: Int32) throws(PVMError) {
+        let header = FrameHeader(bodyLength: b.byteCount, tag: tag, context: context, source: tid.rawValue,
+                                 destination: dst, encoding: b.encoding, signature: b.signature)
+        if dst == tid.rawValue {
+            b.withFrame({ header.encode(into: $0) }) { frame in
+                let body = UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...])
+                try? enqueue(header, body)
+            }
+            return
+        }
+        try sendThroughDaemon(b, header)
     }
 
     func sendThroughDaemon(_ b: MessageBuffer, _ header: FrameHeader) throws(PVMError) {
