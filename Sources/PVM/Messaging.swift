@@ -300,7 +300,14 @@ extension VirtualMachine {
         return try connectPeer(dst)
     }
 
+    /// The first message to a task goes through the daemon, which already
+    /// reaches both: a task that sends once (a worker reporting back) costs
+    /// no shared-memory connection. The second connects directly; the
+    /// daemon answers that lookup only once the first is in the receiver's
+    /// socket, and the receiver reads that socket when the connection
+    /// arrives, so the order holds.
     func connectPeer(_ dst: Int32) throws(PVMError) -> ShmPeerID? {
+        if routedOnce.insert(dst).inserted { return nil }
         var w = ControlWriter()
         w.int(dst)
         var r = try request(.lookup, w)
@@ -396,7 +403,9 @@ extension VirtualMachine {
         case .readable:
             try readDaemon()
         case .connected:
-            break
+            // What the new peer sent through the daemon before it connected
+            // is in the daemon's socket by now: take it first (order).
+            try readDaemon()
         }
     }
 

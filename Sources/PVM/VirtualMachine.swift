@@ -93,6 +93,8 @@ public final class VirtualMachine {
     @exclusivity(unchecked) var peers: [Int32: ShmPeerID] = [:]
     @exclusivity(unchecked) var lastPeerTid: Int32 = 0
     @exclusivity(unchecked) var lastPeer: ShmPeerID = 0
+    /// Tasks this one has sent a first message to (through the daemon).
+    var routedOnce: Set<Int32> = []
 
     // Message buffers, by PVM buffer id.
     /// The buffer objects, by id. Held unmanaged (each element owns one
@@ -194,6 +196,7 @@ public final class VirtualMachine {
         daemon = nil
         endpoint = nil
         peers.removeAll()
+        routedOnce.removeAll()
         lastPeerTid = 0
     }
 

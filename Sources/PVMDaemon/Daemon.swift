@@ -47,6 +47,7 @@ public final class Daemon {
     var processes: [UInt64: SpawnedProcess] = [:]
     var pipes: [UInt64: OutputPipe] = [:]
     var watches: [Watch] = []
+    var lookupsAwaitingFlush: [(UInt64, Int32)] = []
     var contexts: Set<Int32> = []
     var nextLocal: Int32 = 1
     var nextContext: Int32 = 1
@@ -202,6 +203,7 @@ public final class Daemon {
     }
 
     private func flushClients() {
+        defer { answerFlushedLookups() }
         for c in clients.values where c.connection.pendingOutput > 0 {
             if !c.connection.flush() { dropClient(c, reason: "write failed"); continue }
             if c.connection.pendingOutput > 0 {
@@ -324,7 +326,7 @@ public final class Daemon {
                 rec.pendingLookups.append(client.id)
                 return
             }
-            reply(client, code, lookupReply(t))
+            answerLookup(client, t)
         case .halt:
             log.info("halt requested by \(TaskID(client.tid))")
             halting = true
@@ -359,7 +361,28 @@ public final class Daemon {
     func answerPendingLookups(_ rec: TaskRecord) {
         let waiting = rec.pendingLookups
         rec.pendingLookups.removeAll()
-        for id in waiting { if let c = clients[id] { reply(c, DaemonOperation.lookup.rawValue, lookupReply(rec.tid)) } }
+        for id in waiting { if let c = clients[id] { answerLookup(c, rec.tid) } }
+    }
+
+    /// Answers a lookup of task `t` once everything this daemon routed to
+    /// `t` is in its socket: a sender goes direct only after asking, so what
+    /// it sent through the daemon is always ahead of its first direct
+    /// message (the task library reads its daemon socket when a new peer
+    /// connects, before that peer's ring).
+    func answerLookup(_ client: Client, _ t: Int32) {
+        if let rec = tasks[t], let cid = rec.clientID, let target = clients[cid], target.connection.pendingOutput > 0 {
+            lookupsAwaitingFlush.append((client.id, t))
+            return
+        }
+        reply(client, DaemonOperation.lookup.rawValue, lookupReply(t))
+    }
+
+    /// Lookups whose answer waits for the target's queued output to drain.
+    func answerFlushedLookups() {
+        guard !lookupsAwaitingFlush.isEmpty else { return }
+        let waiting = lookupsAwaitingFlush
+        lookupsAwaitingFlush.removeAll()
+        for (id, t) in waiting { if let c = clients[id] { answerLookup(c, t) } }
     }
 
     private func connect(_ client: Client, address: String, flags: Int32) {

@@ -94,6 +94,17 @@ do {
             for i in 0..<n { loan.bytes[i] = UInt8(truncatingIfNeeded: i &* 13 &+ n) }
             try vm.send(loan, count: n, to: r.source, tag: 6)
         }
+    case "stream":
+        // Numbered messages of every size class to the parent, back to back:
+        // the first goes through the daemon, the rest directly; order must hold.
+        let parent = try vm.parent()
+        let sizes = [8, 1000, 70_000, 300_000]
+        for seq in 0..<400 {
+            let m = Message(encoding: .raw)
+            try m.pack(Int32(seq))
+            try m.pack([UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: sizes[seq % sizes.count]))
+            try vm.send(m, to: parent, tag: 8)
+        }
     case "halt":
         try vm.halt()
         fail("pvm_halt returned")
