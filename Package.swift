@@ -27,6 +27,7 @@ let package = Package(
         .executable(name: "pvmbench", targets: ["pvmbench"]),
         .executable(name: "pvmd", targets: ["pvmd"]),
         .executable(name: "pvmbench-task", targets: ["pvmbench-task"]),
+        .executable(name: "pvm", targets: ["pvm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -81,6 +82,16 @@ let package = Package(
             dependencies: ["PVMControl", "PVMEncoding", "PVMTransport", "PVMSystem"],
             swiftSettings: swiftSettings
         ),
+        // The console: its commands as a library, the `pvm` executable a thin shell over it.
+        .target(
+            name: "PVMConsole",
+            dependencies: [
+                "PVM",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "pvm", dependencies: ["PVMConsole"], swiftSettings: swiftSettings),
         .target(
             name: "PVMBench",
             dependencies: [

@@ -1,0 +1,3 @@
+import PVMConsole
+
+ConsoleCommand.runMain()
