@@ -314,6 +314,7 @@ extension VirtualMachine {
         let code = try r.int()
         let address = try r.string()
         _ = try r.int()
+        if code == LookupResult.notEnrolled { routedOnce.remove(dst) }  // through the daemon until it enrolls; ask again next time
         guard code == 0, !address.isEmpty, let ep = endpoint else { return nil }
         // The lookup may have queued a message from dst over a connection it made.
         if let p = peers[dst] { return p }

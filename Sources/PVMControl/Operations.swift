@@ -23,7 +23,7 @@ public enum DaemonOperation: Int32, Sendable, CaseIterable {
     case mstat
     /// kind, tag, count, tids[] -> code
     case notify
-    /// tid -> code, endpoint address, pid
+    /// tid -> code (0, `LookupResult.notEnrolled` or PvmNoTask), endpoint address, pid
     case lookup
     /// (none) -> (no reply: every task, the caller included, is terminated)
     case halt
@@ -51,4 +51,10 @@ public enum OutputEvent {
     public static let eof: Int32 = 0
     public static let spawn: Int32 = -1
     public static let new: Int32 = -2
+}
+
+/// Positive codes of a lookup reply (errors are PVM's negative codes).
+public enum LookupResult {
+    /// Spawned, not enrolled yet: route through the daemon for now.
+    public static let notEnrolled: Int32 = 1
 }

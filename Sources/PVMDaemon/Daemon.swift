@@ -320,12 +320,6 @@ public final class Daemon {
             reply(client, code, code: notify(client.tid, kind: kind, tag: tag, count: count, targets: targets))
         case .lookup:
             let t = try r.int()
-            if let rec = tasks[t], rec.awaitingEnrollment {
-                // Answered when it enrolls (or ends): a message sent to a task
-                // just spawned waits for it rather than being lost.
-                rec.pendingLookups.append(client.id)
-                return
-            }
             answerLookup(client, t)
         case .halt:
             log.info("halt requested by \(TaskID(client.tid))")
@@ -347,9 +341,15 @@ public final class Daemon {
         }
     }
 
+    /// Code 0 with the endpoint; `LookupResult.notEnrolled` for a task
+    /// spawned here that has not enrolled yet (send through the daemon,
+    /// which holds its messages: a send never waits for a task to start);
+    /// PvmNoTask otherwise.
     func lookupReply(_ t: Int32) -> ControlWriter {
         var w = ControlWriter()
-        if let rec = tasks[t], rec.clientID != nil, !rec.endpoint.isEmpty {
+        if let rec = tasks[t], rec.awaitingEnrollment {
+            w.int(LookupResult.notEnrolled); w.string(""); w.int(rec.pid)
+        } else if let rec = tasks[t], rec.clientID != nil, !rec.endpoint.isEmpty {
             w.int(0); w.string(rec.endpoint); w.int(rec.pid)
         } else {
             w.int(PVMError.Code.noTask.rawValue); w.string(""); w.int(0)
@@ -358,12 +358,6 @@ public final class Daemon {
     }
 
     /// Answers lookups that waited for `rec` to enroll or end.
-    func answerPendingLookups(_ rec: TaskRecord) {
-        let waiting = rec.pendingLookups
-        rec.pendingLookups.removeAll()
-        for id in waiting { if let c = clients[id] { answerLookup(c, rec.tid) } }
-    }
-
     /// Answers a lookup of task `t` once everything this daemon routed to
     /// `t` is in its socket: a sender goes direct only after asking, so what
     /// it sent through the daemon is always ahead of its first direct
@@ -425,7 +419,6 @@ public final class Daemon {
         let held = rec.heldFrames
         rec.heldFrames.removeAll()
         for (h, body) in held { deliver(to: rec.tid, header: h, body: body) }
-        answerPendingLookups(rec)
     }
 
     func allocateLocal() -> Int32? {
@@ -469,7 +462,6 @@ public final class Daemon {
         guard let rec = tasks.removeValue(forKey: t) else { return }
         rec.clientID = nil
         rec.heldFrames.removeAll()
-        answerPendingLookups(rec)
         var fired: [Watch] = []
         watches.removeAll { w in
             if w.watcher == t { return true }
@@ -665,8 +657,6 @@ final class TaskRecord {
     var isConsole = false
     /// Messages routed to it before it enrolled.
     var heldFrames: [(FrameHeader, [UInt8])] = []
-    /// Clients waiting for its endpoint address.
-    var pendingLookups: [UInt64] = []
     /// Spawned by this daemon and not enrolled yet.
     var awaitingEnrollment: Bool { spawned && !claimed }
     init(tid: Int32, pid: pid_t) {

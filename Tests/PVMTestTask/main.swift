@@ -13,6 +13,8 @@ func fail(_ text: String) -> Never {
 
 let args = Array(CommandLine.arguments.dropFirst())
 let mode = args.first ?? "hello"
+// "late": enroll only after a while (a slow start), then echo.
+if mode == "late" { usleep(800_000) }
 do {
     let vm = try VirtualMachine.shared()
     switch mode {
@@ -26,7 +28,7 @@ do {
         try m.pack(vm.siblings.map(\.rawValue))
         try m.pack(args.dropFirst().joined(separator: " "))
         if parent > 0 { try vm.send(m, to: TaskID(parent), tag: 1) }
-    case "echo":
+    case "echo", "late":
         // Echo every message back to its sender with tag+1, until tag 999.
         // (PVM style: the received buffer is made the send buffer.)
         while true {

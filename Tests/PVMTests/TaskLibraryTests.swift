@@ -157,6 +157,23 @@ final class TaskLibraryTests: XCTestCase {
         XCTAssertEqual(Set(next.keys), Set(kids))
     }
 
+    /// Sends to a task that has not enrolled yet never wait for it: the
+    /// daemon holds them, and they arrive in order once it enrolls.
+    func testSendsToATaskNotYetEnrolledDoNotBlock() throws {
+        let kid = try spawnOne(["late"])
+        let start = Date()
+        for tag: Int32 in [10, 12, 14, 999] {
+            _ = try vm.initSend(encoding: 0)
+            var v = tag
+            try vm.pack(&v, count: 1)
+            try vm.send(to: kid.rawValue, tag: tag)
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 0.5, "a send waited for the task to start")
+        for tag: Int32 in [11, 13, 15] {
+            XCTAssertEqual(try vm.bufferInfo(try vm.receive(from: kid.rawValue, tag: -1, timeoutNanoseconds: 10_000_000_000)).tag, tag)
+        }
+    }
+
     func testSelfSendProbeNonBlockingAndTimedReceive() throws {
         for tag: Int32 in [11, 12, 13] {
             _ = try vm.initSend(encoding: 0)
