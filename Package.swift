@@ -148,6 +148,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PVMConsoleTests",
+            dependencies: ["PVMConsole", "PVMTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PVMBenchTests",
             dependencies: [
                 "PVMBench", "PVMTestSupport",

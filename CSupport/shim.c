@@ -353,6 +353,10 @@ pid_t pvm_spawn_process(const char *path, char *const argv[], char *const envp[]
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
     }
     if (cwd != NULL) posix_spawn_file_actions_addchdir_np(&fa, cwd);
+    /* Nothing else the spawner holds leaks into the child: a daemon that
+       inherited its starter's descriptors (a parent's pipe to watch for
+       exit, say) would keep them open for its whole life. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     sigset_t empty, defaults;
     sigemptyset(&empty);
     sigemptyset(&defaults);

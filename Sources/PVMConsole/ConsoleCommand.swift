@@ -66,17 +66,7 @@ public struct ConsoleCommand: ParsableCommand {
             running.close()
             return false
         }
-        guard let pvmd = DaemonLauncher.daemonExecutable(environment: env) else {
-            throw PVMError(.cantStart, "no pvmd executable found (set PVM_DPATH, or put pvmd beside pvm or on PATH)")
-        }
-        var pid: pid_t = 0
-        let rc = withCStrings([pvmd, "--background", "-n", hostName]) { argv in posix_spawn(&pid, pvmd, nil, nil, argv, environ) }
-        guard rc == 0 else { throw PVMError(.cantStart, "cannot run \(pvmd): \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
-            throw PVMError(.cantStart, "\(pvmd) failed (wait status \(status))")
-        }
+        do { try DaemonLauncher.startDaemon(environment: env, arguments: ["-n", hostName]) } catch { throw PVMError(.cantStart, error.detail) }
         return true
     }
 

@@ -71,14 +71,15 @@ public enum DaemonLauncher {
     /// Runs `pvmd --background` and waits for it to report: it exits once
     /// the daemon it forked listens (0), finds one running (0), or fails
     /// (non-zero, with the reason on its standard error).
-    public static func startDaemon(environment: [String: String]) throws(PVMError) {
+    /// `arguments` go after `--background` (the console passes `-n host`).
+    public static func startDaemon(environment: [String: String], arguments: [String] = []) throws(PVMError) {
         guard let pvmd = daemonExecutable(environment: environment) else {
             throw PVMError(.sysErr, "no pvmd executable found (set PVM_DPATH, or put pvmd beside this program or on PATH)")
         }
         var fds: [Int32] = [-1, -1]
         guard pvm_pipe(&fds) == 0 else { throw PVMError(.sysErr, "pipe: \(String(cString: strerror(errno)))") }
         let env = environment.map { "\($0.key)=\($0.value)" }
-        let pid = withCStrings([pvmd, "--background"]) { argv in
+        let pid = withCStrings([pvmd, "--background"] + arguments) { argv in
             withCStrings(env) { envp in pvm_spawn_process(pvmd, argv, envp, nil, fds[1], 1) }
         }
         _ = Glibc.close(fds[1])
