@@ -1,0 +1,11 @@
+/* The smallest PVM program: enroll, say whether it got a task id, leave. */
+#include <stdio.h>
+#include "pvm3.h"
+
+int main(void)
+{
+    int me = pvm_mytid();
+    printf("pvm_mytid() > 0: %s\n", me > 0 ? "yes" : "no");
+    printf("pvm_exit() = %d\n", pvm_exit());
+    return 0;
+}
