@@ -28,6 +28,10 @@ let package = Package(
         .executable(name: "pvmd", targets: ["pvmd"]),
         .executable(name: "pvmbench-task", targets: ["pvmbench-task"]),
         .executable(name: "pvm", targets: ["pvm"]),
+        // libpvm3.so.3: PVM 3.4's C interface over the task library.
+        .library(name: "pvm3", type: .dynamic, targets: ["PVM3"]),
+        // libgpvm3.so.3: the group calls, forwarded to libpvm3's.
+        .library(name: "gpvm3", type: .dynamic, targets: ["GPVM3"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -92,6 +96,28 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "pvm", dependencies: ["PVMConsole"], swiftSettings: swiftSettings),
+        // PVM 3.4's C interface: the header, the data symbols and the variadic
+        // functions (C), and every other entry point (Swift, @_cdecl) as a thin
+        // adapter over the task library.
+        .target(name: "CPVM3", exclude: ["fortran"], cSettings: [.define("_GNU_SOURCE")]),
+        .target(
+            name: "GPVM3",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "-soname=libgpvm3.so.3"])]
+        ),
+        // Linked as libpvm3.so.3 with the Swift runtime inside (-static-stdlib),
+        // so a C or Fortran program needs nothing else; the version script
+        // exports PVM's interface and nothing more.
+        .target(
+            name: "PVM3",
+            dependencies: ["PVM", "CPVM3"],
+            exclude: ["libpvm3.map"],
+            swiftSettings: swiftSettings,
+            linkerSettings: [.unsafeFlags([
+                "-static-stdlib", "-Xlinker", "-soname=libpvm3.so.3",
+                "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/PVM3/libpvm3.map",
+            ])]
+        ),
         .target(
             name: "PVMBench",
             dependencies: [

@@ -24,6 +24,11 @@ extension VirtualMachine {
         return true
     }
 
+    /// Descriptors that poll readable when the task library has input to
+    /// handle (pvm_getfds): a program may select() on them, then call a
+    /// receive.
+    public var pollDescriptors: [Int32] { endpoint.map { [$0.pollDescriptor] } ?? [] }
+
     /// Stops watching `fd`.
     public func unwatchDescriptor(_ fd: Int32) {
         endpoint?.unwatch(fd)

@@ -50,8 +50,27 @@ public final class VirtualMachine {
         }
         let vm = VirtualMachine()
         instance = vm
+        unmanagedInstance = .passUnretained(vm)
         try vm.enroll()
         return vm
+    }
+
+    /// `instance`, which lives as long as the process, without reference counting.
+    nonisolated(unsafe) static var unmanagedInstance: Unmanaged<VirtualMachine>?
+
+    /// Calls `body` with the process's task library (enrolling it as
+    /// `shared()` does) without a retain and release per call: for the C
+    /// library's entry points, where that pair would cost as much as
+    /// packing a small message.
+    @inline(__always)
+    public static func withShared<R>(_ body: (VirtualMachine) throws(PVMError) -> R) throws(PVMError) -> R {
+        guard let u = unmanagedInstance else { return try body(shared()) }
+        do {
+            return try u._withUnsafeGuaranteedRef { vm in
+                if _slowPath(vm.state == .idle) { try vm.enroll() }
+                return try body(vm)
+            }
+        } catch let error as PVMError { throw error } catch { fatalError("unreachable: \(error)") }
     }
 
     /// Enrolls as a console: never killed by `reset`, listed as `(cons)`,
@@ -59,6 +78,7 @@ public final class VirtualMachine {
     public static func sharedConsole() throws(PVMError) -> VirtualMachine {
         let vm = instance ?? VirtualMachine()
         instance = vm
+        unmanagedInstance = .passUnretained(vm)
         vm.enrollAsConsole = true
         if vm.state == .idle { try vm.enroll() }
         return vm

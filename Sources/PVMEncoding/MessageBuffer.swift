@@ -257,14 +257,29 @@ public final class MessageBuffer {
     }
 
     /// Packs a string: its length + 1 as an int, then its bytes and a NUL.
+    /// Strings are copied even into an InPlace buffer (as PVM does).
     public func pack(string: String) throws(PVMError) {
-        guard encoding != .inPlace else { throw PVMError(.notImpl, "InPlace packing of a string") }
         var utf8 = Array(string.utf8)
         guard !utf8.contains(0) else { throw PVMError(.badParam, "string contains a NUL byte") }
         utf8.append(0)
-        try pack(Int32(utf8.count))
-        let out = reserve(utf8.count)
-        utf8.withUnsafeBytes { out.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        utf8.withUnsafeBytes { packString(bytesWithNUL: $0) }
+    }
+
+    /// Packs a NUL-terminated C string (`pvm_pkstr`), as `pack(string:)` does.
+    public func pack(cString: UnsafePointer<CChar>) throws(PVMError) {
+        var n = 0
+        while cString[n] != 0 { n &+= 1 }
+        guard n < Int(Int32.max) else { throw PVMError(.badParam, "string too long for a message") }
+        packString(bytesWithNUL: UnsafeRawBufferPointer(start: cString, count: n + 1))
+    }
+
+    /// Length (with the NUL) as an int in this host's format, then the bytes:
+    /// both copied into owned storage, so an InPlace buffer refers to nothing
+    /// that the caller may free.
+    private func packString(bytesWithNUL bytes: UnsafeRawBufferPointer) {
+        let out = reserve(4 + bytes.count)
+        out.storeBytes(of: Int32(bytes.count), as: Int32.self)
+        (out + 4).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
     }
 
     private func flushOwnedSegment() {
@@ -383,6 +398,26 @@ public final class MessageBuffer {
         }
         readOffset += length
         return String(decoding: bytes.prefix(length - 1), as: UTF8.self)
+    }
+
+    /// Unpacks a string into `destination` with its NUL (`pvm_upkstr`: the
+    /// caller's array must be large enough, as in PVM).
+    public func unpackString(into destination: UnsafeMutablePointer<CChar>) throws(PVMError) {
+        let start = readOffset
+        var length32: Int32 = 0
+        try unpack(into: &length32, count: 1)
+        let length = Int(length32)
+        guard length >= 1, length <= ownedCount - readOffset else {
+            readOffset = start
+            throw PVMError(.noData, "string of \(length) bytes with \(ownedCount - readOffset) bytes left")
+        }
+        let bytes = UnsafeRawPointer(storage + readOffset)
+        guard bytes.load(fromByteOffset: length - 1, as: UInt8.self) == 0 else {
+            readOffset = start
+            throw PVMError(.badMsg, "string is not NUL-terminated")
+        }
+        UnsafeMutableRawPointer(destination).copyMemory(from: bytes, byteCount: length)
+        readOffset += length
     }
 
     /// Starts unpacking again from the first byte.

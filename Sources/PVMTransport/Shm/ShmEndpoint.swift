@@ -151,6 +151,9 @@ public final class ShmEndpoint {
 
     private let listener: OwnedDescriptor
     private let epoll: Epoll
+    /// A descriptor that polls readable when this endpoint has something to
+    /// handle (its epoll set): for programs that wait in their own select().
+    public var pollDescriptor: Int32 { epoll.descriptor.rawValue }
     private let doorbell: Doorbell
     @usableFromInline let slots: UnsafeMutablePointer<PeerSlot>
     @exclusivity(unchecked) @usableFromInline var peerLimit = 0
