@@ -9,6 +9,9 @@ packages=(
   gcc-i686-linux-gnu gcc-sparc64-linux-gnu gcc-powerpc-linux-gnu gcc-alpha-linux-gnu
   libc6-dev-i386-cross libc6-dev-sparc64-cross libc6-dev-powerpc-cross libc6-dev-alpha-cross
   qemu-user
+  # Fortran bindings (tests named "Fortran"): the compiler, and Debian's
+  # original PVM headers and libfpvm3.a for the binary-compatibility check.
+  gfortran pvm-dev
 )
 
 missing=()
