@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "pvmd", targets: ["pvmd"]),
         .executable(name: "pvmbench-task", targets: ["pvmbench-task"]),
         .executable(name: "pvm", targets: ["pvm"]),
+        .executable(name: "pvmbench-ctask", targets: ["pvmbench-ctask"]),
         // libpvm3.so.3: PVM 3.4's C interface over the task library.
         .library(name: "pvm3", type: .dynamic, targets: ["PVM3"]),
         // libgpvm3.so.3: the group calls, forwarded to libpvm3's.
@@ -136,6 +137,9 @@ let package = Package(
             swiftSettings: swiftSettings,
             linkerSettings: [.unsafeFlags(["-static-executable"])]
         ),
+        // The spawned end of `pvmbench pingpong --api c`: a C program that
+        // loads libpvm3.so.3 as any PVM program does.
+        .executableTarget(name: "pvmbench-ctask", cSettings: [.define("_GNU_SOURCE")]),
 
         .target(
             name: "PVMTestSupport",

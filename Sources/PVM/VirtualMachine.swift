@@ -56,13 +56,13 @@ public final class VirtualMachine {
     }
 
     /// `instance`, which lives as long as the process, without reference counting.
-    nonisolated(unsafe) static var unmanagedInstance: Unmanaged<VirtualMachine>?
+    @usableFromInline @exclusivity(unchecked) nonisolated(unsafe) static var unmanagedInstance: Unmanaged<VirtualMachine>?
 
     /// Calls `body` with the process's task library (enrolling it as
     /// `shared()` does) without a retain and release per call: for the C
     /// library's entry points, where that pair would cost as much as
     /// packing a small message.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func withShared<R>(_ body: (VirtualMachine) throws(PVMError) -> R) throws(PVMError) -> R {
         guard let u = unmanagedInstance else { return try body(shared()) }
         do {
@@ -87,8 +87,8 @@ public final class VirtualMachine {
     /// The task library if it exists (enrolled or not), without enrolling.
     public static var existing: VirtualMachine? { instance }
 
-    enum State { case idle, enrolled, daemonLost }
-    @exclusivity(unchecked) var state = State.idle
+    @usableFromInline enum State { case idle, enrolled, daemonLost }
+    @usableFromInline @exclusivity(unchecked) var state = State.idle
 
     /// This task's id (cached: it stays valid after the daemon dies, as in PVM).
     @exclusivity(unchecked) public private(set) var tid = TaskID(0)
@@ -151,7 +151,7 @@ public final class VirtualMachine {
     /// Enrolls with the local daemon. A daemon that hangs up during the
     /// handshake (one that was just killed, or halting) is retried with a
     /// fresh start, a few times, before giving up with PvmSysErr.
-    func enroll() throws(PVMError) {
+    @usableFromInline func enroll() throws(PVMError) {
         var attempt = 0
         while true {
             do {

@@ -76,9 +76,12 @@ struct PingPong: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        let result = common.api == .pvm
-            ? try TaskLibraryDriver.pingpong(common, peerExecutable: TaskLibraryDriver.peerExecutable(besides: ownExecutable()), progress: showsProgress())
-            : try PingPongDriver.run(common, peerExecutable: ownExecutable(), progress: showsProgress())
+        let result: RunResult
+        switch common.api {
+        case .pvm: result = try TaskLibraryDriver.pingpong(common, peerExecutable: TaskLibraryDriver.peerExecutable(besides: ownExecutable()), progress: showsProgress())
+        case .c: result = try CLibraryDriver.pingpong(common, ownExecutable: ownExecutable(), progress: showsProgress())
+        case .transport: result = try PingPongDriver.run(common, peerExecutable: ownExecutable(), progress: showsProgress())
+        }
         try emit(try render([result], common.format), to: common.output)
         if let plot = common.plot { try Plot.svg([result]).write(toFile: plot, atomically: true, encoding: .utf8) }
         let failed = failedSizes([result])
@@ -97,7 +100,7 @@ struct MsgRate: ParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        if common.api == .pvm { throw ValidationError("msgrate measures the bare transport in this build: add --api transport") }
+        if common.api != .transport { throw ValidationError("msgrate measures the bare transport in this build: add --api transport") }
         if common.zeroCopy { throw ValidationError("msgrate does not take --zero-copy yet") }
         if common.checkData { throw ValidationError("msgrate does not take -c yet") }
     }

@@ -15,7 +15,6 @@ public enum APIChoice: String, CaseIterable, ExpressibleByArgument, Sendable, Co
     case transport, pvm, c
 
     /// Whether this build can measure through the layer.
-    public var isAvailable: Bool { self == .transport || self == .pvm }
 }
 
 public enum OutputFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
@@ -113,13 +112,10 @@ public struct CommonOptions: ParsableArguments, Sendable {
         guard transport.isAvailable else {
             throw ValidationError("transport \(transport.rawValue) is not available yet: this build measures shared memory (--transport shm) and daemon routing (--transport daemon)")
         }
-        guard api.isAvailable else {
-            throw ValidationError("api \(api.rawValue) is not available yet: this build measures the task library (--api pvm) and the bare transport (--api transport)")
+        if transport == .daemon && api == .transport {
+            throw ValidationError("--transport daemon routes through the daemon: it needs --api pvm or --api c")
         }
-        if transport == .daemon && api != .pvm {
-            throw ValidationError("--transport daemon routes through the daemon: it needs --api pvm")
-        }
-        if zeroCopy && api == .pvm {
+        if zeroCopy && api != .transport {
             throw ValidationError("--zero-copy measures the bare transport's loans: use it with --api transport")
         }
     }

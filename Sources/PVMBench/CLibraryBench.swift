@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Histogram
+import PVM
+import PVMSystem
+
+/// Measurements through the C library (`--api c`): both ends call
+/// libpvm3.so.3's entry points, as a C PVM program does (this process
+/// through function pointers from dlopen, the far end `pvmbench-ctask`, a C
+/// program). Set beside `--api pvm` (the same task library called from
+/// Swift), the difference is the cost of the C layer.
+public enum CLibraryDriver {
+    /// The entry points used, resolved in libpvm3.so.3.
+    struct Library {
+        typealias Int0 = @convention(c) () -> Int32
+        typealias Int1 = @convention(c) (Int32) -> Int32
+        typealias Int2 = @convention(c) (Int32, Int32) -> Int32
+        typealias Bytes = @convention(c) (UnsafeMutablePointer<CChar>?, Int32, Int32) -> Int32
+        typealias Spawn = @convention(c) (UnsafeMutablePointer<CChar>?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                          Int32, UnsafeMutablePointer<CChar>?, Int32, UnsafeMutablePointer<Int32>?) -> Int32
+        typealias Notify = @convention(c) (Int32, Int32, Int32, UnsafeMutablePointer<Int32>?) -> Int32
+        typealias BufInfo = @convention(c) (Int32, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Int32
+        typealias TimedRecv = @convention(c) (Int32, Int32, UnsafeMutablePointer<timeval>?) -> Int32
+
+        let path: String
+        let mytid: Int0, exit: Int0
+        let initsend: Int1
+        let pkbyte: Bytes, upkbyte: Bytes
+        let send: Int2, recv: Int2, setopt: Int2
+        let spawn: Spawn, notify: Notify, bufinfo: BufInfo, trecv: TimedRecv
+        let getopt: Int1
+
+        /// libpvm3.so.3 beside this program (a build folder) or in ../lib (an install prefix).
+        static func load(besides executable: String) throws -> Library {
+            let dir = executable.lastIndex(of: "/").map { String(executable[..<$0]) } ?? "."
+            let candidates = ["\(dir)/libpvm3.so.3", "\(dir)/libpvm3.so", "\(dir)/../lib/libpvm3.so.3"]
+            var handle: UnsafeMutableRawPointer? = nil
+            var used = ""
+            for c in candidates where FileManager.default.fileExists(atPath: c) {
+                handle = dlopen(c, RTLD_NOW | RTLD_LOCAL)
+                if handle != nil { used = c; break }
+            }
+            guard let handle else {
+                let why = dlerror().map { String(cString: $0) } ?? "not found in \(candidates.joined(separator: ", "))"
+                throw BenchError("--api c needs libpvm3.so.3: \(why) (build it: swift build -c release --product pvm3)")
+            }
+            func symbol<T>(_ name: String, _: T.Type) throws -> T {
+                guard let p = dlsym(handle, name) else { throw BenchError("\(used) has no \(name)") }
+                return unsafeBitCast(p, to: T.self)
+            }
+            return Library(path: used, mytid: try symbol("pvm_mytid", Int0.self), exit: try symbol("pvm_exit", Int0.self),
+                           initsend: try symbol("pvm_initsend", Int1.self), pkbyte: try symbol("pvm_pkbyte", Bytes.self),
+                           upkbyte: try symbol("pvm_upkbyte", Bytes.self), send: try symbol("pvm_send", Int2.self),
+                           recv: try symbol("pvm_recv", Int2.self), setopt: try symbol("pvm_setopt", Int2.self),
+                           spawn: try symbol("pvm_spawn", Spawn.self), notify: try symbol("pvm_notify", Notify.self),
+                           bufinfo: try symbol("pvm_bufinfo", BufInfo.self), trecv: try symbol("pvm_trecv", TimedRecv.self),
+                           getopt: try symbol("pvm_getopt", Int1.self))
+        }
+    }
+
+    /// The spawned end: `pvmbench-ctask`, beside this program.
+    public static func peerExecutable(besides executable: String) -> String {
+        guard let slash = executable.lastIndex(of: "/") else { return "pvmbench-ctask" }
+        return String(executable[...slash]) + "pvmbench-ctask"
+    }
+
+    static func check(_ rc: Int32, _ what: String) throws {
+        if rc < 0 { throw BenchError("\(what) failed: \(PVMError(code: rc).text)") }
+    }
+
+    public static func pingpong(_ options: CommonOptions, ownExecutable: String, progress: Bool) throws -> RunResult {
+        let c = try Library.load(besides: ownExecutable)
+        let sizes = try options.messageSizes()
+        let viaDaemon = options.transport == .daemon
+        // A daemon that this run starts (libpvm3 starts it on pvm_mytid) is stopped at the end.
+        let env = Environment.current
+        let running = (try? DaemonLauncher.connect(socketPath: DaemonLauncher.socketPath(environment: env))) ?? nil
+        running?.close()
+        let me = c.mytid()
+        try check(me, "pvm_mytid")
+        // Quiet: errors are reported here, not printed by the library.
+        _ = c.setopt(3, 0)
+        defer {
+            _ = c.exit()
+            if running == nil { DaemonLauncher.stopDaemon() }
+        }
+        if viaDaemon { _ = c.setopt(1, 1) }
+        let peerPath = peerExecutable(besides: ownExecutable)
+        var peer: Int32 = 0
+        let started = withCStrings(viaDaemon ? ["--route", "daemon"] : []) { argv in
+            peerPath.withCString { file in c.spawn(UnsafeMutablePointer(mutating: file), UnsafeMutablePointer(mutating: argv), 0, nil, 1, &peer) }
+        }
+        guard started == 1, peer > 0 else {
+            throw BenchError("cannot spawn \(peerPath): \(PVMError(code: started < 0 ? started : peer).text)")
+        }
+        var watched = peer
+        try check(c.notify(1, TaskLibraryDriver.exitNotifyTag, 1, &watched), "pvm_notify")
+        let validating = options.checkData
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, sizes.max()!), alignment: 4096)
+        defer { scratch.deallocate() }
+        scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
+        let base = scratch.baseAddress!.assumingMemoryBound(to: CChar.self)
+        var results: [SizeResult] = []
+        for size in sizes {
+            let (iterations, warmup) = options.counts(for: size)
+            if progress { FileHandle.standardError.write(Data("\rpingpong --api c \(size) B: \(iterations) iterations...            ".utf8)) }
+            var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+            var allValid = true
+            var validationCPU: UInt64 = 0
+            var cpuStart: UInt64 = 0
+            for r in 0..<(warmup + iterations) {
+                if r == warmup {
+                    cpuStart = Clock.threadCPUNanoseconds()
+                    validationCPU = 0
+                }
+                if validating {
+                    let c0 = Clock.threadCPUNanoseconds()
+                    PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]), round: r)
+                    validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                }
+                let t0 = Clock.monotonicNanoseconds()
+                _ = c.initsend(1)
+                _ = c.pkbyte(base, Int32(size), 1)
+                _ = c.send(peer, TaskLibraryDriver.echoTag)
+                // Any message: the echo, or the peer's exit notify (an error, not a hang).
+                let id = c.recv(-1, -1)
+                var bytes: Int32 = 0, tag: Int32 = 0, src: Int32 = 0
+                _ = c.bufinfo(id, &bytes, &tag, &src)
+                if _slowPath(src != peer || tag != TaskLibraryDriver.echoTag) {
+                    throw BenchError("the peer task \(TaskID(peer)) exited or answered out of turn (pvm_recv \(id))")
+                }
+                _ = c.upkbyte(base, Int32(size), 1)
+                let t1 = Clock.monotonicNanoseconds()
+                if validating {
+                    let c0 = Clock.threadCPUNanoseconds()
+                    if !PingPongDriver.check(UnsafeRawBufferPointer(rebasing: scratch[0..<size]), size: size, round: r) { allValid = false }
+                    validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                }
+                if r >= warmup { _ = histogram.record((t1 &- t0) / 2) }
+            }
+            let cpuTotal = Clock.threadCPUNanoseconds() &- cpuStart
+            let cpu = Double(cpuTotal &- min(validationCPU, cpuTotal)) / Double(2 * iterations)
+            let oneWay = OneWay(histogram)
+            results.append(SizeResult(bytes: size, iterations: iterations, oneWayNs: oneWay,
+                                      gbytesPerS: Double(size) / oneWay.mean, messagesPerS: 1e9 / oneWay.mean,
+                                      cpuNsPerMsg: cpu, path: viaDaemon ? "daemon" : "shm", validated: validating ? allValid : nil))
+        }
+        if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        _ = c.initsend(1)
+        _ = c.send(peer, TaskLibraryDriver.stopTag)
+        var wait = timeval(tv_sec: 10, tv_usec: 0)
+        _ = c.trecv(TaskID.notifySource.rawValue, TaskLibraryDriver.exitNotifyTag, &wait)
+        return RunResult(benchmark: "pingpong", transport: viaDaemon ? "daemon" : "shm", api: "c", zeroCopy: false,
+                         machine: .current(), results: results)
+    }
+}
