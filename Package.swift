@@ -104,7 +104,7 @@ let package = Package(
         .target(
             name: "GPVM3",
             cSettings: [.define("_GNU_SOURCE")],
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "-soname=libgpvm3.so.3"])]
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "--gc-sections", "-Xlinker", "-soname=libgpvm3.so.3"])]
         ),
         // Linked as libpvm3.so.3 with the Swift runtime inside (-static-stdlib),
         // so a C or Fortran program needs nothing else; the version script

@@ -419,3 +419,9 @@ int pvm_lock_file(const char *path) {
 }
 
 int pvm_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+const char *pvm_image_path(void) {
+    Dl_info info;
+    if (dladdr((void *)&pvm_image_path, &info) == 0 || info.dli_fname == NULL) return NULL;
+    return info.dli_fname;
+}

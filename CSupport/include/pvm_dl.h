@@ -14,4 +14,7 @@ void pvm_probe_ibverbs(pvm_dl_probe *out);
 /// Tries libnuma.so.1 and resolves numa_available.
 void pvm_probe_numa(pvm_dl_probe *out);
 
+/* The file of the image (executable or shared library) holding this code. */
+const char *pvm_image_path(void);
+
 #endif
