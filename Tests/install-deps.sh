@@ -12,6 +12,8 @@ packages=(
   # Fortran bindings (tests named "Fortran"): the compiler, and Debian's
   # original PVM headers and libfpvm3.a for the binary-compatibility check.
   gfortran pvm-dev
+  # Real PVM 3.4 binaries (Debian's examples) run on our libpvm3.so.3.
+  pvm-examples
 )
 
 missing=()
