@@ -24,14 +24,31 @@
 #include "pvm3.h"
 
 /*
- * The group calls (pvm_joingroup ..., PvmMax ...) belong to libgpvm3. They
- * are looked up when first used rather than linked: a program that links
- * libgpvm3 but calls them only through these wrappers would otherwise lose
- * it to --as-needed, and libpvm3 must not need libgpvm3 to load. When no
- * loaded object has them, libgpvm3.so.3 is opened; when that fails too the
- * wrapper reports PvmNotImpl.
+ * The group calls (pvm_joingroup ..., PvmMax ...) belong to PVM's group
+ * library. Where this library defines them itself, the weak references
+ * below bind to those definitions. Otherwise they are looked up when first
+ * used: in the objects already loaded, else by opening libgpvm3.so.3 (a
+ * program that links libgpvm3 but calls groups only through these wrappers
+ * loses it to --as-needed, and libpvm3 must load without it). When all of
+ * that fails the wrapper reports PvmNotImpl.
  */
-static int
+#pragma weak pvm_barrier
+#pragma weak pvm_bcast
+#pragma weak pvm_freezegroup
+#pragma weak pvm_gather
+#pragma weak pvm_getinst
+#pragma weak pvm_gettid
+#pragma weak pvm_gsize
+#pragma weak pvm_joingroup
+#pragma weak pvm_lvgroup
+#pragma weak pvm_reduce
+#pragma weak pvm_scatter
+#pragma weak PvmMax
+#pragma weak PvmMin
+#pragma weak PvmSum
+#pragma weak PvmProduct
+
+static void
 group_symbol(void *slot, const char *name)
 {
     void *sym = dlsym(RTLD_DEFAULT, name);
@@ -44,19 +61,21 @@ group_symbol(void *slot, const char *name)
     }
     if (sym == NULL) {
         pvm_errno = PvmNotImpl;
-        return 0;
+        return;
     }
     /* slot is a function pointer variable; POSIX makes the sizes equal. */
     memcpy(slot, &sym, sizeof sym);
-    return 1;
 }
 
-/* Declares 'fn', a static function pointer of type 'type', and loads the
-   group call 'name' into it on first use (it stays NULL if unavailable). */
-#define GROUP_FN(type, fn, name) \
+/* Declares 'fn', a static function pointer of type 'type', and on first
+   use points it at the group call 'direct' (named 'name'); it stays NULL
+   when the call is not available. */
+#define GROUP_FN(type, fn, direct, name) \
     static type fn = NULL; \
     if (fn == NULL) \
-        (void) group_symbol(&fn, name)
+        fn = direct; \
+    if (fn == NULL) \
+        group_symbol(&fn, name)
 
 /* ---- Strings -------------------------------------------------------- */
 
@@ -814,56 +833,56 @@ call_name_int(group_name_int_fn fn, const char *group, size_t len, int arg)
 void
 pvmfjoingroup_(char *group, int *inum, size_t group_len)
 {
-    GROUP_FN(group_name_fn, fn, "pvm_joingroup");
+    GROUP_FN(group_name_fn, fn, pvm_joingroup, "pvm_joingroup");
     *inum = call_name(fn, group, group_len);
 }
 
 void
 pvmflvgroup_(char *group, int *info, size_t group_len)
 {
-    GROUP_FN(group_name_fn, fn, "pvm_lvgroup");
+    GROUP_FN(group_name_fn, fn, pvm_lvgroup, "pvm_lvgroup");
     *info = call_name(fn, group, group_len);
 }
 
 void
 pvmfgsize_(char *group, int *size, size_t group_len)
 {
-    GROUP_FN(group_name_fn, fn, "pvm_gsize");
+    GROUP_FN(group_name_fn, fn, pvm_gsize, "pvm_gsize");
     *size = call_name(fn, group, group_len);
 }
 
 void
 pvmfgetinst_(char *group, int *tid, int *inum, size_t group_len)
 {
-    GROUP_FN(group_name_int_fn, fn, "pvm_getinst");
+    GROUP_FN(group_name_int_fn, fn, pvm_getinst, "pvm_getinst");
     *inum = call_name_int(fn, group, group_len, *tid);
 }
 
 void
 pvmfgettid_(char *group, int *inum, int *tid, size_t group_len)
 {
-    GROUP_FN(group_name_int_fn, fn, "pvm_gettid");
+    GROUP_FN(group_name_int_fn, fn, pvm_gettid, "pvm_gettid");
     *tid = call_name_int(fn, group, group_len, *inum);
 }
 
 void
 pvmfbarrier_(char *group, int *count, int *info, size_t group_len)
 {
-    GROUP_FN(group_name_int_fn, fn, "pvm_barrier");
+    GROUP_FN(group_name_int_fn, fn, pvm_barrier, "pvm_barrier");
     *info = call_name_int(fn, group, group_len, *count);
 }
 
 void
 pvmfbcast_(char *group, int *msgtag, int *info, size_t group_len)
 {
-    GROUP_FN(group_name_int_fn, fn, "pvm_bcast");
+    GROUP_FN(group_name_int_fn, fn, pvm_bcast, "pvm_bcast");
     *info = call_name_int(fn, group, group_len, *msgtag);
 }
 
 void
 pvmffreezegroup_(char *group, int *size, int *info, size_t group_len)
 {
-    GROUP_FN(group_name_int_fn, fn, "pvm_freezegroup");
+    GROUP_FN(group_name_int_fn, fn, pvm_freezegroup, "pvm_freezegroup");
     *info = call_name_int(fn, group, group_len, *size);
 }
 
@@ -879,7 +898,7 @@ pvmfreduce_(reduce_op_fn func, void *data, int *count, int *datatype,
             size_t group_len)
 {
     char *g;
-    GROUP_FN(reduce_fn, fn, "pvm_reduce");
+    GROUP_FN(reduce_fn, fn, pvm_reduce, "pvm_reduce");
 
     if (fn == NULL) {
         *info = PvmNotImpl;
@@ -915,7 +934,7 @@ pvmfgather_(void *result, void *data, int *count, int *datatype,
             int *msgtag, char *group, int *rootginst, int *info,
             size_t group_len)
 {
-    GROUP_FN(collect_fn, fn, "pvm_gather");
+    GROUP_FN(collect_fn, fn, pvm_gather, "pvm_gather");
     *info = collect(fn, result, data, count, datatype, msgtag, group,
                     group_len, rootginst);
 }
@@ -925,7 +944,7 @@ pvmfscatter_(void *result, void *data, int *count, int *datatype,
              int *msgtag, char *group, int *rootginst, int *info,
              size_t group_len)
 {
-    GROUP_FN(collect_fn, fn, "pvm_scatter");
+    GROUP_FN(collect_fn, fn, pvm_scatter, "pvm_scatter");
     *info = collect(fn, result, data, count, datatype, msgtag, group,
                     group_len, rootginst);
 }
@@ -949,27 +968,27 @@ reduce_op(reduce_op_fn op, int *datatype, void *x, void *y, int *num,
 void
 pvmmax_(int *datatype, void *x, void *y, int *num, int *info)
 {
-    GROUP_FN(reduce_op_fn, op, "PvmMax");
+    GROUP_FN(reduce_op_fn, op, PvmMax, "PvmMax");
     reduce_op(op, datatype, x, y, num, info);
 }
 
 void
 pvmmin_(int *datatype, void *x, void *y, int *num, int *info)
 {
-    GROUP_FN(reduce_op_fn, op, "PvmMin");
+    GROUP_FN(reduce_op_fn, op, PvmMin, "PvmMin");
     reduce_op(op, datatype, x, y, num, info);
 }
 
 void
 pvmsum_(int *datatype, void *x, void *y, int *num, int *info)
 {
-    GROUP_FN(reduce_op_fn, op, "PvmSum");
+    GROUP_FN(reduce_op_fn, op, PvmSum, "PvmSum");
     reduce_op(op, datatype, x, y, num, info);
 }
 
 void
 pvmproduct_(int *datatype, void *x, void *y, int *num, int *info)
 {
-    GROUP_FN(reduce_op_fn, op, "PvmProduct");
+    GROUP_FN(reduce_op_fn, op, PvmProduct, "PvmProduct");
     reduce_op(op, datatype, x, y, num, info);
 }
