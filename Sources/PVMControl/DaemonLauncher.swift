@@ -47,13 +47,15 @@ public enum DaemonLauncher {
     public static func daemonExecutable(environment: [String: String]) -> String? {
         var candidates: [String] = []
         if let d = environment["PVM_DPATH"], !d.isEmpty { candidates.append(d) }
-        if let exe = executablePath() { candidates.append(directoryOf(exe) + "/pvmd") }
         // Inside libpvm3.so.3, loaded by a C program: beside the library (a
-        // build folder) or in ../bin (an install prefix).
+        // build folder) or in ../bin (an install prefix). Before the
+        // program's own folder: an old PVM program may sit beside the
+        // original PVM's pvmd (Debian's /usr/bin).
         if let image = pvm_image_path().map({ String(cString: $0) }), image != executablePath() {
             candidates.append(directoryOf(image) + "/pvmd")
             candidates.append(directoryOf(image) + "/../bin/pvmd")
         }
+        if let exe = executablePath() { candidates.append(directoryOf(exe) + "/pvmd") }
         if let root = environment["PVM_ROOT"], !root.isEmpty { candidates.append(root + "/bin/pvmd") }
         for dir in (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
             candidates.append(String(dir) + "/pvmd")
