@@ -177,7 +177,7 @@ let package = Package(
             dependencies: ["PVM", "PVMTestSupport"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "PVM3Tests", dependencies: ["PVMTestSupport"], exclude: ["C"], swiftSettings: swiftSettings),
+        .testTarget(name: "PVM3Tests", dependencies: ["PVMTestSupport"], exclude: ["C", "Fortran"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PVMConsoleTests",
             dependencies: ["PVMConsole", "PVMTestSupport"],

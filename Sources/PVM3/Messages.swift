@@ -215,20 +215,9 @@ public func c_precv(_ tid: Int32, _ tag: Int32, _ data: UnsafeMutableRawPointer?
         let got = try vm.precv(from: tid, tag: tag, into: data, count: Int(count), type: type)
         rtid?.pointee = got.source
         rtag?.pointee = got.tag
-        // The count of items the message held, in the receiver's type.
-        rcount?.pointee = Int32(got.bytes / max(1, (try? itemSize(type)) ?? 1))
+        // The message's length in bytes, as the original reports it.
+        rcount?.pointee = Int32(truncatingIfNeeded: got.bytes)
         return 0
-    }
-}
-
-func itemSize(_ type: Int32) throws(PVMError) -> Int {
-    switch type {
-    case 1: return 1
-    case 2, 9: return 2
-    case 3, 4, 10: return 4
-    case 5, 6, 8, 11: return 8
-    case 7: return 16
-    default: throw PVMError(.badParam, "data type \(type)")
     }
 }
 

@@ -15,7 +15,14 @@ public func c_mytid() -> Int32 {
 
 @_cdecl("pvm_parent")
 public func c_parent() -> Int32 {
-    call("pvm_parent") { vm throws(PVMError) in try vm.parent().rawValue }
+    // No parent is an answer, not a failure: the original sets pvm_errno
+    // and prints nothing.
+    call("pvm_parent") { vm in
+        do throws(PVMError) { return try vm.parent().rawValue } catch {
+            pvm3_set_errno(error.code)
+            return error.code
+        }
+    }
 }
 
 @_cdecl("pvm_exit")
