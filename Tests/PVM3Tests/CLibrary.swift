@@ -410,6 +410,23 @@ final class CLibraryHarness {
                     seconds: Date().timeIntervalSince(start))
     }
 
+    /// Waits until the daemon has gone by itself (after pvm_halt).
+    func waitForDaemonToStop(timeout: Double) -> Bool {
+        switch library {
+        case .ours:
+            let pid = fixture.daemonPID
+            return VirtualMachineFixture.eventually(timeout: timeout) {
+                !FileManager.default.fileExists(atPath: fixture.runtimeDirectory)
+                    && (pid.map { !VirtualMachineFixture.alive($0) } ?? true)
+            }
+        case .original:
+            guard let pid = originalDaemon else { return true }
+            let gone = VirtualMachineFixture.eventually(timeout: timeout) { Self.reap(pid, block: false) != nil }
+            if gone { originalDaemon = nil }
+            return gone
+        }
+    }
+
     /// Stops the virtual machine, kills anything still running from the bin
     /// folder, removes the private folders.
     func tearDown() {
@@ -468,19 +485,63 @@ class CLibraryTestCase: XCTestCase {
         return run
     }
 
+    /// The lines that differ: "-" expected (the original's), "+" got, by a
+    /// longest common subsequence, with line numbers of the expected text.
+    static func diff(expected: [String], got: [String]) -> String {
+        let n = expected.count, m = got.count
+        var lcs = Array(repeating: Array(repeating: 0, count: m + 1), count: n + 1)
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            for j in stride(from: m - 1, through: 0, by: -1) {
+                lcs[i][j] = expected[i] == got[j] ? lcs[i + 1][j + 1] + 1 : max(lcs[i + 1][j], lcs[i][j + 1])
+            }
+        }
+        var out: [String] = []
+        var i = 0, j = 0
+        while i < n || j < m {
+            if i < n && j < m && expected[i] == got[j] {
+                i += 1; j += 1
+            } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+                out.append("  + [\(i + 1)] \(got[j])"); j += 1
+            } else {
+                out.append("  - [\(i + 1)] \(expected[i])"); i += 1
+            }
+        }
+        return out.joined(separator: "\n")
+    }
+
+    /// Task ids in output (`[t40001]`) replaced by `[tX]`: they differ
+    /// between runs and implementations.
+    static func normalizingTids(_ text: String) -> String {
+        text.replacingOccurrences(of: #"\[t[0-9a-f]+\]"#, with: "[tX]", options: .regularExpression)
+    }
+
+    /// `expected` given as one text (a Swift multi-line literal).
+    func assertOutput(_ run: CLibraryHarness.Run, _ expected: String, status: Int32 = 0, normalizeTids: Bool = false,
+                      file: StaticString = #filePath, line: UInt = #line) {
+        var r = run
+        if normalizeTids { r.stdout = Self.normalizingTids(r.stdout) }
+        assertOutput(r, expected.isEmpty ? [] : expected.components(separatedBy: "\n"), status: status, file: file, line: line)
+    }
+
+    /// Asserts standard error, task ids normalized, line by line.
+    func assertStderr(_ run: CLibraryHarness.Run, _ expected: String,
+                      file: StaticString = #filePath, line: UInt = #line) {
+        let got = run.stderrLines.map(Self.normalizingTids)
+        let want = expected.isEmpty ? [] : expected.components(separatedBy: "\n")
+        if got != want {
+            XCTFail("standard error differs from the original's (\(library.rawValue) library):\n\(Self.diff(expected: want, got: got))\n\(run)",
+                    file: file, line: line)
+        }
+    }
+
     /// Asserts that a run's standard output is exactly `expected` (line by
     /// line, with the first differing line named), and that it exited with 0.
     func assertOutput(_ run: CLibraryHarness.Run, _ expected: [String], status: Int32 = 0,
                       file: StaticString = #filePath, line: UInt = #line) {
         let got = run.lines
         if got != expected {
-            var where_ = ""
-            for i in 0..<max(got.count, expected.count) {
-                let g = i < got.count ? got[i] : "<none>"
-                let x = i < expected.count ? expected[i] : "<none>"
-                if g != x { where_ = "first difference at line \(i + 1):\n  expected: \(x)\n  got:      \(g)"; break }
-            }
-            XCTFail("output differs from the original's (\(library.rawValue) library); \(where_)\n\(run)", file: file, line: line)
+            XCTFail("output differs from the original's (\(library.rawValue) library):\n\(Self.diff(expected: expected, got: got))\n\(run)",
+                    file: file, line: line)
         }
         XCTAssertEqual(run.status, status, "exit status\n\(run)", file: file, line: line)
     }
