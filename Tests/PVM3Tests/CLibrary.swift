@@ -172,6 +172,12 @@ final class CLibraryHarness {
         case .original:
             hasGroupLibrary = fm.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/libgpvm3.so")
                 || fm.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/libgpvm3.so.3")
+            // The original's libgpvm3 starts its group server by spawning
+            // "pvmgs" along the search path: put it there.
+            if fm.isExecutableFile(atPath: "/usr/lib/pvm3/lib/pvmgs") {
+                try? fm.createSymbolicLink(atPath: bin.appendingPathComponent("pvmgs").path,
+                                           withDestinationPath: "/usr/lib/pvm3/lib/pvmgs")
+            }
             do { try startOriginalDaemon() } catch {
                 tearDown()
                 throw error

@@ -972,6 +972,43 @@ enum CLibraryExpected {
         pvm_exit() = 0
         """
 
+    static let groups = """
+        pvm_joingroup(G) = 0
+        pvm_joingroup(G) = -18
+        pvm_joingroup("") = -17
+        pvm_gsize(G) = 1
+        pvm_spawn("groups", args, PvmTaskDefault, 0, N - 1, tids) = 3
+        pvm_barrier(G, N) = 0
+        pvm_gsize(G) = 4
+        pvm_bcast = 0
+        PvmSum: rc 0, 10 -100 8
+        PvmMax: rc 0, 4 -10 2
+        PvmMin: rc 0, 1 -40 2
+        PvmProduct: rc 0, 24 240000 16
+        own function: rc 0, 4 -40 2
+        PvmSum doubles: rc 0, 5 6
+        gather: rc 0, 0 1 100 101 200 201 300 301
+        scatter: rc 0, mine 0 1 2
+        members saw the broadcast and their scatter part: yes
+        pvm_getinst(G, me) = 0
+        getinst/gettid agree for the members: yes
+        pvm_gettid(G, 0) == me: yes
+        pvm_gettid(G, 99) = -21
+        pvm_getinst(G, 0x40fff) = -20
+        pvm_getinst("clib.nogroup", me) = -19
+        pvm_gsize("clib.nogroup") = -19
+        pvm_reduce(PvmSum, tids, 1, 99, 40, G, 0) = -2
+        pvm_lvgroup("clib.nogroup") = -19
+        pvm_gsize(G) = 1
+        pvm_lvgroup(G) = 0
+        pvm_gsize(G) = -19
+        pvm_lvgroup(G) = -19
+        pvm_joingroup("clib.frozen") = 0
+        pvm_freezegroup("clib.frozen", -1) = 1
+        pvm_gsize("clib.frozen") = 1
+        pvm_exit() = 0
+        """
+
     static let extras = """
         == helpers
         pvmgetrsh() = /usr/bin/ssh
@@ -1092,6 +1129,23 @@ final class CLibraryTaskTests: CLibraryTestCase {
         assertStderr(run, "")
     }
 
+    /// Messages from 0 to 4 MiB to a worker and back, in every encoding,
+    /// through the daemon (PvmDontRoute) and directly (PvmRouteDirect).
+    func testCLibraryEchoSizesEncodingsRoutes() throws {
+        let run = try buildAndRun("echo", workers: ["worker"])
+        var expected: [String] = []
+        for route in [1, 3] {
+            for encoding in [0, 1, 2] {
+                for ints in [0, 1, 7, 1019, 1020, 4096, 100000, 1 << 20] {
+                    expected.append("route \(route) encoding \(encoding) ints \(ints): ok")
+                }
+            }
+        }
+        expected.append("pvm_exit() = 0")
+        assertOutput(run, expected)
+        assertStderr(run, "")
+    }
+
     /// pvm_config, pvm_mstat, pvm_archcode, pvm_tasks, pvm_pstat, pvm_spawn
     /// errors (-7/-6 in the tid array, PvmBadParam for ntask <= 0),
     /// pvm_notify (immediate for a missing task; HostDelete cancel), pvm_kill,
@@ -1135,6 +1189,24 @@ final class CLibraryTaskTests: CLibraryTestCase {
         XCTAssertTrue(harness.waitForDaemonToStop(timeout: 10), "the daemon still runs after pvm_halt\n\(harness.daemonLog)")
         XCTAssertTrue(VirtualMachineFixture.eventually(timeout: 5) { self.harness.leftoverTasks().isEmpty },
                       "workers left running after pvm_halt: \(harness.leftoverTasks())")
+    }
+}
+
+/// Dynamic groups through libgpvm3.
+final class CLibraryGroupTests: CLibraryTestCase {
+    /// Four members (the root and three spawned copies): join, barrier,
+    /// bcast, reduce with the four predefined functions and one of ours,
+    /// gather, scatter, getinst/gettid/gsize, the error codes, lvgroup,
+    /// freezegroup.
+    func testCLibraryGroups() throws {
+        guard harness.hasGroupLibrary else {
+            throw CLibraryHarness.SetupError(description: "libgpvm3.so is not built: \(CLibraryHarness.builtGroupLibrary.path)")
+        }
+        let program = try harness.buildC("groups", groups: true)
+        let run = try harness.run(program, timeout: 10)
+        XCTAssertFalse(run.timedOut, "\(run)\n--- daemon log ---\n\(harness.daemonLog)")
+        assertOutput(run, CLibraryExpected.groups)
+        assertStderr(run, "")
     }
 }
 

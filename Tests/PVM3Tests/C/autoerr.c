@@ -16,6 +16,7 @@ int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "print";
     int tids[2], v = 1;
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     pvm_mytid();
     if (strcmp(mode, "exit") == 0) {

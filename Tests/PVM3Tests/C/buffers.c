@@ -21,6 +21,7 @@ int main(void)
     int data[4] = { 1, 2, 3, 4 }, back[4];
     char text[32];
     struct pvmminfo mi;
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     me = pvm_mytid();
     pvm_setopt(PvmAutoErr, 0);

@@ -12,6 +12,7 @@ int main(int argc, char **argv)
 {
     int tid = 0, show = argc > 1 ? atoi(argv[1]) : 1, rc;
     char *args[] = { "print", 0 };
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     pvm_mytid();
     printf("pvm_catchout(stdout) = %d\n", pvm_catchout(stdout));

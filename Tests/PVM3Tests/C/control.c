@@ -42,6 +42,7 @@ int main(void)
     struct pvmtaskinfo *ti = 0;
     char hostname[256], *sleepargs[] = { "sleep", 0 };
     struct timeval clk, delta;
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     me = pvm_mytid();
     host = pvm_tidtohost(me);

@@ -42,6 +42,7 @@ int main(void)
     char *hosts[] = { "no.such.host.invalid", "other.invalid", 0 };
     char mask[64], mask2[64];
     char *p, name1[PVMTMPNAMLEN + 256], name2[PVMTMPNAMLEN + 256], prefix[512];
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     printf("== helpers\n");
     setenv("PVM_RSH", "/usr/bin/ssh", 1);

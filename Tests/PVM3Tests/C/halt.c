@@ -10,6 +10,7 @@ int main(void)
 {
     int tids[2], i, n;
     char *args[] = { "sleep", 0 };
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     pvm_mytid();
     n = pvm_spawn("worker", args, PvmTaskDefault, 0, 2, tids);

@@ -37,6 +37,7 @@ int main(void)
 {
     int me = pvm_mytid(), h1, h2, h3, got = 0;
     struct timeval tv;
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     pvm_setopt(PvmAutoErr, 0);
     h1 = pvm_addmhf(-1, 71, -1, handler);

@@ -20,6 +20,7 @@ extern int pvm_nerr;
 int main(void)
 {
     int me, again, i, n, *tids = 0, *fds = 0;
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     /* perror before enrollment uses the pid form: checked by the test */
     pvm_errno = PvmNoBuf;

@@ -35,6 +35,7 @@ int main(void)
     int b, r, n = -1, i, k, data = 0, tid, codes[3], src = 0, tag = -1;
     struct pvmmboxinfo *classes = 0;
     char *args[] = { "mbox", 0 };
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     me = pvm_mytid();
     pvm_setopt(PvmAutoErr, 0);

@@ -21,6 +21,7 @@ int main(int argc, char **argv)
     char *args[] = { "sum", 0 };
     int ntask = 0;
     struct pvmtaskinfo *ti;
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     if (n > MAXW) n = MAXW;
     me = pvm_mytid();

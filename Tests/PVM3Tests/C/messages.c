@@ -76,6 +76,7 @@ int main(void)
     struct timeval tv, t0;
     double secs;
     matcher old;
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     me = pvm_mytid();
     pvm_setopt(PvmAutoErr, 0);

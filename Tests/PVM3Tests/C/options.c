@@ -20,6 +20,7 @@ static const char *names[] = {
 int main(void)
 {
     int i, autoerr;
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     pvm_mytid();
     autoerr = pvm_getopt(PvmAutoErr);

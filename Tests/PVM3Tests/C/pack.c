@@ -187,6 +187,7 @@ int main(void)
     long big = 0x1122334455667788L, lr = 0;
     unsigned long ubig = 0xffffffff00000001UL, ulr = 0;
     char s[8];
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     me = pvm_mytid();
     pvm_setopt(PvmAutoErr, 0);

@@ -45,6 +45,7 @@ int main(void)
     unsigned int u = 0;
     unsigned long ul = 0;
     char s[32], c = 0, bytes[4] = { 'p', 'q', 'r', 's' }, br[4];
+    setvbuf(stdout, 0, _IOLBF, 0);   /* lines survive a kill on timeout */
 
     pvm_setopt(PvmAutoErr, 0);
 
