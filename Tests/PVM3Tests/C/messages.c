@@ -204,7 +204,11 @@ int main(void)
         memset(dr, 0, sizeof dr);
         SHOW(pvm_precv(-1, -1, dr, 2, PVM_DOUBLE, &atid, &atag, &alen));  /* shorter than the message */
         printf("doubles %g %g %g tag %d len %d\n", dr[0], dr[1], dr[2], atag, alen);
-        send_int(me, 44, 144);
+        pvm_initsend(PvmDataRaw);      /* (precv of XDR data: see pack.c xdr) */
+        ir[0] = 144;
+        pvm_pkint(ir, 1, 1);
+        pvm_send(me, 44);
+        ir[0] = 0;
         SHOW(pvm_precv(-1, 44, ir, 1, PVM_INT, 0, 0, 0));    /* NULL out-pointers */
         SHOW(ir[0]);
         SHOW(pvm_nrecv(-1, -1));

@@ -1,8 +1,14 @@
 /*
  * Packing and unpacking every type, with strides, in the three encodings
  * (PvmDataDefault = XDR, PvmDataRaw, PvmDataInPlace), through a message to
- * self; the byte images of XDR and Raw data (read back with pvm_upkbyte);
- * packed lengths (pvm_bufinfo); and the error codes.
+ * self; the byte images of Raw data (read back with pvm_upkbyte); packed
+ * lengths (pvm_bufinfo); and the error codes.
+ *
+ * With argv[1] = "xdr" it shows instead what is particular to XDR in the
+ * original: packed lengths (short and long take 4 bytes, strings and bytes
+ * are padded to 4), the big-endian byte images, long cut to 32 bits and
+ * unpacked without sign extension, the order of the words of a double, and
+ * pvm_precv handing over the XDR bytes as they are.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +20,7 @@ extern int pvm_errno;
 #define YESNO(e) printf("%s: %s\n", #e, (e) ? "yes" : "no")
 
 static int me;
+static int xdr_mode;
 
 /* sends the active send buffer to self and receives it */
 static int loop(int tag)
@@ -71,6 +78,9 @@ static void roundtrip(int enc, const char *name)
     int n = enc == PvmDataInPlace ? 6 : 3;
     int i, ok;
 
+    /* XDR cuts longs to 32 bits: without the xdr details, only values that
+     * survive it */
+    if (enc == PvmDataDefault && !xdr_mode) { lo[0] = 7; lo[2] = 9; }
     printf("== %s, stride %d\n", name, stride);
     pvm_initsend(enc);
     SHOW(pvm_pkbyte(cb, n, stride));
@@ -92,7 +102,7 @@ static void roundtrip(int enc, const char *name)
         SHOW(pvm_pkstr("hello"));
         SHOW(pvm_pkstr(""));
     }
-    printf("packed bytes = %d\n", packed_bytes());
+    if (enc != PvmDataDefault || xdr_mode) printf("packed bytes = %d\n", packed_bytes());
     YESNO(loop(10 + enc) > 0);
 
     memset(cr, 0, sizeof cr); memset(shr, 0, sizeof shr); memset(usr, 0, sizeof usr);
@@ -181,7 +191,7 @@ static void image(int enc)
     else dump("bytes", 6);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     int v[6] = { 1, 2, 3, 4, 5, 6 }, r[6], i;
     long big = 0x1122334455667788L, lr = 0;
@@ -191,21 +201,47 @@ int main(void)
 
     me = pvm_mytid();
     pvm_setopt(PvmAutoErr, 0);
+    xdr_mode = argc > 1 && strcmp(argv[1], "xdr") == 0;
+
+    if (xdr_mode) {
+        double d = 1.0;
+        int two[2], x = 144, atid, atag, alen;
+
+        roundtrip(PvmDataDefault, "PvmDataDefault");
+        image(PvmDataDefault);
+        printf("== long in XDR\n");
+        pvm_initsend(PvmDataDefault);
+        pvm_pklong(&big, 1, 1);
+        pvm_pkulong(&ubig, 1, 1);
+        loop(30);
+        pvm_upklong(&lr, 1, 1);
+        pvm_upkulong(&ulr, 1, 1);
+        printf("xdr long = 0x%lx, ulong = 0x%lx\n", lr, ulr);
+        printf("== untyped unpacking\n");
+        pvm_initsend(PvmDataDefault);
+        pvm_pkdouble(&d, 1, 1);
+        pvm_pkint(v, 1, 1);
+        loop(33);
+        SHOW(pvm_upkint(two, 2, 1));
+        printf("two = 0x%x 0x%x\n", two[0], two[1]);
+        SHOW(pvm_upkstr(s));          /* the int 1 read as a length */
+        printf("== precv of an XDR message\n");
+        pvm_initsend(PvmDataDefault);
+        pvm_pkint(&x, 1, 1);
+        pvm_send(me, 34);
+        x = 0;
+        SHOW(pvm_precv(me, 34, &x, 1, PVM_INT, &atid, &atag, &alen));
+        printf("x = 0x%x, len %d\n", (unsigned)x, alen);
+        SHOW(pvm_exit());
+        return 0;
+    }
 
     roundtrip(PvmDataDefault, "PvmDataDefault");
     roundtrip(PvmDataRaw, "PvmDataRaw");
     roundtrip(PvmDataInPlace, "PvmDataInPlace");
-    image(PvmDataDefault);
     image(PvmDataRaw);
 
-    printf("== long in XDR and Raw\n");
-    pvm_initsend(PvmDataDefault);
-    pvm_pklong(&big, 1, 1);
-    pvm_pkulong(&ubig, 1, 1);
-    loop(30);
-    pvm_upklong(&lr, 1, 1);
-    pvm_upkulong(&ulr, 1, 1);
-    printf("xdr long = 0x%lx, ulong = 0x%lx\n", lr, ulr);
+    printf("== long in Raw\n");
     pvm_initsend(PvmDataRaw);
     pvm_pklong(&big, 1, 1);
     pvm_pkulong(&ubig, 1, 1);
@@ -239,7 +275,7 @@ int main(void)
     {
         double d = 1.0;
         int two[2];
-        pvm_initsend(PvmDataDefault);
+        pvm_initsend(PvmDataRaw);
         pvm_pkdouble(&d, 1, 1);
         pvm_pkint(v, 1, 1);
         loop(33);
