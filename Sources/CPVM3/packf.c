@@ -101,6 +101,10 @@ int pvm_vpackf(const char *format, va_list ap) {
     const char *p = format;
     int rc = 0;
     if (!format) return lpvmerr((char *)"pvm_packf", PvmBadParam);
+    /* Packing needs a send buffer, unless the format makes one first. */
+    while (*p == ' ') p++;
+    if (!(p[0] == '%' && p[1] == '+') && pvm_getsbuf() <= 0) return lpvmerr((char *)"pvm_packf", PvmNoBuf);
+    p = format;
     va_copy(args, ap);
     while (*p && rc >= 0) {
         struct conversion c;

@@ -119,24 +119,39 @@ extension VirtualMachine {
     /// Length in bytes, tag and source of a buffer (pvm_bufinfo).
     public func bufferInfo(_ id: Int32) throws(PVMError) -> (bytes: Int32, tag: Int32, source: Int32) {
         let i = try slot(id)
-        return (Int32(truncatingIfNeeded: object(i) { $0.byteCount }), meta[i].tag, meta[i].source)
+        // An InPlace buffer being packed holds references, not bytes: as in
+        // PVM, its length counts only what was copied into it.
+        let bytes = object(i) { $0.encoding == .inPlace ? $0.ownedCount : $0.byteCount }
+        return (Int32(truncatingIfNeeded: bytes), meta[i].tag, meta[i].source)
     }
 
-    /// The full header of a buffer (pvm_getminfo): len, ctx, tag, wid, enc, crc, src, dst.
+    /// The full header of a buffer (pvm_getminfo): len, ctx, tag, wid, enc,
+    /// crc, src, dst. `enc` is PVM's encoding word: 0x10000000 for
+    /// PvmDataDefault, 0x20000000 for PvmDataInPlace, the data signature of
+    /// the bytes for PvmDataRaw.
     public func messageInfo(_ id: Int32) throws(PVMError) -> [Int32] {
         let i = try slot(id)
         let m = meta[i]
-        return [Int32(truncatingIfNeeded: object(i) { $0.byteCount }), m.context, m.tag, 0,
-                Int32(bitPattern: object(i) { $0.signature.rawValue }), 0, m.source, m.destination]
+        let enc: Int32 = object(i) { b in
+            switch b.encoding {
+            case .default: return 0x1000_0000
+            case .inPlace: return 0x2000_0000
+            default: return Int32(bitPattern: b.signature.rawValue)
+            }
+        }
+        return [Int32(truncatingIfNeeded: object(i) { $0.byteCount }), m.context, m.tag, m.wait,
+                enc, 0, m.source, m.destination]
     }
 
-    /// Sets header fields of a buffer (pvm_setminfo): ctx, tag, src, dst.
-    public func setMessageInfo(_ id: Int32, context: Int32, tag: Int32, source: Int32, destination: Int32) throws(PVMError) {
+    /// Sets header fields of a buffer (pvm_setminfo): ctx, tag, wid, src, dst.
+    public func setMessageInfo(_ id: Int32, context: Int32, tag: Int32, source: Int32, destination: Int32,
+                               wait: Int32 = 0) throws(PVMError) {
         let i = try slot(id)
         meta[i].context = context
         meta[i].tag = tag
         meta[i].source = source
         meta[i].destination = destination
+        meta[i].wait = wait
     }
 
     /// The active send buffer, for packing.
@@ -173,6 +188,8 @@ struct BufferMeta {
     var source: Int32 = 0
     var destination: Int32 = 0
     var context: Int32 = 0
+    /// The wait id a program may set (pvm_setminfo); kept, not used.
+    var wait: Int32 = 0
 }
 
 // MARK: Sending
@@ -356,6 +373,49 @@ extension VirtualMachine {
 
     /// The oldest arrived message matching (src, tag) in the current context.
     @inline(__always)
+    /// The program's matching function (pvm_recvf): called with each
+    /// arrived message's buffer id and the receive's source and tag. < 0:
+    /// fail with that code; 0: not this one; 1: this one; > 1: the highest
+    /// ranked after scanning all. nil: PVM's own matching (source, tag, context).
+    public var matcher: ((Int32, Int32, Int32) -> Int32)? {
+        get { customMatcher }
+        set { customMatcher = newValue }
+    }
+
+    /// The arrived message the matcher picks, in arrival order.
+    func findMatching(_ src: Int32, _ tag: Int32) throws(PVMError) -> Int? {
+        guard let m = customMatcher else { return findArrived(src, tag) }
+        var best: (index: Int, rank: Int32)? = nil
+        for (i, id) in arrived.enumerated() {
+            let r = m(id, src, tag)
+            if r < 0 { throw PVMError(code: r, detail: "the matching function refused") }
+            if r == 1 { return i }
+            if r > 1, r > (best?.rank ?? 1) { best = (i, r) }
+        }
+        return best?.index
+    }
+
+    /// `receive` with the program's matcher: every arrival is queued, then
+    /// the queue scanned (the direct delivery knows only source and tag).
+    func receiveMatching(_ src: Int32, _ tag: Int32, timeoutNanoseconds: UInt64?) throws(PVMError) -> Int32 {
+        let deadline = timeoutNanoseconds.map { Clock.monotonicNanoseconds() &+ $0 }
+        while true {
+            if let i = try findMatching(src, tag) { return becomeReceiveBuffer(Int(arrived[i])) }
+            try checkDaemon()
+            var remaining: UInt64? = nil
+            if let deadline {
+                let now = Clock.monotonicNanoseconds()
+                if now >= deadline { return 0 }
+                remaining = deadline - now
+            }
+            if timeoutNanoseconds == 0 {
+                try pollOnce()
+                return try findMatching(src, tag).map { becomeReceiveBuffer(Int(arrived[$0])) } ?? 0
+            }
+            try pump(timeoutNanoseconds: remaining)
+        }
+    }
+
     func findArrived(_ src: Int32, _ tag: Int32) -> Int? {
         if arrived.isEmpty { return nil }
         let ctx = context
@@ -472,6 +532,7 @@ extension VirtualMachine {
     /// current context. nil timeout blocks; 0 polls. Returns the new
     /// receive buffer id, or 0 on timeout.
     public func receive(from src: Int32, tag: Int32, timeoutNanoseconds: UInt64?) throws(PVMError) -> Int32 {
+        if _slowPath(matcher != nil) { return try receiveMatching(src, tag, timeoutNanoseconds: timeoutNanoseconds) }
         if let i = findArrived(src, tag) { return becomeReceiveBuffer(Int(arrived[i])) }
         try checkDaemon()
         if timeoutNanoseconds == 0 {
@@ -501,6 +562,12 @@ extension VirtualMachine {
 
     /// The id of an arrived message matching (src, tag), left in place (pvm_probe); 0 if none.
     public func probe(from src: Int32, tag: Int32) throws(PVMError) -> Int32 {
+        if _slowPath(matcher != nil) {
+            if let i = try findMatching(src, tag) { return arrived[i] }
+            try checkDaemon()
+            try pollOnce()
+            return try findMatching(src, tag).map { arrived[$0] } ?? 0
+        }
         if let i = findArrived(src, tag) { return arrived[i] }
         try checkDaemon()
         try pollOnce()

@@ -138,6 +138,10 @@ public final class VirtualMachine {
     // catchout
     var catchFile: UnsafeMutablePointer<FILE>?
     var catchPartial: [Int32: [UInt8]] = [:]
+    /// pvm_recvf's matching function, if the program set one.
+    var customMatcher: ((Int32, Int32, Int32) -> Int32)? = nil
+    /// Children whose bare output (PvmShowTids 0) stopped in a line.
+    var catchEndsMidLine: Set<Int32> = []
     /// Children whose output is being collected, and where it goes (fixed
     /// when the child starts: a later catchout change does not move it).
     var catchTargets: [Int32: UnsafeMutablePointer<FILE>] = [:]
@@ -332,10 +336,18 @@ public final class VirtualMachine {
             if let rest = catchPartial.removeValue(forKey: child), !rest.isEmpty {
                 put(prefix + String(decoding: rest, as: UTF8.self) + "\n")
             }
+            // Output passed through bare ends its last line, as PVM does.
+            if catchEndsMidLine.remove(child) != nil { put("\n") }
             catchTargets.removeValue(forKey: child)
             if show { put("\(prefix)EOF\n") }
         default:
-            if !show { data.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, f) }; break }
+            if !show {
+                data.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, f) }
+                if let last = data.last {
+                    if last == 10 { catchEndsMidLine.remove(child) } else { catchEndsMidLine.insert(child) }
+                }
+                break
+            }
             var pending = catchPartial[child] ?? []
             pending.append(contentsOf: data)
             while let nl = pending.firstIndex(of: 10) {

@@ -78,36 +78,36 @@ func string(_ p: UnsafePointer<CChar>?) -> String? {
 }
 
 /// Storage that the library owns and hands to the program (pvm_config's
-/// host table, pvm_tasks' task table, pvm_siblings' ids): valid until the
-/// next call of the same function, as in PVM.
+/// host table, pvm_tasks' task table, pvm_siblings' ids). PVM documents it
+/// as valid until the next call of the same function, but programs use the
+/// old table after calling again (a pvm_config(0, 0, 0) in between, say), so
+/// a table is freed only two calls later, and its strings (host,
+/// architecture and program names, few and reused) are kept for the life of
+/// the process.
 struct LibraryOwned<Element> {
     private(set) var base: UnsafeMutablePointer<Element>? = nil
-    private var strings: [UnsafeMutablePointer<CChar>] = []
+    private var previous: UnsafeMutablePointer<Element>? = nil
 
-    /// Replaces the storage with `count` elements made by `make`, which may
-    /// keep C strings through `keep`.
+    /// Replaces the storage with `count` elements made by `make`, which
+    /// gets C strings through `keep`.
     mutating func replace(count: Int, _ make: (Int, (String) -> UnsafeMutablePointer<CChar>) -> Element) -> UnsafeMutablePointer<Element> {
-        release()
+        previous?.deallocate()
+        previous = base
         let p = UnsafeMutablePointer<Element>.allocate(capacity: max(count, 1))
-        var kept: [UnsafeMutablePointer<CChar>] = []
-        for i in 0..<count {
-            (p + i).initialize(to: make(i) { s in
-                let c = strdup(s)!
-                kept.append(c)
-                return c
-            })
-        }
+        for i in 0..<count { (p + i).initialize(to: make(i, internedCString)) }
         base = p
-        strings = kept
         return p
     }
+}
 
-    mutating func release() {
-        for s in strings { free(s) }
-        strings = []
-        base?.deallocate()
-        base = nil
-    }
+/// One C copy of each distinct string handed out, never freed.
+nonisolated(unsafe) var interned: [String: UnsafeMutablePointer<CChar>] = [:]
+
+func internedCString(_ s: String) -> UnsafeMutablePointer<CChar> {
+    if let c = interned[s] { return c }
+    let c = strdup(s)!
+    interned[s] = c
+    return c
 }
 
 // The entry points run on the program's one PVM thread, as the original's

@@ -9,7 +9,12 @@ import PVM
 
 @_cdecl("pvm_initsend")
 public func c_initsend(_ encoding: Int32) -> Int32 {
-    call("pvm_initsend") { vm throws(PVMError) in try vm.initSend(encoding: encoding) }
+    // An unknown encoding fails in pvm_mkbuf inside pvm_initsend: the
+    // original reports both.
+    if Encoding(rawValue: encoding) == nil {
+        return report("pvm_initsend", code: report("pvm_mkbuf", code: PVMError.Code.badParam.rawValue))
+    }
+    return call("pvm_initsend") { vm throws(PVMError) in try vm.initSend(encoding: encoding) }
 }
 
 @_cdecl("pvm_mkbuf")
@@ -57,8 +62,8 @@ public func c_bufinfo(_ id: Int32, _ bytes: UnsafeMutablePointer<Int32>?, _ tag:
 @_cdecl("pvm_getminfo")
 public func c_getminfo(_ id: Int32, _ info: UnsafeMutablePointer<pvmminfo>?) -> Int32 {
     call("pvm_getminfo") { vm throws(PVMError) in
-        guard let info else { throw PVMError(.badParam, "null pointer") }
         let m = try vm.messageInfo(id)
+        guard let info else { throw PVMError(.badParam, "null pointer") }
         info.pointee = pvmminfo(len: m[0], ctx: m[1], tag: m[2], wid: m[3], enc: m[4], crc: m[5], src: m[6], dst: m[7])
         return 0
     }
@@ -69,7 +74,7 @@ public func c_setminfo(_ id: Int32, _ info: UnsafeMutablePointer<pvmminfo>?) -> 
     call("pvm_setminfo") { vm throws(PVMError) in
         guard let info else { throw PVMError(.badParam, "null pointer") }
         let m = info.pointee
-        try vm.setMessageInfo(id, context: m.ctx, tag: m.tag, source: m.src, destination: m.dst)
+        try vm.setMessageInfo(id, context: m.ctx, tag: m.tag, source: m.src, destination: m.dst, wait: m.wid)
         return 0
     }
 }
@@ -78,7 +83,10 @@ public func c_setminfo(_ id: Int32, _ info: UnsafeMutablePointer<pvmminfo>?) -> 
 public func c_pkstr(_ text: UnsafeMutablePointer<CChar>?) -> Int32 {
     call("pvm_pkstr") { vm throws(PVMError) in
         guard let text else { throw PVMError(.badParam, "null string") }
-        try vm.sendBufferForPacking().pack(cString: text)
+        let b = try vm.sendBufferForPacking()
+        // As the original: strings are not packed in place.
+        guard b.encoding != .inPlace else { throw PVMError(.notImpl, "InPlace packing of a string") }
+        try b.pack(cString: text)
         return 0
     }
 }
@@ -114,7 +122,12 @@ public func c_pkmesgbody(_ id: Int32) -> Int32 {
         let inner = try vm.buffer(id)
         let outer = try vm.sendBufferForPacking()
         guard outer !== inner else { throw PVMError(.badParam, "a message packed into itself") }
-        try packBody(of: inner, into: outer)
+        // The body's bytes only, as the original: no header, no length.
+        do {
+            try inner.withContiguousBytes { (b: UnsafeRawBufferPointer) throws in
+                if let base = b.baseAddress { try outer.pack(base.assumingMemoryBound(to: UInt8.self), count: b.count) }
+            }
+        } catch let e as PVMError { throw e } catch { throw PVMError(.sysErr, "\(error)") }
         return 0
     }
 }
@@ -172,6 +185,7 @@ public func c_psend(_ tid: Int32, _ tag: Int32, _ data: UnsafeMutableRawPointer?
 @_cdecl("pvm_mcast")
 public func c_mcast(_ tids: UnsafeMutablePointer<Int32>?, _ count: Int32, _ tag: Int32) -> Int32 {
     call("pvm_mcast") { vm throws(PVMError) in
+        guard vm.activeSendBuffer != 0 else { throw PVMError(.noBuf, "no active send buffer") }
         guard count >= 0 else { throw PVMError(.badParam, "count \(count)") }
         if count > 0, tids == nil { throw PVMError(.badParam, "null task ids") }
         let list = count == 0 ? [] : Array(UnsafeBufferPointer(start: tids, count: Int(count)))
@@ -224,11 +238,30 @@ public func c_precv(_ tid: Int32, _ tag: Int32, _ data: UnsafeMutableRawPointer?
 /// The program's own matching function for receives (pvm_recvf). Not
 /// supported yet: installing one is reported as PvmNotImpl and receives
 /// keep PVM's own matching; resetting to the default (NULL) works.
-nonisolated(unsafe) var matchFunction: (@convention(c) (Int32, Int32, Int32) -> Int32)? = nil
+public typealias MatchFunction = @convention(c) (Int32, Int32, Int32) -> Int32
+
+/// PVM's own matching, as a function a program may call or install again:
+/// 1 if buffer `id` is from `tid` with `tag` (-1 matching any), else 0.
+let builtInMatch: MatchFunction = { id, tid, tag in
+    guard let vm = VirtualMachine.existing, let info = try? vm.bufferInfo(id) else { return 0 }
+    return (tid == -1 || tid == info.source) && (tag == -1 || tag == info.tag) ? 1 : 0
+}
+
+/// The function pvm_recvf installed last (the built-in one at first).
+nonisolated(unsafe) var currentMatch: MatchFunction = builtInMatch
+
+func same(_ a: MatchFunction, _ b: MatchFunction) -> Bool {
+    unsafeBitCast(a, to: UnsafeRawPointer.self) == unsafeBitCast(b, to: UnsafeRawPointer.self)
+}
 
 @_cdecl("pvm_recvf")
-public func c_recvf(_ function: (@convention(c) (Int32, Int32, Int32) -> Int32)?) -> (@convention(c) (Int32, Int32, Int32) -> Int32)? {
-    let old = matchFunction
-    if function != nil { fail("pvm_recvf", PVMError(.notImpl, "matching functions")) }
+public func c_recvf(_ function: MatchFunction?) -> MatchFunction? {
+    let old = currentMatch
+    let new = function ?? builtInMatch
+    currentMatch = new
+    // The task library matches by source, tag and context itself; a
+    // program's own function is called for each arrived message instead.
+    let matcher: ((Int32, Int32, Int32) -> Int32)? = same(new, builtInMatch) ? nil : { id, tid, tag in new(id, tid, tag) }
+    _ = call("pvm_recvf") { vm in vm.matcher = matcher; return 0 }
     return old
 }

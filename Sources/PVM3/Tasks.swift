@@ -46,17 +46,18 @@ public func c_spawn(_ file: UnsafeMutablePointer<CChar>?, _ argv: UnsafeMutableP
         }
         let results = try vm.spawnResults(String(cString: file), arguments: arguments, flags: flags,
                                           where: string(location) ?? "", count: Int(count))
+        // As PVM: the count started, and for each copy that did not start
+        // its error code in `tids` (not reported: the caller reads them there).
         if let tids { for (i, r) in results.enumerated() { tids[i] = r } }
-        let started = Int32(results.filter { $0 > 0 }.count)
-        // As PVM: the count started; when none started, the first error.
-        if started == 0, let first = results.first, first < 0 { throw PVMError(code: first) }
-        return started
+        return Int32(results.filter { $0 > 0 }.count)
     }
 }
 
 @_cdecl("pvm_kill")
 public func c_kill(_ tid: Int32) -> Int32 {
-    call("pvm_kill") { vm throws(PVMError) in try vm.kill(tid); return 0 }
+    // pvm_kill is pvm_sendsig(tid, SIGTERM): a failure is reported by both, as in PVM.
+    let rc = call("pvm_sendsig") { vm throws(PVMError) in try vm.kill(tid); return 0 }
+    return rc < 0 ? report("pvm_kill", code: rc) : rc
 }
 
 @_cdecl("pvm_sendsig")
@@ -114,7 +115,7 @@ public func c_pstat(_ tid: Int32) -> Int32 {
 @_cdecl("pvm_mstat")
 public func c_mstat(_ host: UnsafeMutablePointer<CChar>?) -> Int32 {
     call("pvm_mstat") { vm throws(PVMError) in
-        guard let host else { throw PVMError(.badParam, "no host name") }
+        guard let host, host.pointee != 0 else { throw PVMError(.badParam, "no host name") }
         return try vm.hostStatus(String(cString: host))
     }
 }
@@ -144,6 +145,7 @@ public func c_catchout(_ file: UnsafeMutablePointer<FILE>?) -> Int32 {
 @_cdecl("pvm_notify")
 public func c_notify(_ what: Int32, _ tag: Int32, _ count: Int32, _ tids: UnsafeMutablePointer<Int32>?) -> Int32 {
     call("pvm_notify") { vm throws(PVMError) in
+        guard tag >= 0 else { throw PVMError(.badParam, "tag \(tag)") }
         let base = what & ~NotifyKind.cancel
         var list: [Int32] = []
         if base != NotifyKind.hostAdd.rawValue, count > 0 {
@@ -260,7 +262,10 @@ public func c_tickle(_ narg: Int32, _ argv: UnsafeMutablePointer<Int32>?, _ nres
 
 @_cdecl("pvm_getnoresets")
 public func c_getnoresets(_ tids: UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>?, _ count: UnsafeMutablePointer<Int32>?) -> Int32 {
-    call("pvm_getnoresets") { _ throws(PVMError) in throw PVMError(.notImpl, "the list of tasks kept across reset") }
+    // Kept with the mailbox in PVM; until it lands here: no list, PvmNotImpl.
+    count?.pointee = 0
+    tids?.pointee = nil
+    return call("pvm_getnoresets") { _ throws(PVMError) in throw PVMError(.notImpl, "the list of tasks kept across reset") }
 }
 
 // MARK: Options and errors
@@ -278,7 +283,10 @@ public func c_getopt(_ what: Int32) -> Int32 {
 @_cdecl("pvm_perror")
 public func c_perror(_ message: UnsafeMutablePointer<CChar>?) -> Int32 {
     let code = pvm3_errno()
-    writeDiagnostic("\(diagnosticPrefix()): \(string(message) ?? ""): \(PVMError(code: code).text)")
+    // Before the task has an id the original names it pid-1 here.
+    let enrolled = (VirtualMachine.existing?.myTid.rawValue ?? 0) > 0
+    let prefix = enrolled ? diagnosticPrefix() : "libpvm [pid-1]"
+    writeDiagnostic("\(prefix): \(string(message) ?? ""): \(PVMError(code: code).text)")
     return 0
 }
 
