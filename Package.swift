@@ -3,12 +3,13 @@
 // A modern Parallel Virtual Machine for Linux. See README.md for the module map.
 // Layers (arrows point at dependencies, never upward):
 //
-//   pvmbench → PVMBench → PVMTransport → PVMSystem → CSupport
-//                       → PVMEncoding (pure, no dependencies)
+//   libpvm3.so.3 (PVM3 + CPVM3) ─┐
+//   pvm (PVMConsole) ────────────┼→ PVM (task library) → PVMControl → PVMSystem → CSupport
+//   pvmbench (PVMBench) ─────────┘                     → PVMTransport → PVMSystem
+//   pvmd (PVMDaemon) → PVMControl                      → PVMEncoding (pure, no dependencies)
+//   libgpvm3.so.3 (GPVM3): forwards to libpvm3's definitions at run time.
 //
-// Modules named for the layers that follow (issues 4-9): PVMControl (daemon
-// protocol), PVM (task library), PVMDaemon + pvmd, PVMConsole + pvm, PVM3
-// (libpvm3.so.3 C ABI). They join this manifest with their first source file.
+// The TCP and verbs transports (issues 6 and 9) join PVMTransport.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
