@@ -257,8 +257,9 @@ public final class MessageBuffer {
     }
 
     /// Packs a string: its length + 1 as an int, then its bytes and a NUL.
-    /// Strings are copied even into an InPlace buffer (as PVM does).
+    /// Not into an InPlace buffer (PvmNotImpl, as PVM).
     public func pack(string: String) throws(PVMError) {
+        guard encoding != .inPlace else { throw PVMError(.notImpl, "InPlace packing of a string") }
         var utf8 = Array(string.utf8)
         guard !utf8.contains(0) else { throw PVMError(.badParam, "string contains a NUL byte") }
         utf8.append(0)
@@ -267,15 +268,14 @@ public final class MessageBuffer {
 
     /// Packs a NUL-terminated C string (`pvm_pkstr`), as `pack(string:)` does.
     public func pack(cString: UnsafePointer<CChar>) throws(PVMError) {
+        guard encoding != .inPlace else { throw PVMError(.notImpl, "InPlace packing of a string") }
         var n = 0
         while cString[n] != 0 { n &+= 1 }
         guard n < Int(Int32.max) else { throw PVMError(.badParam, "string too long for a message") }
         packString(bytesWithNUL: UnsafeRawBufferPointer(start: cString, count: n + 1))
     }
 
-    /// Length (with the NUL) as an int in this host's format, then the bytes:
-    /// both copied into owned storage, so an InPlace buffer refers to nothing
-    /// that the caller may free.
+    /// Length (with the NUL) as an int in this host's format, then the bytes.
     private func packString(bytesWithNUL bytes: UnsafeRawBufferPointer) {
         let out = reserve(4 + bytes.count)
         out.storeBytes(of: Int32(bytes.count), as: Int32.self)

@@ -96,7 +96,7 @@ import PVMTestSupport
     }
 
     @Test func unavailablePathsFailClearly() throws {
-        for args in [["--transport", "tcp"], ["--transport", "verbs"], ["--api", "c"]] {
+        for args in [["--transport", "tcp"], ["--transport", "verbs"]] {
             let r = try ChildProcess(Self.pvmbench, ["pingpong", "--sizes", "8"] + args).wait(seconds: 30)
             #expect(r.status != 0)
             #expect(r.stderr.contains("\(args[0].dropFirst(2)) \(args[1]) is not available yet"), "\(r.stderr)")
@@ -179,6 +179,25 @@ import PVMTestSupport
         let object = try Self.json(r.stdout)
         try PVMBenchOutputTests.checkContract(object)
         #expect(object["api"] as? String == "pvm")
+        #expect(object["transport"] as? String == transport)
+        let results = try #require(object["results"] as? [[String: Any]])
+        #expect(results.map { $0["bytes"] as? Int } == [1, 8, 64 << 10, 1 << 20])
+        #expect(results.allSatisfy { $0["validated"] as? Bool == true })
+        #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")), "the daemon it started is still there")
+    }
+
+    /// Through the C library: both ends call libpvm3.so.3 (pvmbench by
+    /// dlopen, the far end the C program pvmbench-ctask), with -c.
+    @Test(arguments: ["shm", "daemon"])
+    func pingpongThroughTheCLibrary(transport: String) throws {
+        let dir = try TemporaryFolder()
+        let r = try ChildProcess(Self.pvmbench, ["pingpong", "--api", "c", "--transport", transport, "--sizes", "1,8,64K,1M",
+                                                 "-i", "20", "-x", "2", "-c", "--format", "json"],
+                                 environment: ["PVM_TMP": dir.root]).wait(seconds: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try Self.json(r.stdout)
+        try PVMBenchOutputTests.checkContract(object)
+        #expect(object["api"] as? String == "c")
         #expect(object["transport"] as? String == transport)
         let results = try #require(object["results"] as? [[String: Any]])
         #expect(results.map { $0["bytes"] as? Int } == [1, 8, 64 << 10, 1 << 20])
