@@ -6,7 +6,11 @@
 
 #include "include/CSupport.h"
 
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -338,13 +342,19 @@ void pvm_probe_numa(pvm_dl_probe *out) { probe(out, "libnuma.so.1", "numa_availa
 
 pid_t pvm_spawn_process(const char *path, char *const argv[], char *const envp[],
                         const char *cwd, int out_fd, int new_session) {
+    return pvm_spawn_process_io(path, argv, envp, cwd, -1, out_fd, new_session, 0);
+}
+
+pid_t pvm_spawn_process_io(const char *path, char *const argv[], char *const envp[],
+                           const char *cwd, int in_fd, int out_fd, int new_session, int search_path) {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     int rc = posix_spawn_file_actions_init(&fa);
     if (rc != 0) return -rc;
     rc = posix_spawnattr_init(&attr);
     if (rc != 0) { posix_spawn_file_actions_destroy(&fa); return -rc; }
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (in_fd >= 0) posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+    else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     if (out_fd >= 0) {
         posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
         posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
@@ -371,7 +381,8 @@ pid_t pvm_spawn_process(const char *path, char *const argv[], char *const envp[]
     if (new_session) flags |= POSIX_SPAWN_SETSID;
     posix_spawnattr_setflags(&attr, flags);
     pid_t pid = -1;
-    rc = posix_spawn(&pid, path, &fa, &attr, argv, envp);
+    rc = search_path ? posix_spawnp(&pid, path, &fa, &attr, argv, envp)
+                     : posix_spawn(&pid, path, &fa, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     return rc == 0 ? pid : -rc;
@@ -424,4 +435,104 @@ const char *pvm_image_path(void) {
     Dl_info info;
     if (dladdr((void *)&pvm_image_path, &info) == 0 || info.dli_fname == NULL) return NULL;
     return info.dli_fname;
+}
+
+// MARK: TCP (IPv4)
+
+static int fill_sockaddr_in(struct sockaddr_in *addr, const char *ipv4, int port) {
+    memset(addr, 0, sizeof *addr);
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)port);
+    if (ipv4 == NULL || ipv4[0] == 0) { addr->sin_addr.s_addr = htonl(INADDR_ANY); return 0; }
+    if (inet_pton(AF_INET, ipv4, &addr->sin_addr) != 1) { errno = EINVAL; return -1; }
+    return 0;
+}
+
+int pvm_tcp_nodelay(int fd) {
+    int one = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+int pvm_tcp_listen(const char *ipv4, int port, int backlog) {
+    struct sockaddr_in addr;
+    if (port < 0 || port > 65535 || fill_sockaddr_in(&addr, ipv4, port) != 0) { errno = EINVAL; return -1; }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, backlog) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int pvm_tcp_connect_start(const char *ipv4, int port, const char *bind_ipv4) {
+    struct sockaddr_in addr;
+    if (port <= 0 || port > 65535 || fill_sockaddr_in(&addr, ipv4, port) != 0) { errno = EINVAL; return -1; }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    if (bind_ipv4 != NULL && bind_ipv4[0] != 0) {
+        struct sockaddr_in local;
+        if (fill_sockaddr_in(&local, bind_ipv4, 0) != 0 || bind(fd, (struct sockaddr *)&local, sizeof local) != 0) {
+            int saved = errno;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+    }
+    (void)pvm_tcp_nodelay(fd);
+    int rc;
+    do { rc = connect(fd, (struct sockaddr *)&addr, sizeof addr); } while (rc != 0 && errno == EINTR);
+    if (rc != 0 && errno != EINPROGRESS) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int pvm_socket_error(int fd) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -1;
+    return err;
+}
+
+int pvm_tcp_accept(int listener, char *peer, size_t peer_len, int *peer_port) {
+    struct sockaddr_in addr;
+    socklen_t alen = sizeof addr;
+    int fd = accept4(listener, (struct sockaddr *)&addr, &alen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return -1;
+    (void)pvm_tcp_nodelay(fd);
+    if (peer != NULL && peer_len > 0) {
+        if (inet_ntop(AF_INET, &addr.sin_addr, peer, (socklen_t)peer_len) == NULL) peer[0] = 0;
+    }
+    if (peer_port != NULL) *peer_port = ntohs(addr.sin_port);
+    return fd;
+}
+
+int pvm_tcp_local_address(int fd, char *ip, size_t ip_len, int *port) {
+    struct sockaddr_in addr;
+    socklen_t alen = sizeof addr;
+    if (getsockname(fd, (struct sockaddr *)&addr, &alen) != 0) return -1;
+    if (ip != NULL && inet_ntop(AF_INET, &addr.sin_addr, ip, (socklen_t)ip_len) == NULL) return -1;
+    if (port != NULL) *port = ntohs(addr.sin_port);
+    return 0;
+}
+
+int pvm_resolve_ipv4(const char *name, char *out, size_t out_len) {
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(name, NULL, &hints, &res);
+    if (rc != 0) return rc;
+    struct sockaddr_in *sin = (struct sockaddr_in *)res->ai_addr;
+    const char *ok = inet_ntop(AF_INET, &sin->sin_addr, out, (socklen_t)out_len);
+    freeaddrinfo(res);
+    return ok == NULL ? EAI_FAIL : 0;
 }

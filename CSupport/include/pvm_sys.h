@@ -98,6 +98,11 @@ uint64_t pvm_monotonic_ns(void);
 /// session when `new_session`. Returns the pid, or -errno.
 pid_t pvm_spawn_process(const char *path, char *const argv[], char *const envp[],
                         const char *cwd, int out_fd, int new_session);
+/// pvm_spawn_process with standard input from `in_fd` (/dev/null if -1),
+/// and `path` looked up along this process's PATH when
+/// `search_path` (posix_spawnp).
+pid_t pvm_spawn_process_io(const char *path, char *const argv[], char *const envp[],
+                           const char *cwd, int in_fd, int out_fd, int new_session, int search_path);
 /// Blocks SIGTERM, SIGINT and SIGHUP and returns a signalfd (non-blocking,
 /// close-on-exec) that reports them; ignores SIGPIPE. -1 on error.
 int pvm_termination_signalfd(void);
@@ -111,5 +116,30 @@ int pvm_reap(pid_t pid);
 int pvm_lock_file(const char *path);
 /// pipe2(O_CLOEXEC) into fds[2].
 int pvm_pipe(int fds[2]);
+
+// MARK: TCP (IPv4)
+
+/// TCP socket bound to `ipv4` (dotted quad; "0.0.0.0" for every address)
+/// and `port` (0: any), listening, non-blocking, close-on-exec, with
+/// SO_REUSEADDR. Returns the socket or -1 (errno set).
+int pvm_tcp_listen(const char *ipv4, int port, int backlog);
+/// Starts a non-blocking connect to `ipv4`:`port` (optionally from the
+/// local address `bind_ipv4`, NULL for any). Returns the socket (close-on-exec,
+/// TCP_NODELAY set) with the connect under way (wait for it to be writable,
+/// then check pvm_socket_error), or -1.
+int pvm_tcp_connect_start(const char *ipv4, int port, const char *bind_ipv4);
+/// SO_ERROR of a socket (0: connected), or -1 if it cannot be read.
+int pvm_socket_error(int fd);
+/// accept4 of a TCP listener: the socket (non-blocking, close-on-exec,
+/// TCP_NODELAY set) and the peer's address in `peer` (at least 16 bytes) and
+/// port; -1 with errno otherwise.
+int pvm_tcp_accept(int listener, char *peer, size_t peer_len, int *peer_port);
+/// Local address and port of a bound socket into `ip` (at least 16 bytes) and `*port`.
+int pvm_tcp_local_address(int fd, char *ip, size_t ip_len, int *port);
+/// Resolves `name` to its first IPv4 address (dotted quad into `out`, at
+/// least 16 bytes). 0 on success, else the getaddrinfo error code.
+int pvm_resolve_ipv4(const char *name, char *out, size_t out_len);
+/// Sets TCP_NODELAY (and SO_KEEPALIVE off) on a TCP socket.
+int pvm_tcp_nodelay(int fd);
 
 #endif
