@@ -39,6 +39,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // The only C we write: atomics on shared memory, futex, CMSG, layouts, dlopen probes.
@@ -71,11 +72,23 @@ let package = Package(
             dependencies: ["PVMEncoding", "PVMSystem", "CSupport"],
             swiftSettings: swiftSettings
         ),
+        // The machine's secret and the HMAC challenge and response that every
+        // TCP link between hosts starts with (swift-crypto). Only daemons hold
+        // the secret: the task library (and so libpvm3 and the static task
+        // executables) stays free of the crypto library.
+        .target(
+            name: "PVMAuthentication",
+            dependencies: [
+                "PVMEncoding", "CSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The daemon: one per user per host, a single-threaded epoll loop.
         .target(
             name: "PVMDaemon",
             dependencies: [
-                "PVMControl", "PVMEncoding", "PVMSystem", "CSupport",
+                "PVMControl", "PVMAuthentication", "PVMEncoding", "PVMSystem", "CSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -149,6 +162,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "PVMEncodingTests", dependencies: ["PVMEncoding"], swiftSettings: swiftSettings),
+        .testTarget(name: "PVMControlTests", dependencies: ["PVMControl", "PVMAuthentication", "PVMTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PVMSystemTests",
             dependencies: ["PVMSystem", "CSupport", "PVMTestSupport"],
