@@ -14,6 +14,10 @@ packages=(
   gfortran pvm-dev
   # Real PVM 3.4 binaries (Debian's examples) run on our libpvm3.so.3.
   pvm-examples
+  # Multi-host tests (names containing "MultiHost"): test hosts made of
+  # network namespaces (ip netns), ping between them, and a real sshd inside
+  # one for the remote start through ssh.
+  iproute2 iputils-ping procps openssh-server openssh-client
 )
 
 missing=()
