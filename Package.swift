@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "PVMConsole",
             dependencies: [
-                "PVM",
+                "PVM", "PVMControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

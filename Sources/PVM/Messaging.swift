@@ -324,6 +324,8 @@ extension VirtualMachine {
     /// socket, and the receiver reads that socket when the connection
     /// arrives, so the order holds.
     func connectPeer(_ dst: Int32) throws(PVMError) -> ShmPeerID? {
+        // Another host's task: through the daemons (no direct path yet).
+        if TaskID(dst).hostNumber != hostNumber { return nil }
         if routedOnce.insert(dst).inserted { return nil }
         var w = ControlWriter()
         w.int(dst)

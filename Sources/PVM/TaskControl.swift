@@ -15,6 +15,15 @@ public struct TaskInfo: Sendable, Equatable {
 }
 
 /// What `config` reports of one host (PVM's struct pvmhostinfo).
+/// The outcome of adding one host (pvm_addhosts).
+public struct HostChange: Sendable, Equatable {
+    public var name: String
+    /// The host's id (`0x80000` for host 2), or a negative PVM error code.
+    public var status: Int32
+    /// Why it failed, as the remote side or the master said it.
+    public var message: String
+}
+
 public struct HostInfo: Sendable, Equatable {
     public var tid: Int32
     public var name: String
@@ -145,6 +154,43 @@ extension VirtualMachine {
         w.string(name)
         var r = try request(.mstat, w)
         return try r.int()
+    }
+
+    /// Adds hosts to the machine (pvm_addhosts). Each spec is a host name
+    /// with hostfile options ("node2 ep=/opt/bin wd=/tmp so=ms"). The master
+    /// starts a daemon there through the remote shell (`PVM_RSH`, default
+    /// ssh) and waits until it joins or fails. One result per spec, in order:
+    /// the host's id (`0x80000` for host 2) or a negative PVM error code,
+    /// with the reason in `message`.
+    public func addHosts(_ specs: [String]) throws(PVMError) -> [HostChange] {
+        var w = ControlWriter()
+        w.strings(specs)
+        var r = try request(.addHosts, w)
+        let code = try r.int()
+        guard code >= 0 else { throw PVMError(code: code) }
+        let n = try r.int()
+        var out: [HostChange] = []
+        for i in 0..<Int(max(0, n)) {
+            let status = try r.int()
+            let message = try r.string()
+            out.append(HostChange(name: i < specs.count ? (specs[i].split(separator: " ").first.map(String.init) ?? specs[i]) : "",
+                                  status: status, message: message))
+        }
+        return out
+    }
+
+    /// Removes hosts from the machine (pvm_delhosts): their daemons stop
+    /// with every task they hold. One status per name: 0, or PvmNoHost.
+    public func deleteHosts(_ names: [String]) throws(PVMError) -> [Int32] {
+        var w = ControlWriter()
+        w.strings(names)
+        var r = try request(.deleteHosts, w)
+        let code = try r.int()
+        guard code >= 0 else { throw PVMError(code: code) }
+        let n = try r.int()
+        var out: [Int32] = []
+        for _ in 0..<Int(max(0, n)) { out.append(try r.int()) }
+        return out
     }
 
     /// The host part of a task id (pvm_tidtohost: no validation, as in PVM).

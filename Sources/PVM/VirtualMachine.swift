@@ -280,7 +280,10 @@ public final class VirtualMachine {
         do {
             while let (header, frame) = try d.nextFrame() {
                 let body = UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...])
-                if header.context == SystemContext.daemon && header.source == TaskID.daemon(host: hostNumber).rawValue {
+                if header.context == SystemContext.daemon && TaskID(header.source).isDaemon && header.tag == DaemonNotice.tag {
+                    let text = "libpvm [\(tid)]: " + String(decoding: body, as: UTF8.self) + "\n"
+                    _ = text.withCString { write(2, $0, strlen($0)) }
+                } else if header.context == SystemContext.daemon && TaskID(header.source).isDaemon {
                     reply = (header.tag, Array(body))
                 } else if header.context == SystemContext.taskControl && header.tag == Self.catchoutTag {
                     catchOutput(body)

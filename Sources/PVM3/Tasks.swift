@@ -227,12 +227,17 @@ public func c_hostsync(_ host: Int32, _ clock: UnsafeMutablePointer<timeval>?, _
 @_cdecl("pvm_addhosts")
 public func c_addhosts(_ hosts: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ count: Int32,
                        _ infos: UnsafeMutablePointer<Int32>?) -> Int32 {
-    call("pvm_addhosts") { _ throws(PVMError) in
-        guard count >= 1, hosts != nil else { throw PVMError(.badParam, "host count \(count)") }
-        // Virtual machines of one host, until the many-hosts work lands:
-        // every host is refused, each with the reason.
-        for i in 0..<Int(count) { infos?[i] = PVMError.Code.notImpl.rawValue }
-        throw PVMError(.notImpl, "adding hosts")
+    call("pvm_addhosts") { vm throws(PVMError) in
+        guard count >= 1, let hosts else { throw PVMError(.badParam, "host count \(count)") }
+        let specs = (0..<Int(count)).map { string(hosts[$0]) ?? "" }
+        let results = try vm.addHosts(specs)
+        var added: Int32 = 0
+        for i in 0..<Int(count) {
+            let status = i < results.count ? results[i].status : PVMError.Code.cantStart.rawValue
+            infos?[i] = status
+            if status > 0 { added += 1 }
+        }
+        return added
     }
 }
 
@@ -241,13 +246,15 @@ public func c_delhosts(_ hosts: UnsafeMutablePointer<UnsafeMutablePointer<CChar>
                        _ infos: UnsafeMutablePointer<Int32>?) -> Int32 {
     call("pvm_delhosts") { vm throws(PVMError) in
         guard count >= 1, let hosts else { throw PVMError(.badParam, "host count \(count)") }
-        let names = Set(try vm.config().map(\.name))
+        let names = (0..<Int(count)).map { string(hosts[$0]) ?? "" }
+        let results = try vm.deleteHosts(names)
+        var deleted: Int32 = 0
         for i in 0..<Int(count) {
-            let name = string(hosts[i]) ?? ""
-            // The one host is the master, which cannot be deleted.
-            infos?[i] = names.contains(name) ? PVMError.Code.badParam.rawValue : PVMError.Code.noHost.rawValue
+            let status = i < results.count ? results[i] : PVMError.Code.noHost.rawValue
+            infos?[i] = status
+            if status == 0 { deleted += 1 }
         }
-        return 0
+        return deleted
     }
 }
 

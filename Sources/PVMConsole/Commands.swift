@@ -32,26 +32,34 @@ extension Console {
         return hosts ?? []
     }
 
-    /// One host is all there is for now: every host is refused, in the
-    /// table PVM prints (a host already in the machine as PvmDupHost).
+    /// Adds hosts (each word one spec: a name, or 'name opt=value ...' in
+    /// quotes), in the table PVM prints; failures show PVM's text and the reason.
     func add(_ av: [String]) {
-        let names = Set(knownHosts().map(\.name))
-        out.line("0 successful")
+        let specs = Array(av.dropFirst())
+        let results: [HostChange]
+        do { results = try vm.addHosts(specs) } catch { autoError("pvm_addhosts", error); return }
+        hosts = nil
+        out.line("\(results.filter { $0.status > 0 }.count) successful")
         out.line("                    HOST     DTID")
-        for h in av.dropFirst() {
-            let name = h.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init) ?? h
-            let code = names.contains(name) ? PVMError.Code.dupHost : PVMError.Code.notImpl
-            out.line(Columns.right(h, 24) + " " + Columns.right(PVMError.text(for: code.rawValue), 8))
+        for r in results {
+            if r.status > 0 {
+                out.line(Columns.right(r.name, 24) + " " + Columns.right(Columns.hex(r.status), 8))
+            } else {
+                out.line(Columns.right(r.name, 24) + " " + Columns.right(PVMError.text(for: r.status), 8))
+                if !r.message.isEmpty { out.line("    " + r.message) }
+            }
         }
     }
 
     func delete(_ av: [String]) {
-        let names = Set(knownHosts().map(\.name))
-        out.line("0 successful")
+        let names = Array(av.dropFirst())
+        let results: [Int32]
+        do { results = try vm.deleteHosts(names) } catch { autoError("pvm_delhosts", error); return }
+        hosts = nil
+        out.line("\(results.filter { $0 == 0 }.count) successful")
         out.line("                    HOST  STATUS")
-        for h in av.dropFirst() {
-            let code = names.contains(h) ? PVMError.Code.notImpl : PVMError.Code.noHost
-            out.line(Columns.right(h, 24) + "  " + Columns.right(PVMError.text(for: code.rawValue), 8))
+        for (name, code) in zip(names, results) {
+            out.line(Columns.right(name, 24) + "  " + Columns.right(code == 0 ? "deleted" : PVMError.text(for: code), 8))
         }
     }
 

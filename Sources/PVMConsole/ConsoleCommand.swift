@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import PVM
+import PVMControl
 
 /// `pvm [-d debugmask] [-n hostname] [hostfile]`: the console's own
 /// command line. It starts the local daemon when none runs (saying nothing)
@@ -25,7 +26,7 @@ public struct ConsoleCommand: ParsableCommand {
             help: ArgumentHelp("The name of this host in the virtual machine, for a pvmd the console starts.", valueName: "hostname"))
     var hostName: String?
 
-    @Argument(help: "A hostfile (accepted and ignored: virtual machines of more than one host are not supported yet).")
+    @Argument(help: "A hostfile: when this console starts the daemon, the hosts in it are added (PVM's options; see pvmd --help). Ignored when a daemon already runs.")
     var hostfile: String?
 
     public init() {}
@@ -37,12 +38,30 @@ public struct ConsoleCommand: ParsableCommand {
         // As PVM's console: an interrupt at the prompt does not end it.
         signal(SIGINT, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
+        var daemonArguments: [String] = hostName.map { ["-n", $0] } ?? []
+        var hostsToAdd: [HostEntry] = []
         if let hostfile {
-            warn("pvm: hostfile \(hostfile) ignored: virtual machines of more than one host are not supported yet")
+            let env = Environment.current
+            let file: Hostfile
+            do { file = try Hostfile.parse(try DaemonLauncher.readTextFile(hostfile), expand: { env[$0] }) } catch {
+                warn("pvm: \(hostfile): \(error)")
+                throw ExitCode(1)
+            }
+            let me = hostName ?? Environment.shortHostName()
+            for entry in file.entries {
+                if entry.name == me {
+                    // The master's own line: its options go to the daemon started here.
+                    if let v = entry.options.speed { daemonArguments += ["--speed", String(v)] }
+                    if let v = entry.options.executablePath { daemonArguments += ["--ep", v] }
+                    if let v = entry.options.workingDirectory { daemonArguments += ["--wd", v] }
+                } else if entry.startNow {
+                    hostsToAdd.append(entry)
+                }
+            }
         }
         var startedHere = false
-        if let hostName {
-            do { startedHere = try Self.startDaemon(hostName: hostName) } catch {
+        if !daemonArguments.isEmpty || hostfile != nil {
+            do { startedHere = try Self.startDaemon(arguments: daemonArguments) } catch {
                 warn("Console: \(error)")
                 throw ExitCode(1)
             }
@@ -53,20 +72,28 @@ public struct ConsoleCommand: ParsableCommand {
             throw ExitCode(1)
         }
         if !vm.startedDaemon && !startedHere { say("pvmd already running.\n") }
+        if startedHere && !hostsToAdd.isEmpty {
+            // As PVM's master does with its hostfile: quietly, failures said.
+            do {
+                for r in try vm.addHosts(hostsToAdd.map(\.spec)) where r.status < 0 {
+                    warn("pvm: cannot add \(r.name): \(PVMError.text(for: r.status))\(r.message.isEmpty ? "" : ": " + r.message)")
+                }
+            } catch { warn("pvm: adding the hostfile's hosts: \(error)") }
+        }
         if let debugMask { _ = try? vm.setOption(PVMOption.debugMask.rawValue, ConsoleWords.cInteger(debugMask)) }
         let console = Console(vm: vm, echoCommands: isatty(0) == 0)
         throw ExitCode(console.run())
     }
 
-    /// Starts `pvmd --background -n hostName` unless a daemon already
+    /// Starts `pvmd --background` with `arguments` unless a daemon already
     /// listens. Returns whether it started one.
-    static func startDaemon(hostName: String) throws(PVMError) -> Bool {
+    static func startDaemon(arguments: [String]) throws(PVMError) -> Bool {
         let env = Environment.current
         if let running = try DaemonLauncher.connect(socketPath: DaemonLauncher.socketPath(environment: env)) {
             running.close()
             return false
         }
-        do { try DaemonLauncher.startDaemon(environment: env, arguments: ["-n", hostName]) } catch { throw PVMError(.cantStart, error.detail) }
+        do { try DaemonLauncher.startDaemon(environment: env, arguments: arguments) } catch { throw PVMError(.cantStart, error.detail) }
         return true
     }
 

@@ -6,6 +6,10 @@ import PVMEncoding
 public struct ControlWriter {
     public private(set) var bytes: [UInt8] = []
     public init() {}
+    /// A body already encoded (passed on as it came).
+    public init(raw: [UInt8]) { bytes = raw }
+
+    public mutating func append(_ other: ControlWriter) { bytes.append(contentsOf: other.bytes) }
 
     public mutating func int(_ v: Int32) {
         withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }

@@ -149,12 +149,36 @@ extension DaemonLauncher {
     }
 
     static func readSmallFile(_ path: String) throws(PVMError) -> String {
+        let text = try readTextFile(path, limit: 256)
+        guard !text.isEmpty else { throw PVMError(.sysErr, "\(path) is empty") }
+        return text
+    }
+
+    /// The text of the file at `path` (at most `limit` bytes are read).
+    public static func readTextFile(_ path: String, limit: Int = 1 << 22) throws(PVMError) -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw PVMError(.sysErr, "\(path): \(String(cString: strerror(errno)))") }
         defer { _ = Glibc.close(fd) }
-        var buf = [UInt8](repeating: 0, count: 256)
-        let n = read(fd, &buf, buf.count)
-        guard n > 0 else { throw PVMError(.sysErr, "\(path) is empty") }
-        return String(decoding: buf[0..<n], as: UTF8.self)
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: min(limit, 65536))
+        while out.count < limit {
+            let n = read(fd, &buf, min(buf.count, limit - out.count))
+            if n > 0 { out += buf[0..<n]; continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw PVMError(.sysErr, "\(path): \(String(cString: strerror(errno)))") }
+            break
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension Environment {
+    /// This machine's host name up to its first dot (what a daemon calls
+    /// its host unless told otherwise).
+    public static func shortHostName() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count - 1) == 0 else { return "localhost" }
+        let name = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(name.split(separator: ".").first ?? "localhost")
     }
 }

@@ -681,3 +681,26 @@ enum HostfileText {
         return String(repeating: "0", count: max(0, 4 - s.count)) + s
     }
 }
+
+extension HostEntry {
+    /// The entry as one `pvm_addhosts` spec ("name key=value ..."), the
+    /// options it carries written out (defaults already merged in).
+    public var spec: String {
+        var words = [name]
+        let o = options
+        if let v = o.login { words.append("lo=\(v)") }
+        switch o.startMode {
+        case .automatic: break
+        case .password: words.append("so=pw")
+        case .manual: words.append("so=ms")
+        }
+        if let v = o.daemonPath { words.append("dx=\(v)") }
+        if let v = o.executablePath { words.append("ep=\(v)") }
+        if let v = o.workingDirectory { words.append("wd=\(v)") }
+        if let v = o.speed { words.append("sp=\(v)") }
+        if let v = o.debugger { words.append("bx=\(v)") }
+        if let v = o.alternateAddress { words.append("ip=\(v)") }
+        if let v = o.vmid { words.append("id=\(v)") }
+        return words.joined(separator: " ")
+    }
+}

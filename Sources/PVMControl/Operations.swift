@@ -1,3 +1,5 @@
+import PVMEncoding
+
 /// Requests a task makes of its daemon. A request is a frame in context
 /// `SystemContext.daemon` whose tag is the operation; the reply comes back
 /// in the same context with the same tag. Bodies are `ControlWriter` fields
@@ -35,6 +37,63 @@ public enum DaemonOperation: Int32, Sendable, CaseIterable {
     case reset
     /// flag (1 = survive console reset) -> code
     case setNoReset
+    /// host specs[] (hostfile syntax: "name opt=value ...") -> code, then per
+    /// host: status (host tid, or a negative PVM error code), message text
+    case addHosts
+    /// host names[] -> code, then per host: status (0 or an error code)
+    case deleteHosts
+}
+
+/// Daemon-to-daemon operations (context `SystemContext.hosts`). The
+/// machine is a star: every daemon keeps one authenticated TCP link to the
+/// master (host 1), which forwards what one host sends another.
+public enum HostOperation: Int32, Sendable, CaseIterable {
+    /// slave -> master: host number, name, arch, speed, signature
+    case join = 0x2001
+    /// master -> slave: code, host number, host table
+    case welcome
+    /// master -> slaves: the host table (after every change)
+    case hostTable
+    /// both ways, every heartbeat interval: (empty)
+    case heartbeat
+    /// any -> a host's daemon: request id, requester tid, daemon operation, body
+    case request
+    /// the answer: request id, body
+    case response
+    /// -> every daemon: stop every task and leave
+    case halt
+    /// master -> slave: you were deleted (or the master is leaving): stop
+    case leave
+}
+
+/// One host of the virtual machine as every daemon knows it.
+public struct HostEntryRecord: Sendable, Equatable {
+    public var number: Int32
+    public var name: String
+    public var architecture: String
+    public var speed: Int32
+    public var signature: UInt32
+
+    public init(number: Int32, name: String, architecture: String, speed: Int32, signature: UInt32) {
+        self.number = number
+        self.name = name
+        self.architecture = architecture
+        self.speed = speed
+        self.signature = signature
+    }
+
+    public func write(_ w: inout ControlWriter) {
+        w.int(number); w.string(name); w.string(architecture); w.int(speed); w.int(Int32(bitPattern: signature))
+    }
+
+    public init(_ r: inout ControlReader) throws(PVMError) {
+        number = try r.int()
+        name = try r.string()
+        architecture = try r.string()
+        speed = try r.int()
+        signature = UInt32(bitPattern: try r.int())
+        guard number >= 1, number <= TaskID.maxHost else { throw PVMError(.badMsg, "host number \(number)") }
+    }
 }
 
 /// Flags of a task as `pvm_tasks` and the console's `ps` report them (PVM 3.4 values).
@@ -53,8 +112,18 @@ public enum OutputEvent {
     public static let new: Int32 = -2
 }
 
+/// A frame from the daemon (context `SystemContext.daemon`, this tag)
+/// carrying text for the person behind the task that made a request still
+/// under way, such as the command to start a host by hand (so=ms). The task
+/// library writes it to standard error.
+public enum DaemonNotice {
+    public static let tag: Int32 = 0x1fff
+}
+
 /// Positive codes of a lookup reply (errors are PVM's negative codes).
 public enum LookupResult {
     /// Spawned, not enrolled yet: route through the daemon for now.
     public static let notEnrolled: Int32 = 1
+    /// On another host, with no direct path: route through the daemons.
+    public static let throughDaemons: Int32 = 2
 }

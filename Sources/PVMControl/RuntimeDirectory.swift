@@ -15,6 +15,8 @@ public struct RuntimeDirectory: Sendable {
     public var lockPath: String { path + "/pvmd.lock" }
     public var logPath: String { path + "/pvmd.log" }
     public var pidPath: String { path + "/pvmd.pid" }
+    /// The machine's secret (mode 0600; see `MachineSecret`).
+    public var secretPath: String { path + "/secret" }
 
     public init(path: String) { self.path = path }
 

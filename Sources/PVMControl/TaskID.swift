@@ -14,6 +14,8 @@ public struct TaskID: RawRepresentable, Hashable, Comparable, Sendable, CustomSt
     public static let hostShift: Int32 = 18
     /// Largest task number on one host.
     public static let maxLocal: Int32 = localMask
+    /// Largest host number (12 bits).
+    public static let maxHost: Int32 = hostMask >> hostShift
 
     /// -1: matches any task in a receive.
     public static let any = TaskID(-1)

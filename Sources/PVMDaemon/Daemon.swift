@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CSupport
 import Logging
+import PVMAuthentication
 import PVMControl
 import PVMEncoding
 import PVMSystem
@@ -24,6 +25,25 @@ public final class Daemon {
         /// Also log to standard error.
         public var logToStandardError = false
         public var environment: [String: String]
+        /// Set when this daemon joins another host's machine (`pvmd --slave`).
+        public var slave: SlaveJoin? = nil
+        /// A host whose link is silent this long is declared dead (3 s by
+        /// default; heartbeats go every third of it).
+        public var hostTimeoutMilliseconds = 3000
+        /// How long pvm_addhosts waits for a daemon started through the remote shell.
+        public var addTimeoutMilliseconds = 30_000
+        /// How long a hand-started (so=ms) daemon may take to join.
+        public var manualStartTimeoutMilliseconds = 300_000
+        /// The master's TCP listening address (`PVM_LISTEN`; default every address).
+        public var listenAddress: String? = nil
+        /// Ports the master may listen on (`PVM_PORT_RANGE=lo-hi`; default any).
+        public var portRange: ClosedRange<Int>? = nil
+        /// Spawn search path of this host (hostfile `ep=`), replacing the default.
+        public var executablePath: String? = nil
+        /// Working directory of spawned tasks (hostfile `wd=`).
+        public var workingDirectory: String? = nil
+        /// Started with `--slurm`: hosts are started with srun.
+        public var slurm = false
 
         public init(directory: RuntimeDirectory, hostName: String, environment: [String: String]) {
             self.directory = directory
@@ -33,9 +53,10 @@ public final class Daemon {
     }
 
     let options: Options
-    let host: Int32 = 1
-    let tid: TaskID
+    var host: Int32 = 1
+    var tid: TaskID
     var log: Logger
+    let logFDs: [Int32]
     let epoll: Epoll
     let listener: Int32
     let lockFD: Int32
@@ -54,7 +75,26 @@ public final class Daemon {
     var nextID: UInt64 = 1
     var halting = false
 
-    enum Kind: UInt64 { case signal = 0, listener, client, pipe, process }
+    // The machine across hosts (Hosts.swift).
+    var secret: MachineSecret?
+    var hostTable: [Int32: HostEntryRecord] = [:]
+    var peerDaemons: [UInt64: PeerDaemon] = [:]
+    var linkOfHost: [Int32: UInt64] = [:]
+    var tcpListener: Int32 = -1
+    var tcpEndpoint: TCPEndpoint?
+    var starters: [UInt64: HostStarter] = [:]
+    var pendingAdds: [UInt64: PendingAdd] = [:]
+    var pendingRequests: [UInt32: PendingRequest] = [:]
+    var nextRequestID: UInt32 = 1
+    /// TaskExit watches that tasks here placed on tasks of other hosts
+    /// (fired here if that host fails first).
+    var remoteWatches: [Watch] = []
+    public var hostDefaults = HostOptions()
+    var spawnCursor = 0
+    var nextTick: UInt64 = 0
+    var lastHeartbeat: UInt64 = 0
+
+    enum Kind: UInt64 { case signal = 0, listener, client, pipe, process, tcpListener, peer, starterProcess, starterOutput }
     static func token(_ kind: Kind, _ id: UInt64) -> UInt64 { kind.rawValue << 56 | id }
 
     /// Prepares the runtime directory, takes the one-daemon-per-user lock
@@ -75,8 +115,8 @@ public final class Daemon {
         var fds: [Int32] = []
         if lfd >= 0 { fds.append(lfd) }
         if options.logToStandardError { fds.append(2) }
-        let handler = DaemonLogHandler(prefix: tid.description, fds: fds)
-        log = Logger(label: "pvmd", factory: { _ in handler })
+        logFDs = fds
+        log = Self.makeLogger(tid: tid, fds: fds)
         do {
             listener = try UnixSocket.listen(path: dir.socketPath).release()
             chmod(dir.socketPath, 0o600)
@@ -87,10 +127,22 @@ public final class Daemon {
             throw PVMError(.sysErr, "pvmd cannot listen at \(dir.socketPath): \(error)")
         }
         log.info("vm (\(options.hostName)) \(options.architecture) pvm 3.4.6-compatible, socket \(dir.socketPath)")
+        hostTable[1] = ownHostRecord
+        // The master makes the machine's secret; a slave was given it. Kept
+        // in the private runtime directory for this host's tasks.
+        let s = options.slave?.secret ?? MachineSecret.generate()
+        secret = s
+        do { try s.save(to: dir.secretPath) } catch { log.warning("\(error)") }
     }
 
-    /// Serves until halted. Returns the exit status.
-    public func run() -> Int32 {
+    static func makeLogger(tid: TaskID, fds: [Int32]) -> Logger {
+        let handler = DaemonLogHandler(prefix: tid.description, fds: fds)
+        return Logger(label: "pvmd", factory: { _ in handler })
+    }
+
+    /// Serves until halted. Returns the exit status. `addingHosts` (hostfile
+    /// lines) are added as soon as the loop runs.
+    public func run(addingHosts initialHosts: [HostEntry] = []) -> Int32 {
         // The signalfd is made here, in the process that serves: one made
         // before a fork would wake epoll only for the parent's signals.
         signalFD = pvm_termination_signalfd()
@@ -107,11 +159,22 @@ public final class Daemon {
         let pfd = open(options.directory.pidPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         if pfd >= 0 { _ = pidText.withCString { write(pfd, $0, strlen($0)) }; _ = Glibc.close(pfd) }
         log.info("ready, pid \(getpid())")
+        if !initialHosts.isEmpty {
+            addHosts(initialHosts.map { .success($0) }, names: initialHosts.map(\.name)) { [weak self] w in
+                var r = ControlReader(w.bytes)
+                _ = try? r.int()
+                let n = (try? r.int()) ?? 0
+                var added = 0
+                for _ in 0..<max(0, n) { if let c = try? r.int(), c > 0 { added += 1 }; _ = try? r.string() }
+                self?.log.info("hostfile: \(added) of \(initialHosts.count) host(s) added")
+            }
+        }
         while !halting {
-            _ = epoll.wait(timeoutMilliseconds: -1) { token, events in
+            _ = epoll.wait(timeoutMilliseconds: tickTimeoutMilliseconds) { token, events in
                 dispatch(token, events)
             }
             flushClients()
+            tick()
         }
         shutdown()
         return 0
@@ -131,6 +194,10 @@ public final class Daemon {
         case .client: if let c = clients[id] { serviceClient(c, events) }
         case .pipe: if let p = pipes[id] { servicePipe(p) }
         case .process: if let p = processes[id] { processExited(p) }
+        case .tcpListener: acceptPeers()
+        case .peer: if let p = peerDaemons[id] { servicePeer(p, events) }
+        case .starterProcess: if let s = starters[id] { starterExited(s) }
+        case .starterOutput: if let s = starters[id] { serviceStarterOutput(s) }
         case nil: break
         }
     }
@@ -227,6 +294,12 @@ public final class Daemon {
     /// Sends a message frame (notify, output, relayed data) to a connected task.
     @discardableResult
     func deliver(to taskTid: Int32, header: FrameHeader, body: [UInt8]) -> Bool {
+        let destinationHost = TaskID(taskTid).hostNumber
+        if destinationHost != host {
+            // A task of another host: through the daemons.
+            guard hostTable[destinationHost] != nil else { return false }
+            return body.withUnsafeBytes { sendFrame(header, $0, toHost: destinationHost) }
+        }
         guard let t = tasks[taskTid] else { return false }
         if t.awaitingEnrollment {
             // Spawned and not enrolled yet: held until it connects, as PVM does.
@@ -268,6 +341,12 @@ public final class Daemon {
     /// source set to the sender (a task cannot speak for another).
     private func relay(_ client: Client, _ header: FrameHeader, _ frame: UnsafeRawBufferPointer) {
         guard client.tid != 0 else { dropClient(client, reason: "message before connect"); return }
+        // Only messages between tasks: nothing a task sends may pass for
+        // daemon-to-daemon traffic on another host.
+        guard header.context != SystemContext.hosts, TaskID(header.destination).isTask else {
+            log.warning("\(TaskID(client.tid)) sent a frame for \(TaskID(header.destination)) in context 0x\(String(header.context, radix: 16)); dropped")
+            return
+        }
         var h = header
         h.source = client.tid
         let body = Array(UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...]))
@@ -289,41 +368,34 @@ public final class Daemon {
             let t = client.tid
             dropClient(client, reason: "exited")
             if tasks[t] != nil { endTask(t) }
-        case .spawn:
-            let request = try SpawnRequest(&r)
-            var w = ControlWriter()
-            w.ints(spawn(request, parent: client.tid))
-            reply(client, code, w)
-        case .signal:
-            let target = try r.int(), sig = try r.int()
-            if let t = tasks[target], t.pid > 0 { _ = kill(t.pid, sig) }
-            reply(client, code, code: 0)
-        case .tasks:
-            reply(client, code, taskList(where: try r.int()))
         case .config:
             var w = ControlWriter()
-            w.int(1)
-            w.int(TaskID(host: host, local: 0).rawValue)
-            w.string(options.hostName)
-            w.string(options.architecture)
-            w.int(options.speed)
-            w.int(Int32(bitPattern: DataSignature.native.rawValue))
+            let entries = hostTable.values.sorted { $0.number < $1.number }
+            w.int(Int32(entries.count))
+            for e in entries {
+                w.int(TaskID(host: e.number, local: 0).rawValue)
+                w.string(e.name)
+                w.string(e.architecture)
+                w.int(e.speed)
+                w.int(Int32(bitPattern: e.signature))
+            }
             reply(client, code, w)
-        case .pstat:
-            let t = try r.int()
-            reply(client, code, code: tasks[t] != nil ? 0 : PVMError.Code.noTask.rawValue)
         case .mstat:
             let name = try r.string()
-            reply(client, code, code: name == options.hostName ? 0 : PVMError.Code.noHost.rawValue)
-        case .notify:
-            let kind = try r.int(), tag = try r.int(), count = try r.int(), targets = try r.ints()
-            reply(client, code, code: notify(client.tid, kind: kind, tag: tag, count: count, targets: targets))
+            reply(client, code, code: host(named: name) != nil ? 0 : PVMError.Code.noHost.rawValue)
         case .lookup:
             let t = try r.int()
-            answerLookup(client, t)
+            if TaskID(t).hostNumber != host {
+                // No direct path to another host's task yet: through the daemons.
+                var w = ControlWriter()
+                w.int(LookupResult.throughDaemons); w.string(""); w.int(0)
+                reply(client, code, w)
+            } else {
+                answerLookup(client, t)
+            }
         case .halt:
             log.info("halt requested by \(TaskID(client.tid))")
-            halting = true
+            if isMaster { haltMachine() } else { sendHostFrame(.halt, toHost: 1, ControlWriter()) }
         case .newContext:
             let ctx = TaskID(host: host, local: nextContext).rawValue
             nextContext = nextContext == TaskID.maxLocal ? 1 : nextContext + 1
@@ -332,13 +404,154 @@ public final class Daemon {
         case .freeContext:
             let ctx = try r.int()
             reply(client, code, code: contexts.remove(ctx) != nil ? 0 : PVMError.Code.notFound.rawValue)
-        case .reset:
-            for t in tasks.values where !t.noReset && t.tid != client.tid && t.pid > 0 { _ = kill(t.pid, SIGTERM) }
-            reply(client, code, code: 0)
         case .setNoReset:
             tasks[client.tid]?.noReset = try r.int() != 0
             reply(client, code, code: 0)
+        case .spawn, .signal, .tasks, .pstat, .notify, .reset, .addHosts, .deleteHosts:
+            let id = client.id
+            try performForHost(op, requester: client.tid, r, fromThisHost: true) { [weak self] w in
+                guard let self, let c = self.clients[id] else { return }
+                self.reply(c, code, w)
+            }
         }
+    }
+
+    /// The requests that may concern other hosts. From a task of this host
+    /// (`fromThisHost`) they reach as far as they must (spawn placed across
+    /// hosts, tasks of every host, a signal to another host's task); forwarded
+    /// from another host, they are done here only. `respond` may run later.
+    func performForHost(_ op: DaemonOperation, requester: Int32, _ body: ControlReader, fromThisHost: Bool,
+                        _ respond: @escaping (ControlWriter) -> Void) throws(PVMError) {
+        var r = body
+        let spread = fromThisHost && hostTable.count > 1
+        switch op {
+        case .spawn:
+            let request = try SpawnRequest(&r)
+            guard spread else {
+                var w = ControlWriter()
+                w.ints(spawn(request, parent: requester))
+                respond(w)
+                return
+            }
+            spawnAcrossHosts(request, parent: requester, respond)
+        case .signal:
+            let target = try r.int(), sig = try r.int()
+            if spread && TaskID(target).hostNumber != host {
+                var w = ControlWriter()
+                w.int(target); w.int(sig)
+                forward(.signal, w, toHost: TaskID(target).hostNumber, requester: requester) { _ in
+                    var ok = ControlWriter(); ok.int(0); respond(ok)
+                }
+                return
+            }
+            if let t = tasks[target], t.pid > 0 { _ = kill(t.pid, sig) }
+            var w = ControlWriter(); w.int(0); respond(w)
+        case .tasks:
+            let location = try r.int()
+            let targetHost = TaskID(location).hostNumber
+            if spread && location == 0 {
+                let gather = Gather<[UInt8]>(count: hostTable.count)
+                let mine = taskList(where: 0).bytes
+                for (i, h) in hostTable.keys.sorted().enumerated() {
+                    if h == host { gather.put(i, mine); continue }
+                    var w = ControlWriter(); w.int(0)
+                    forward(.tasks, w, toHost: h, requester: requester) { reply in gather.put(i, reply ?? []) }
+                }
+                gather.whenDone { lists in respond(Self.mergeTaskLists(lists)) }
+            } else if spread && location != 0 && targetHost != host {
+                var w = ControlWriter(); w.int(location)
+                forward(.tasks, w, toHost: targetHost, requester: requester) { reply in
+                    guard let reply else { var e = ControlWriter(); e.int(PVMError.Code.noHost.rawValue); respond(e); return }
+                    respond(ControlWriter(raw: reply))
+                }
+            } else {
+                respond(taskList(where: location))
+            }
+        case .pstat:
+            let t = try r.int()
+            if spread && TaskID(t).hostNumber != host {
+                var w = ControlWriter(); w.int(t)
+                forward(.pstat, w, toHost: TaskID(t).hostNumber, requester: requester) { reply in
+                    respond(reply.map { ControlWriter(raw: $0) } ?? { var e = ControlWriter(); e.int(PVMError.Code.noTask.rawValue); return e }())
+                }
+                return
+            }
+            var w = ControlWriter(); w.int(tasks[t] != nil ? 0 : PVMError.Code.noTask.rawValue); respond(w)
+        case .notify:
+            let kind = try r.int(), tag = try r.int(), count = try r.int(), targets = try r.ints()
+            var local = targets
+            if fromThisHost && kind & ~256 == 1 {
+                // TaskExit of another host's tasks: registered there, and
+                // remembered here in case that host fails first.
+                local = targets.filter { TaskID($0).hostNumber == host }
+                let remote = Dictionary(grouping: targets.filter { TaskID($0).hostNumber != host }) { TaskID($0).hostNumber }
+                for (h, list) in remote {
+                    for t in list {
+                        if kind & 256 != 0 {
+                            remoteWatches.removeAll { $0.watcher == requester && $0.target == t && $0.tag == tag }
+                        } else if hostTable[h] == nil {
+                            sendNotify(requester, tag: tag, body: [t])
+                        } else {
+                            remoteWatches.append(Watch(watcher: requester, kind: 1, tag: tag, target: t, remaining: 1))
+                        }
+                    }
+                    guard hostTable[h] != nil else { continue }
+                    var w = ControlWriter()
+                    w.int(kind); w.int(tag); w.int(Int32(list.count)); w.ints(list)
+                    forward(.notify, w, toHost: h, requester: requester) { _ in }
+                }
+            }
+            var w = ControlWriter()
+            w.int(notify(requester, kind: kind, tag: tag, count: count, targets: local))
+            respond(w)
+        case .reset:
+            for t in tasks.values where !t.noReset && t.tid != requester && t.pid > 0 { _ = kill(t.pid, SIGTERM) }
+            if spread { for h in otherHosts { forward(.reset, ControlWriter(), toHost: h, requester: requester) { _ in } } }
+            var w = ControlWriter(); w.int(0); respond(w)
+        case .addHosts:
+            let specs = try r.strings()
+            if isMaster {
+                addHosts(specs, requester: requester, respond: respond)
+            } else {
+                var w = ControlWriter(); w.strings(specs)
+                forward(.addHosts, w, toHost: 1, requester: requester) { reply in
+                    respond(reply.map { ControlWriter(raw: $0) } ?? { var e = ControlWriter(); e.int(PVMError.Code.hostFail.rawValue); return e }())
+                }
+            }
+        case .deleteHosts:
+            let names = try r.strings()
+            if isMaster {
+                respond(deleteHosts(names))
+            } else {
+                var w = ControlWriter(); w.strings(names)
+                forward(.deleteHosts, w, toHost: 1, requester: requester) { reply in
+                    respond(reply.map { ControlWriter(raw: $0) } ?? { var e = ControlWriter(); e.int(PVMError.Code.hostFail.rawValue); return e }())
+                }
+            }
+        default:
+            throw PVMError(.badMsg, "\(op) cannot be forwarded to another host")
+        }
+    }
+
+    /// Merges `tasks` replies of several hosts into one.
+    static func mergeTaskLists(_ lists: [[UInt8]]) -> ControlWriter {
+        var rows = ControlWriter()
+        var count: Int32 = 0
+        for bytes in lists {
+            var r = ControlReader(bytes)
+            guard let code = try? r.int(), code == 0, let n = try? r.int() else { continue }
+            for _ in 0..<max(0, n) {
+                guard let t = try? r.int(), let p = try? r.int(), let h = try? r.int(), let f = try? r.int(),
+                      let name = try? r.string(), let pid = try? r.int() else { break }
+                rows.int(t); rows.int(p); rows.int(h); rows.int(f); rows.string(name); rows.int(pid)
+                count += 1
+            }
+        }
+        var w = ControlWriter()
+        w.int(0)
+        w.int(count)
+        w.append(rows)
+        return w
     }
 
     /// Code 0 with the endpoint; `LookupResult.notEnrolled` for a task
@@ -499,13 +712,13 @@ public final class Daemon {
                 if cancel {
                     watches.removeAll { $0.watcher == watcher && $0.kind == 2 && $0.target == h && $0.tag == tag }
                     sendNotify(watcher, tag: tag, body: [h])  // PVM delivers it right away on cancel
-                } else if TaskID(h).hostNumber != host {
-                    sendNotify(watcher, tag: tag, body: [h])
+                } else if hostTable[TaskID(h).hostNumber] == nil {
+                    sendNotify(watcher, tag: tag, body: [h])  // not in the machine: at once
                 } else {
                     watches.append(Watch(watcher: watcher, kind: 2, tag: tag, target: h, remaining: 1))
                 }
             }
-        case 3:  // PvmHostAdd: no other host can join a one-host machine yet
+        case 3:  // PvmHostAdd: fired as hosts join (hostsChanged)
             watches.removeAll { $0.watcher == watcher && $0.kind == 3 }
             if !cancel && count != 0 {
                 watches.append(Watch(watcher: watcher, kind: 3, tag: tag, target: 0, remaining: count))
@@ -586,13 +799,25 @@ public final class Daemon {
 
     // MARK: Halt
 
-    private func shutdown() {
+    /// Stops every task and removes the runtime files (the end of `run`, and
+    /// what a slave that could not join does before it exits).
+    public func shutdown() {
         log.info("halting: stopping \(tasks.count) task(s)")
         var pids = Set(processes.values.map(\.pid))
         for t in tasks.values where t.pid > 0 { pids.insert(t.pid) }
         for pid in pids { _ = kill(pid, SIGTERM) }
         for c in clients.values { epoll.remove(c.connection.fd); c.connection.close() }
         clients.removeAll()
+        for peer in Array(peerDaemons.values) { _ = peer.connection.flushBlocking(timeoutMilliseconds: 500); dropPeer(peer) }
+        for s in starters.values where s.pid > 0 {
+            _ = kill(s.pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(s.pid, &status, 0) < 0 && errno == EINTR {}
+            if s.pidfd >= 0 { _ = Glibc.close(s.pidfd) }
+            if s.outputFD >= 0 { _ = Glibc.close(s.outputFD) }
+        }
+        starters.removeAll()
+        if tcpListener >= 0 { epoll.remove(tcpListener); _ = Glibc.close(tcpListener); tcpListener = -1 }
         let deadline = Clock.monotonicNanoseconds() + 2_000_000_000
         while !processes.isEmpty && Clock.monotonicNanoseconds() < deadline {
             _ = epoll.wait(timeoutMilliseconds: 50) { token, _ in
@@ -614,6 +839,7 @@ public final class Daemon {
         let dir = options.directory
         unlink(dir.socketPath)
         unlink(dir.pidPath)
+        unlink(dir.secretPath)
         log.info("halted")
         unlink(dir.logPath)
         unlink(dir.lockPath)

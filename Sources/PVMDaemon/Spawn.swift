@@ -32,6 +32,58 @@ struct SpawnRequest {
         outputContext = try r.int()
         context = try r.int()
     }
+
+    func write(_ w: inout ControlWriter) {
+        w.string(file); w.strings(arguments); w.int(flags); w.string(location); w.int(count)
+        w.strings(environment); w.int(outputTid); w.int(outputCode); w.int(outputContext); w.int(context)
+    }
+
+    /// The same request for `count` copies on the host named `name`.
+    func placed(on name: String, count: Int32, directory: String?) -> SpawnRequest {
+        var r = self
+        r.flags = (flags & ~(SpawnFlag.host | SpawnFlag.arch | SpawnFlag.hostComplement)) | SpawnFlag.host
+        r.location = name + (directory.map { ":" + $0 } ?? "")
+        r.count = count
+        return r
+    }
+
+    /// `where` split into its target (host or architecture) and directory.
+    var target: (name: String, directory: String?) {
+        guard let colon = location.firstIndex(of: ":") else { return (location, nil) }
+        let dir = String(location[location.index(after: colon)...])
+        return (String(location[..<colon]), dir.isEmpty ? nil : dir)
+    }
+}
+
+/// Collects `count` results that arrive in any order, then calls the
+/// completion once with all of them in order.
+final class Gather<T> {
+    private var values: [T?]
+    private var left: Int
+    private var done: (([T]) -> Void)?
+
+    init(count: Int) {
+        values = Array(repeating: nil, count: count)
+        left = count
+    }
+
+    func put(_ i: Int, _ value: T) {
+        guard values[i] == nil else { return }
+        values[i] = value
+        left -= 1
+        finish()
+    }
+
+    func whenDone(_ body: @escaping ([T]) -> Void) {
+        done = body
+        finish()
+    }
+
+    private func finish() {
+        guard left == 0, let body = done else { return }
+        done = nil
+        body(values.map { $0! })
+    }
 }
 
 /// PVM 3.4's spawn flags.
@@ -43,6 +95,64 @@ enum SpawnFlag {
 }
 
 extension Daemon {
+    /// Where the copies of a spawn go, as (host, count) pairs: the named
+    /// host (PvmTaskHost), the hosts of an architecture (PvmTaskArch),
+    /// else every host in turn, as PVM spreads tasks over its machine.
+    func placement(_ req: SpawnRequest) -> [(host: Int32, count: Int32)]? {
+        let (target, _) = req.target
+        let complement = req.flags & SpawnFlag.hostComplement != 0
+        let all = hostTable.values.sorted { $0.number < $1.number }
+        let candidates: [HostEntryRecord]
+        if req.flags & SpawnFlag.host != 0 {
+            candidates = all.filter { ($0.name == target) != complement }
+        } else if req.flags & SpawnFlag.arch != 0 {
+            candidates = all.filter { ($0.architecture == target) != complement }
+        } else {
+            candidates = all
+        }
+        guard !candidates.isEmpty else { return nil }
+        var counts = [Int32](repeating: 0, count: candidates.count)
+        let start = spawnCursor % candidates.count
+        for k in 0..<Int(max(0, min(req.count, 1 << 16))) { counts[(start + k) % candidates.count] += 1 }
+        spawnCursor = (start + Int(max(0, req.count))) % candidates.count
+        return candidates.indices.compactMap { counts[$0] > 0 ? (candidates[$0].number, counts[$0]) : nil }
+    }
+
+    /// A spawn placed over several hosts: this host's part here, the rest
+    /// forwarded; one answer with every result, host by host.
+    func spawnAcrossHosts(_ req: SpawnRequest, parent: Int32, _ respond: @escaping (ControlWriter) -> Void) {
+        let total = Int(max(0, min(req.count, 1 << 16)))
+        guard let parts = placement(req) else {
+            var w = ControlWriter()
+            w.ints(Array(repeating: PVMError.Code.noHost.rawValue, count: total))
+            respond(w)
+            return
+        }
+        let directory = req.target.directory
+        let gather = Gather<[Int32]>(count: parts.count)
+        for (i, part) in parts.enumerated() {
+            guard let entry = hostTable[part.host] else { gather.put(i, Array(repeating: PVMError.Code.noHost.rawValue, count: Int(part.count))); continue }
+            let sub = req.placed(on: entry.name, count: part.count, directory: directory)
+            if part.host == host {
+                gather.put(i, spawn(sub, parent: parent))
+                continue
+            }
+            var w = ControlWriter()
+            sub.write(&w)
+            let n = Int(part.count)
+            forward(.spawn, w, toHost: part.host, requester: parent) { reply in
+                var r = ControlReader(reply ?? [])
+                let tids = (try? r.ints()) ?? Array(repeating: PVMError.Code.hostFail.rawValue, count: n)
+                gather.put(i, tids)
+            }
+        }
+        gather.whenDone { lists in
+            var w = ControlWriter()
+            w.ints(lists.flatMap { $0 })
+            respond(w)
+        }
+    }
+
     /// Starts `count` copies; returns one entry per copy: a tid, or a
     /// negative PVM error code (PvmNoFile, PvmNoHost, PvmOutOfRes).
     func spawn(_ req: SpawnRequest, parent: Int32) -> [Int32] {
@@ -68,7 +178,7 @@ extension Daemon {
             if complement { matches = !matches }
             if !matches { return failAll(.noHost) }
         }
-        let cwd = directory ?? options.environment["PVM_WD"].flatMap { $0.isEmpty ? nil : $0 }
+        let cwd = directory ?? options.workingDirectory ?? options.environment["PVM_WD"].flatMap { $0.isEmpty ? nil : $0 }
             ?? options.environment["HOME"] ?? "/"
 
         let path = resolve(req.file)
@@ -126,6 +236,7 @@ extension Daemon {
 
     func searchPath() -> [String] {
         let env = options.environment
+        if let ep = options.executablePath, !ep.isEmpty { return ep.split(separator: ":").map(String.init) }
         if let p = env["PVM_PATH"], !p.isEmpty { return p.split(separator: ":").map(String.init) }
         let arch = options.architecture
         var dirs: [String] = []

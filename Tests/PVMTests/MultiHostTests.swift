@@ -1,0 +1,410 @@
+import Foundation
+import PVM
+import PVMTestSupport
+import XCTest
+
+/// The virtual machine across hosts, on test hosts made of network
+/// namespaces (TestNetwork): host 0 is this process's own namespace, where
+/// the master daemon runs (this test process is a task on it); hosts 1...N
+/// are namespaces reached over a veth bridge, each with its own pvmd in its
+/// own runtime directory, started by the master through a remote shell.
+final class MultiHostTests: XCTestCase {
+    var fixture: VirtualMachineFixture!
+    var network: TestNetwork!
+    var vm: VirtualMachine!
+    var directory: String { fixture.base }
+    /// The silence after which a host is declared dead, in these tests.
+    let timeoutMilliseconds = 1500
+
+    override func setUpWithError() throws {
+        if let reason = TestNetwork.available() { throw XCTSkip(reason) }
+        fixture = VirtualMachineFixture()
+        network = try TestNetwork(hosts: 3)
+        setenv("PVM_HOST_TIMEOUT_MS", String(timeoutMilliseconds), 1)
+        setenv("PVM_RSH", try network.rshScript(directory: directory), 1)
+    }
+
+    override func tearDown() {
+        if let vm { try? vm.exit() }
+        let masterHalted = fixture?.halt() ?? true
+        if let network {
+            // A halt of the master stops every host's daemon.
+            let stopped = VirtualMachineFixture.eventually(timeout: 5) {
+                (1...network.hostCount).allSatisfy { self.daemonPID($0) == nil }
+            }
+            XCTAssertTrue(stopped, "a host's daemon outlived the halt of the machine")
+            XCTAssertEqual(network.teardown(), [])
+        }
+        XCTAssertTrue(masterHalted, "the master did not halt cleanly")
+        unsetenv("PVM_HOST_TIMEOUT_MS")
+        unsetenv("PVM_RSH")
+    }
+
+    // MARK: Helpers
+
+    /// The runtime base of test host `k` (its PVM_TMP).
+    func base(_ k: Int) -> String { directory + "/h\(k)" }
+
+    /// A pvmd for host `k`: its own runtime directory, the build folder as
+    /// its spawn path (the hostfile's dx= names it).
+    func daemonScript(_ k: Int) throws -> String {
+        let path = directory + "/pvmd-h\(k)"
+        let script = """
+            #!/bin/sh
+            mkdir -p \(base(k))
+            export PVM_TMP=\(base(k)) PVM_PATH=\(TestProducts.directory.path)
+            exec \(TestProducts.executable("pvmd").path) "$@"
+
+            """
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return path
+    }
+
+    func spec(_ k: Int, _ extra: String = "") throws -> String {
+        "\(network.address(k)) dx=\(try daemonScript(k))" + (extra.isEmpty ? "" : " " + extra)
+    }
+
+    /// The pid of test host `k`'s daemon, if it runs.
+    func daemonPID(_ k: Int) -> Int32? {
+        guard let text = try? String(contentsOfFile: base(k) + "/pvm.\(getuid())/pvmd.pid", encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              VirtualMachineFixture.alive(pid) else { return nil }
+        return pid
+    }
+
+    /// The daemon of test host `k` once it has written its pid file (it does
+    /// so once detached, just after joining).
+    func waitForDaemonPID(_ k: Int) throws -> Int32 {
+        var pid: Int32? = nil
+        _ = VirtualMachineFixture.eventually(timeout: 5) { pid = self.daemonPID(k); return pid != nil }
+        return try XCTUnwrap(pid, "test host \(k) has no daemon running")
+    }
+
+    func hostID(_ number: Int32) -> Int32 { number << 18 }
+
+    @discardableResult
+    func addHosts(_ hosts: [Int]) throws -> [HostChange] {
+        if vm == nil { vm = try VirtualMachine.shared() }
+        let results = try vm.addHosts(try hosts.map { try spec($0) })
+        for (k, r) in zip(hosts, results) {
+            XCTAssertGreaterThan(r.status, 0, "adding test host \(k) failed: \(PVMError.text(for: r.status)): \(r.message)")
+        }
+        return results
+    }
+
+    func echo(_ task: TaskID, sizes: [Int], tag: Int32 = 10) throws {
+        for (i, n) in sizes.enumerated() {
+            let m = Message(encoding: .raw)
+            try m.pack(Int32(i))
+            try m.pack((0..<n).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) })
+            try vm.send(m, to: task, tag: MessageTag(tag))
+        }
+        for (i, n) in sizes.enumerated() {
+            guard let r = try vm.receive(from: task, tag: MessageTag(tag + 1), timeout: .seconds(20)) else {
+                return XCTFail("no echo of message \(i) (\(n) bytes) from \(task)")
+            }
+            let seq: Int32 = try r.unpack()
+            XCTAssertEqual(seq, Int32(i), "echoes from \(task) out of order")
+            let bytes = try r.unpack(UInt8.self, count: n)
+            XCTAssertEqual(bytes, (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) }, "message \(i) of \(n) bytes changed on its way to \(task) and back")
+        }
+    }
+
+    func receiveNotify(tag: MessageTag, timeout: Duration) throws -> [Int32]? {
+        guard let m = try vm.receive(from: TaskID(Int32(bitPattern: 0x8000_0000)), tag: tag, timeout: timeout) else { return nil }
+        return try m.unpack(Int32.self, count: m.byteCount / 4)
+    }
+
+    // MARK: Tests
+
+    func testMultiHostAddConfigSpawnAndMessagesBothWays() throws {
+        vm = try VirtualMachine.shared()
+        try vm.notify(NotifyKind.hostAdd.rawValue, tag: 77, count: -1, tids: [])
+        let results = try addHosts([1, 2, 3])
+        XCTAssertEqual(results.map(\.status), [hostID(2), hostID(3), hostID(4)])
+
+        // Every host is in the table, under the name it was added with.
+        let hosts = try vm.config()
+        XCTAssertEqual(hosts.map(\.tid), [hostID(1), hostID(2), hostID(3), hostID(4)])
+        XCTAssertEqual(Array(hosts.dropFirst().map(\.name)), [network.address(1), network.address(2), network.address(3)])
+        XCTAssertTrue(hosts.allSatisfy { $0.signature == hosts[0].signature && $0.architecture == "LINUX64" })
+        for k in 1...3 { XCTAssertEqual(try vm.hostStatus(network.address(k)), 0) }
+        XCTAssertEqual(try vm.hostStatus("no-such-host"), PVMError.Code.noHost.rawValue)
+        // PvmHostAdd: one notify per new host, with the count and its id.
+        var announced: [Int32] = []
+        for _ in 0..<3 {
+            guard let body = try receiveNotify(tag: 77, timeout: .seconds(5)) else { break }
+            XCTAssertEqual(body.first, Int32(body.count - 1))
+            announced += body.dropFirst()
+        }
+        XCTAssertEqual(announced.sorted(), [hostID(2), hostID(3), hostID(4)])
+        // Adding a host twice is PvmDupHost.
+        XCTAssertEqual(try vm.addHosts([try spec(1)]).first?.status, PVMError.Code.dupHost.rawValue)
+
+        // A task on each remote host (PvmTaskHost), and one placed by PVM.
+        var workers: [TaskID] = []
+        for k in 1...3 {
+            let t = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["echo"], flags: .host, where: network.address(k)).first)
+            XCTAssertEqual(t.hostPart, hostID(Int32(k + 1)), "spawned on the wrong host")
+            workers.append(t)
+        }
+        // tasks() sees every host's tasks; tasks(host) one host's.
+        let all = try vm.tasks()
+        for w in workers { XCTAssertTrue(all.contains { $0.tid == w && $0.parent == vm.myTid.rawValue }, "\(w) missing from pvm_tasks") }
+        XCTAssertEqual(try vm.tasks(where: hostID(3)).map(\.tid), [workers[1]])
+        XCTAssertEqual(try vm.taskStatus(workers[2].rawValue), 0)
+        XCTAssertEqual(try vm.taskStatus(hostID(3) | 0x3fff), PVMError.Code.noTask.rawValue)
+
+        // Messages both ways, every size class, in order, bytes intact.
+        let sizes = [0, 1, 8, 1000, 70_000, 300_000, 1 << 20]
+        for w in workers { try echo(w, sizes: sizes) }
+        // The notify of each remote task's exit comes back across hosts.
+        try vm.notifyOnExit(of: workers, tag: 88)
+        for w in workers {
+            let m = Message()
+            try vm.send(m, to: w, tag: 999)
+        }
+        var exited: [Int32] = []
+        for _ in workers {
+            guard let body = try receiveNotify(tag: 88, timeout: .seconds(10)) else { break }
+            exited += body
+        }
+        XCTAssertEqual(exited.sorted(), workers.map(\.rawValue).sorted())
+
+        // Default placement spreads copies over the hosts, as PVM does.
+        let spread = try vm.spawn("pvm-test-task", arguments: ["hello"], count: 8)
+        XCTAssertEqual(Set(spread.map(\.hostPart)).count, 4, "8 copies over 4 hosts: \(spread)")
+        for _ in spread { XCTAssertNotNil(try vm.receive(from: .any, tag: 1, timeout: .seconds(10))) }
+    }
+
+    func testMultiHostDaemonKilledIsDetectedWithinTheTimeout() throws {
+        try addHosts([1, 2])
+        let sleeper = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["sleep", "60"], flags: .host, where: network.address(1)).first)
+        XCTAssertNotNil(try vm.receive(from: sleeper, tag: 1, timeout: .seconds(10)))
+        try vm.notify(NotifyKind.hostDelete.rawValue, tag: 55, count: 1, tids: [hostID(2)])
+        try vm.notifyOnExit(of: [sleeper], tag: 56)
+        let pid = try waitForDaemonPID(1)
+
+        let start = Date()
+        kill(pid, SIGKILL)
+        let deleted = try receiveNotify(tag: 55, timeout: .seconds(10))
+        let detection = Date().timeIntervalSince(start)
+        XCTAssertEqual(deleted, [hostID(2)])
+        print("MultiHost: a killed host's daemon was declared dead after \(Int(detection * 1000)) ms (timeout \(timeoutMilliseconds) ms)")
+        XCTAssertLessThan(detection, Double(timeoutMilliseconds) / 1000 + 1.0, "host death detected late")
+        // Its task is reported exited to whoever asked.
+        XCTAssertEqual(try receiveNotify(tag: 56, timeout: .seconds(2)), [sleeper.rawValue])
+        // The rest of the machine works on.
+        XCTAssertEqual(try vm.config().map(\.tid), [hostID(1), hostID(3)])
+        let other = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["echo"], flags: .host, where: network.address(2)).first)
+        try echo(other, sizes: [8, 100_000])
+        try vm.send(Message(), to: other, tag: 999)
+        // A message to the dead host's task is dropped, not an error (as PVM).
+        try vm.send(Message(), to: sleeper, tag: 3)
+        // The killed daemon's tasks lose their daemon: the sleeper must not linger.
+        _ = try? network.run(1, ["pkill", "-f", "pvm-test-task sleep"])
+    }
+
+    func testMultiHostCutLinkIsDetectedAndTheCutOffHostStops() throws {
+        try addHosts([1, 2])
+        try vm.notify(NotifyKind.hostDelete.rawValue, tag: 55, count: 2, tids: [hostID(2), hostID(3)])
+        let cutPID = try waitForDaemonPID(1)
+        let start = Date()
+        try network.cutLink(1)
+        let deleted = try receiveNotify(tag: 55, timeout: .seconds(10))
+        let detection = Date().timeIntervalSince(start)
+        XCTAssertEqual(deleted, [hostID(2)])
+        print("MultiHost: a cut link was declared dead after \(Int(detection * 1000)) ms (timeout \(timeoutMilliseconds) ms)")
+        // Silence is counted from the last heartbeat heard, up to a third of
+        // the timeout before the cut.
+        XCTAssertGreaterThan(detection, Double(timeoutMilliseconds) / 1000 * 0.5, "declared dead before the timeout")
+        XCTAssertLessThan(detection, Double(timeoutMilliseconds) / 1000 + 0.3, "a cut link detected late")
+        // The host that lost the master stops rather than going on alone.
+        XCTAssertTrue(VirtualMachineFixture.eventually(timeout: Double(timeoutMilliseconds) / 1000 + 3) { !VirtualMachineFixture.alive(cutPID) },
+                      "the cut-off host's daemon did not stop")
+        // The other host is unaffected.
+        let t = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["echo"], flags: .host, where: network.address(2)).first)
+        try echo(t, sizes: [8, 5000])
+        try vm.send(Message(), to: t, tag: 999)
+        try network.restoreLink(1)
+    }
+
+    func testMultiHostDeleteStopsTheHostsDaemonAndItsTasks() throws {
+        try addHosts([1])
+        let sleeper = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["sleep", "60"], flags: .host, where: network.address(1)).first)
+        XCTAssertNotNil(try vm.receive(from: sleeper, tag: 1, timeout: .seconds(10)))
+        try vm.notify(NotifyKind.hostDelete.rawValue, tag: 55, count: 1, tids: [hostID(2)])
+        let pid = try waitForDaemonPID(1)
+        XCTAssertEqual(try vm.deleteHosts([network.address(1), "no-such-host"]), [0, PVMError.Code.noHost.rawValue])
+        XCTAssertEqual(try receiveNotify(tag: 55, timeout: .seconds(5)), [hostID(2)])
+        XCTAssertEqual(try vm.config().count, 1)
+        XCTAssertTrue(VirtualMachineFixture.eventually(timeout: 5) { !VirtualMachineFixture.alive(pid) }, "the deleted host's daemon runs on")
+        XCTAssertTrue(VirtualMachineFixture.eventually(timeout: 5) {
+            (try? self.network.run(1, ["pgrep", "-f", "pvm-test-task sleep"]).status) == 1
+        }, "the deleted host's task runs on")
+        // And it can be added again.
+        try addHosts([1])
+    }
+
+    func testMultiHostRefusesAWrongSecretGarbageAndUnaskedJoins() throws {
+        try addHosts([1])
+        let masterLog = fixture.log
+        let listening = try XCTUnwrap(masterLog.range(of: #"listening for daemons of other hosts at [0-9.]+:[0-9]+"#, options: .regularExpression))
+        let port = try XCTUnwrap(Int(masterLog[listening].split(separator: ":").last!))
+        let master = "\(network.address(0)):\(port)"
+
+        // A daemon that does not know the secret is refused, and says why.
+        let wrong = String(repeating: "ab", count: 32) + "\n"
+        let refused = try network.run(2, [try daemonScript(2), "--slave", "--master", master, "--host-number", "3", "-n", "intruder"],
+                                      input: Data(wrong.utf8), timeout: 20)
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.output.contains("refused"), refused.output)
+        // One that knows it but was not asked for is refused too.
+        let secret = try String(contentsOfFile: fixture.runtimeDirectory + "/secret", encoding: .utf8)
+        let unasked = try network.run(2, [try daemonScript(2), "--slave", "--master", master, "--host-number", "3", "-n", "unasked"],
+                                      input: Data(secret.utf8), timeout: 20)
+        XCTAssertEqual(unasked.status, 1)
+        XCTAssertTrue(unasked.output.contains("no host 3 is being added"), unasked.output)
+
+        // Garbage on the master's port: closed, logged, nothing else happens.
+        let garbage = try network.run(3, ["python3", "-c", """
+            import socket,sys
+            s=socket.create_connection(("\(network.address(0))",\(port)),5)
+            s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n"+b"x"*500)
+            s.settimeout(5)
+            try:
+                d=s.recv(100)
+            except Exception as e:
+                d=b""
+            print("closed" if d==b"" else "answered")
+            """], timeout: 20)
+        XCTAssertEqual(garbage.output.trimmingCharacters(in: .whitespacesAndNewlines), "closed", garbage.output)
+        XCTAssertTrue(VirtualMachineFixture.eventually(timeout: 5) {
+            self.fixture.log.components(separatedBy: "refused a daemon connection").count >= 4
+        }, fixture.log)
+        // The machine is as it was.
+        XCTAssertEqual(try vm.config().map(\.tid), [hostID(1), hostID(2)])
+        let t = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["echo"], flags: .host, where: network.address(1)).first)
+        try echo(t, sizes: [8])
+        try vm.send(Message(), to: t, tag: 999)
+    }
+
+    func testMultiHostAddReportsWhyAHostCannotStart() throws {
+        vm = try VirtualMachine.shared()
+        let results = try vm.addHosts(["198.18.255.254 dx=/nonexistent/pvmd", "\(network.address(1)) dx=/nonexistent/pvmd", "bad;host"])
+        XCTAssertEqual(results.map(\.status), [PVMError.Code.cantStart.rawValue, PVMError.Code.cantStart.rawValue, PVMError.Code.badParam.rawValue])
+        XCTAssertTrue(results[0].message.contains("198.18.255.254"), results[0].message)
+        XCTAssertTrue(results[1].message.contains("/nonexistent/pvmd"), results[1].message)
+        XCTAssertEqual(try vm.config().count, 1)
+    }
+
+    func testMultiHostStartsRemoteDaemonsThroughSSH() throws {
+        if let reason = TestSSHServer.available() { throw XCTSkip(reason) }
+        let ssh = try TestSSHServer(network: network, host: 1, directory: directory + "/ssh")
+        setenv("PVM_RSH", ssh.sshCommand, 1)
+        vm = try VirtualMachine.shared()
+        let results = try vm.addHosts([try spec(1)])
+        XCTAssertEqual(results.first?.status, hostID(2), results.first?.message ?? "")
+        let t = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["echo"], flags: .host, where: network.address(1)).first)
+        try echo(t, sizes: [8, 70_000])
+        try vm.send(Message(), to: t, tag: 999)
+        // The secret crossed on the shell's standard input, not the command line.
+        let secret = try String(contentsOfFile: fixture.runtimeDirectory + "/secret", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertFalse(fixture.log.contains(secret))
+        XCTAssertFalse(ssh.log.contains(secret))
+        XCTAssertEqual(try String(contentsOfFile: base(1) + "/pvm.\(getuid())/secret", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), secret)
+        ssh.stop()
+    }
+
+    func testMultiHostManualStartPrintsTheCommandAndWaitsForIt() throws {
+        vm = try VirtualMachine.shared()
+        let address = network.address(1)
+        let secretPath = fixture.runtimeDirectory + "/secret"
+        let log = fixture.logPath
+        let net = network!
+        // The person at the other host: reads the command the master prints,
+        // runs it there with the machine's secret on its standard input.
+        let person = Thread {
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                if let start = text.range(of: "start the daemon of \(address) by hand: run `"),
+                   let end = text[start.upperBound...].firstIndex(of: "`") {
+                    let command = String(text[start.upperBound..<end])
+                    let secret = (try? String(contentsOfFile: secretPath, encoding: .utf8)) ?? ""
+                    _ = try? net.run(1, ["/bin/sh", "-c", command], input: Data(secret.utf8), timeout: 20)
+                    return
+                }
+                usleep(20_000)
+            }
+        }
+        person.start()
+        let results = try vm.addHosts([try spec(1, "so=ms")])
+        XCTAssertEqual(results.first?.status, hostID(2), results.first?.message ?? "")
+        let t = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["echo"], flags: .host, where: address).first)
+        try echo(t, sizes: [8])
+        try vm.send(Message(), to: t, tag: 999)
+    }
+
+    func testMultiHostStartsEveryNodeOfASlurmAllocation() throws {
+        // A stand-in for srun that runs the step on the named node (a test host).
+        var cases = ""
+        for k in 1...3 {
+            cases += "  \(network.address(k))) mkdir -p \(base(k)); exec \(TestNetwork.ipCommand!) netns exec \(network.namespace(k)!) env PVM_TMP=\(base(k)) PVM_PATH=\(TestProducts.directory.path) \"$@\" ;;\n"
+        }
+        let srun = """
+            #!/bin/sh
+            # srun --nodes=1 --ntasks=1 --overlap --quiet -w NODE COMMAND...
+            while [ $# -gt 0 ]; do case "$1" in -w) node=$2; shift 2; break ;; *) shift ;; esac; done
+            case "$node" in
+            \(cases)  *) echo "srun: error: no node $node in this allocation" >&2; exit 1 ;;
+            esac
+
+            """
+        try FileManager.default.createDirectory(atPath: directory + "/slurm", withIntermediateDirectories: true)
+        try srun.write(toFile: directory + "/slurm/srun", atomically: true, encoding: .utf8)
+        chmod(directory + "/slurm/srun", 0o755)
+        // The master is started on the allocation's first node, as a batch script would.
+        let started = try network.run(0, ["/usr/bin/env", "-u", "PVM_RSH",
+                                          "PATH=\(directory)/slurm:\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")",
+                                          "SLURM_JOB_NODELIST=\(network.subnet).[1-4]", "SLURMD_NODENAME=\(network.address(0))",
+                                          TestProducts.executable("pvmd").path, "--slurm", "--background"])
+        XCTAssertEqual(started.status, 0, started.output)
+        vm = try VirtualMachine.shared()
+        XCTAssertTrue(VirtualMachineFixture.eventually(timeout: 20) { ((try? self.vm.config().count) ?? 0) == 4 },
+                      "the allocation's nodes did not all join: \(fixture.log)")
+        let hosts = try vm.config()
+        XCTAssertEqual(hosts.map(\.name), (0...3).map { network.address($0) })
+        let t = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["echo"], flags: .host, where: network.address(3)).first)
+        try echo(t, sizes: [8, 2000])
+        try vm.send(Message(), to: t, tag: 999)
+    }
+
+    func testMultiHostConsoleHostfileAddConfAndDelete() throws {
+        let hostfile = directory + "/hostfile"
+        try """
+            # two of the test hosts; the third is only recorded
+            * sp=1234
+            \(network.address(1)) dx=\(try daemonScript(1))
+            \(network.address(2)) dx=\(try daemonScript(2)) sp=500
+            &\(network.address(3)) dx=\(try daemonScript(3))
+
+            """.write(toFile: hostfile, atomically: true, encoding: .utf8)
+        let script = "conf\nadd '\(try spec(3))'\nconf\ndelete \(network.address(1))\nconf\nquit\n"
+        let run = try network.run(0, [TestProducts.executable("pvm").path, "-n", "master", hostfile], input: Data(script.utf8), timeout: 60)
+        XCTAssertEqual(run.status, 0, run.output)
+        let out = run.output
+        XCTAssertTrue(out.contains("3 hosts, 1 data format"), out)
+        XCTAssertTrue(out.contains(Self.right(network.address(1), 24) + "    80000  LINUX64    1234 0x00408c41"), out)
+        XCTAssertTrue(out.contains(Self.right(network.address(2), 24) + "    c0000  LINUX64     500 0x00408c41"), out)
+        XCTAssertTrue(out.contains("1 successful\n                    HOST     DTID\n" + Self.right(network.address(3), 24) + "   100000"), out)
+        XCTAssertTrue(out.contains("4 hosts, 1 data format"), out)
+        XCTAssertTrue(out.contains("1 successful\n                    HOST  STATUS\n" + Self.right(network.address(1), 24) + "   deleted"), out)
+        XCTAssertTrue(out.contains("pvmd still running."), out)
+        vm = try VirtualMachine.shared()
+        XCTAssertEqual(try vm.config().map(\.name), ["master", network.address(2), network.address(3)])
+    }
+
+    static func right(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+}
