@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "PVMAuthentication",
             dependencies: [
-                "PVMEncoding", "CSupport",
+                "PVMControl", "PVMEncoding",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -189,7 +189,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PVMTests",
-            dependencies: ["PVM", "PVMTestSupport"],
+            dependencies: ["PVM", "PVMSystem", "PVMTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "PVM3Tests", dependencies: ["PVMTestSupport"], exclude: ["C", "Fortran"], swiftSettings: swiftSettings),

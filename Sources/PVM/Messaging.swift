@@ -295,6 +295,10 @@ extension VirtualMachine {
             }
             return
         }
+        if options[.route] != RoutePolicy.dontRoute.rawValue, let link = try tcpLink(for: dst) {
+            try sendTCP(b, header, link)
+            return
+        }
         try sendThroughDaemon(b, header)
     }
 
@@ -324,8 +328,8 @@ extension VirtualMachine {
     /// socket, and the receiver reads that socket when the connection
     /// arrives, so the order holds.
     func connectPeer(_ dst: Int32) throws(PVMError) -> ShmPeerID? {
-        // Another host's task: through the daemons (no direct path yet).
-        if TaskID(dst).hostNumber != hostNumber { return nil }
+        // Another host's task, or TCP forced: the TCP links (transmitSlowly).
+        if TaskID(dst).hostNumber != hostNumber || forceTCP { return nil }
         if routedOnce.insert(dst).inserted { return nil }
         var w = ControlWriter()
         w.int(dst)
@@ -463,8 +467,8 @@ extension VirtualMachine {
             try arrive(h, body, lend: true)
         case .disconnected(let peer, _):
             forget(peer: peer)
-        case .readable:
-            try readDaemon()
+        case .readable(let fd):
+            try serviceReadable(fd)
         case .connected:
             // What the new peer sent through the daemon before it connected
             // is in the daemon's socket by now: take it first (order).

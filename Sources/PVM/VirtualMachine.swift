@@ -115,6 +115,15 @@ public final class VirtualMachine {
     @exclusivity(unchecked) var lastPeer: ShmPeerID = 0
     /// Tasks this one has sent a first message to (through the daemon).
     var routedOnce: Set<Int32> = []
+    // The TCP transport (TCPLinks.swift).
+    var tcpListener: Int32 = -1
+    var tcpPort: Int32 = 0
+    var tcpOutgoing: [Int32: TCPLink] = [:]
+    var tcpIncoming: [Int32: TCPLink] = [:]
+    /// Tasks with no TCP path (no listener, refused, unreachable): through the daemons.
+    var noTCPPath: Set<Int32> = []
+    /// `PVM_TRANSPORT=tcp`: TCP even to tasks of this host.
+    var forceTCP = false
 
     // Message buffers, by PVM buffer id.
     /// The buffer objects, by id. Held unmanaged (each element owns one
@@ -187,10 +196,12 @@ public final class VirtualMachine {
         daemon = connection
         endpoint = ep
         state = .enrolled
+        openTCPListener(env, ep)
         var w = ControlWriter()
         w.int(Int32(getpid()))
         w.string(ep.address)
         w.int(enrollAsConsole ? 1 : 0)
+        w.int(tcpPort)
         var r: ControlReader
         do { r = try request(.connect, w) } catch {
             hungUpDuringConnect = state == .daemonLost
@@ -213,6 +224,7 @@ public final class VirtualMachine {
     }
 
     func teardown() {
+        closeTCP()
         if let d = daemon {
             endpoint?.unwatch(d.fd)
             d.close()

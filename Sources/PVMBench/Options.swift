@@ -7,7 +7,7 @@ public enum TransportChoice: String, CaseIterable, ExpressibleByArgument, Sendab
 
     /// Whether this build can measure the path (`auto` resolves to shm today;
     /// `daemon` only through the task library).
-    public var isAvailable: Bool { self == .auto || self == .shm || self == .daemon }
+    public var isAvailable: Bool { self != .verbs }
 }
 
 /// The layer to measure through.
@@ -110,7 +110,10 @@ public struct CommonOptions: ParsableArguments, Sendable {
             throw ValidationError("--zero-copy needs the shared-memory transport (--transport shm or auto), not \(transport.rawValue)")
         }
         guard transport.isAvailable else {
-            throw ValidationError("transport \(transport.rawValue) is not available yet: this build measures shared memory (--transport shm) and daemon routing (--transport daemon)")
+            throw ValidationError("transport \(transport.rawValue) is not available yet: this build measures shared memory (--transport shm), TCP (--transport tcp) and daemon routing (--transport daemon)")
+        }
+        if transport == .tcp && api != .pvm {
+            throw ValidationError("--transport tcp is measured through the task library: use it with --api pvm")
         }
         if transport == .daemon && api == .transport {
             throw ValidationError("--transport daemon routes through the daemon: it needs --api pvm or --api c")

@@ -65,10 +65,15 @@ public enum TaskLibraryDriver {
     public static func pingpong(_ options: CommonOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
         let sizes = try options.messageSizes()
         let viaDaemon = options.transport == .daemon
+        let viaTCP = options.transport == .tcp
+        let path = viaDaemon ? "daemon" : viaTCP ? "tcp" : "shm"
+        // TCP even between two tasks of this host (both ends).
+        if viaTCP { setenv("PVM_TRANSPORT", "tcp", 1) }
+        defer { if viaTCP { unsetenv("PVM_TRANSPORT") } }
         let vm = try enroll()
         defer { leave(vm) }
         if viaDaemon { vm.route = .dontRoute }
-        let peer = try spawnPeer(vm, peerExecutable, viaDaemon ? ["--route", "daemon"] : [])
+        let peer = try spawnPeer(vm, peerExecutable, viaDaemon ? ["--route", "daemon"] : viaTCP ? ["--route", "tcp"] : [])
         let validating = options.checkData
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, sizes.max()!), alignment: 4096)
         defer { scratch.deallocate() }
@@ -111,14 +116,14 @@ public enum TaskLibraryDriver {
             let oneWay = OneWay(histogram)
             results.append(SizeResult(bytes: size, iterations: iterations, oneWayNs: oneWay,
                                       gbytesPerS: Double(size) / oneWay.mean, messagesPerS: 1e9 / oneWay.mean,
-                                      cpuNsPerMsg: cpu, path: viaDaemon ? "daemon" : "shm", validated: validating ? allValid : nil))
+                                      cpuNsPerMsg: cpu, path: path, validated: validating ? allValid : nil))
         }
         if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         _ = try vm.initSend(encoding: Encoding.raw.rawValue)
         try vm.send(to: peer, tag: stopTag)
         // Wait for the peer to go (its exit notify), so nothing is left behind.
         _ = try? vm.receive(from: TaskID.notifySource.rawValue, tag: exitNotifyTag, timeoutNanoseconds: 10_000_000_000)
-        return RunResult(benchmark: "pingpong", transport: viaDaemon ? "daemon" : "shm", api: "pvm", zeroCopy: false,
+        return RunResult(benchmark: "pingpong", transport: path, api: "pvm", zeroCopy: false,
                          machine: .current(), results: results)
     }
 

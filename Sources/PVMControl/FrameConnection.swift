@@ -64,6 +64,25 @@ public final class FrameConnection {
         }
     }
 
+    /// One read of what the kernel has into the free space (making room
+    /// only when there is none). Returns false at end of stream or on an
+    /// error. Unlike `fill`, it never grows the buffer to take a large frame
+    /// whole, so that frame's body can go straight to its destination
+    /// (`pendingLargeFrame`).
+    public func fillOnce() -> Bool {
+        while true {
+            if inputEnd == inputCapacity { makeRoom() }
+            let n = Glibc.read(fd, input + inputEnd, inputCapacity - inputEnd)
+            if n > 0 { inputEnd += n; return true }
+            if n == 0 { return false }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return true
+            default: return false
+            }
+        }
+    }
+
     private func makeRoom() {
         let used = inputEnd - inputStart
         if inputStart > 0 && used < inputCapacity / 2 {
@@ -95,7 +114,73 @@ public final class FrameConnection {
         return (header, frame)
     }
 
+    /// The header of the next frame when only part of it has arrived and
+    /// its body is at least `threshold` bytes: the caller may read the body
+    /// straight into its destination with `readBody` (no copy through this
+    /// buffer). nil otherwise.
+    public func pendingLargeFrame(threshold: Int) throws(PVMError) -> FrameHeader? {
+        let available = inputEnd - inputStart
+        guard available >= FrameHeader.size else { return nil }
+        let header = try FrameHeader.decode(UnsafeRawBufferPointer(start: input + inputStart, count: FrameHeader.size))
+        guard Int(header.length) - FrameHeader.size >= threshold, UInt64(available) < header.length else { return nil }
+        return header
+    }
+
+    /// Reads the body of the frame `pendingLargeFrame` announced into
+    /// `destination` (its whole body): what is buffered first, then straight
+    /// from the socket, waiting for the rest up to `timeoutMilliseconds` at a
+    /// time. False if the peer closed or went silent.
+    public func readBody(of header: FrameHeader, into destination: UnsafeMutableRawPointer, timeoutMilliseconds: Int32) -> Bool {
+        let body = Int(header.length) - FrameHeader.size
+        inputStart += FrameHeader.size
+        let buffered = min(inputEnd - inputStart, body)
+        if buffered > 0 { destination.copyMemory(from: input + inputStart, byteCount: buffered) }
+        inputStart += buffered
+        if inputStart == inputEnd { inputStart = 0; inputEnd = 0 }
+        var got = buffered
+        while got < body {
+            let n = Glibc.read(fd, destination + got, body - got)
+            if n > 0 { got += n; continue }
+            if n == 0 { return false }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: if !wait(timeoutMilliseconds: timeoutMilliseconds) { return false }
+            default: return false
+            }
+        }
+        return true
+    }
+
     // MARK: Writing
+
+    /// Writes a whole frame straight from `frame`, never queueing a copy:
+    /// while the kernel takes no more, calls `waiting` (which may take in
+    /// what arrives elsewhere) and waits for the socket. False when the peer
+    /// is gone. For large messages on links where nothing else is queued.
+    public func writeAll(frame: UnsafeRawBufferPointer, waiting: () throws(PVMError) -> Void) throws(PVMError) -> Bool {
+        guard !closed else { return false }
+        guard flush() else { return false }
+        while pendingOutput > 0 {
+            try waiting()
+            _ = wait(events: Int16(POLLOUT), timeoutMilliseconds: 1)
+            guard flush() else { return false }
+        }
+        var written = 0
+        while written < frame.count {
+            let n = Glibc.write(fd, frame.baseAddress! + written, frame.count - written)
+            if n >= 0 { written += n; continue }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK:
+                try waiting()
+                _ = wait(events: Int16(POLLOUT), timeoutMilliseconds: 1)
+            default: return false
+            }
+        }
+        return true
+    }
+
+    // MARK: Writing (queued)
 
     /// Sends a frame whose header is `header` (its length is set here) and
     /// whose body is `body`. What the kernel does not take now is queued.

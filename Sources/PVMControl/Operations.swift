@@ -25,7 +25,8 @@ public enum DaemonOperation: Int32, Sendable, CaseIterable {
     case mstat
     /// kind, tag, count, tids[] -> code
     case notify
-    /// tid -> code (0, `LookupResult.notEnrolled` or PvmNoTask), endpoint address, pid
+    /// tid[, tcp] -> code (0, `LookupResult.notEnrolled`, `.throughDaemons`
+    /// or PvmNoTask), endpoint address ("tcp:IP:PORT" for a TCP listener), pid
     case lookup
     /// (none) -> (no reply: every task, the caller included, is terminated)
     case halt
@@ -42,6 +43,10 @@ public enum DaemonOperation: Int32, Sendable, CaseIterable {
     case addHosts
     /// host names[] -> code, then per host: status (0 or an error code)
     case deleteHosts
+    /// mode (1: make a code, 2: check one), data, [code] -> code, MAC. The
+    /// HMAC of a task's TCP link handshake, made with the secret only
+    /// daemons hold.
+    case authenticate
 }
 
 /// Daemon-to-daemon operations (context `SystemContext.hosts`). The
@@ -73,17 +78,21 @@ public struct HostEntryRecord: Sendable, Equatable {
     public var architecture: String
     public var speed: Int32
     public var signature: UInt32
+    /// The host's IPv4 address as the machine reaches it (for tasks' direct
+    /// TCP links); empty where not known yet.
+    public var address: String
 
-    public init(number: Int32, name: String, architecture: String, speed: Int32, signature: UInt32) {
+    public init(number: Int32, name: String, architecture: String, speed: Int32, signature: UInt32, address: String = "") {
         self.number = number
         self.name = name
         self.architecture = architecture
         self.speed = speed
         self.signature = signature
+        self.address = address
     }
 
     public func write(_ w: inout ControlWriter) {
-        w.int(number); w.string(name); w.string(architecture); w.int(speed); w.int(Int32(bitPattern: signature))
+        w.int(number); w.string(name); w.string(architecture); w.int(speed); w.int(Int32(bitPattern: signature)); w.string(address)
     }
 
     public init(_ r: inout ControlReader) throws(PVMError) {
@@ -92,6 +101,7 @@ public struct HostEntryRecord: Sendable, Equatable {
         architecture = try r.string()
         speed = try r.int()
         signature = UInt32(bitPattern: try r.int())
+        address = try r.string()
         guard number >= 1, number <= TaskID.maxHost else { throw PVMError(.badMsg, "host number \(number)") }
     }
 }

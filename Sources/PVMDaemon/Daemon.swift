@@ -68,7 +68,7 @@ public final class Daemon {
     var processes: [UInt64: SpawnedProcess] = [:]
     var pipes: [UInt64: OutputPipe] = [:]
     var watches: [Watch] = []
-    var lookupsAwaitingFlush: [(UInt64, Int32)] = []
+    var lookupsAwaitingFlush: [(target: Int32, tcp: Bool, respond: (ControlWriter) -> Void)] = []
     var contexts: Set<Int32> = []
     var nextLocal: Int32 = 1
     var nextContext: Int32 = 1
@@ -361,7 +361,9 @@ public final class Daemon {
             _ = try r.int()
             let address = try r.string()
             let flags = try r.int()
+            let tcpPort = r.remaining >= 4 ? try r.int() : 0
             connect(client, address: address, flags: flags)
+            if let rec = tasks[client.tid] { rec.tcpPort = tcpPort }
         case .exit:
             reply(client, code, code: 0)
             _ = client.connection.flushBlocking(timeoutMilliseconds: 1000)
@@ -385,14 +387,28 @@ public final class Daemon {
             reply(client, code, code: host(named: name) != nil ? 0 : PVMError.Code.noHost.rawValue)
         case .lookup:
             let t = try r.int()
-            if TaskID(t).hostNumber != host {
-                // No direct path to another host's task yet: through the daemons.
-                var w = ControlWriter()
-                w.int(LookupResult.throughDaemons); w.string(""); w.int(0)
-                reply(client, code, w)
-            } else {
-                answerLookup(client, t)
+            let tcp = r.remaining >= 4 ? try r.int() != 0 : false
+            let id = client.id
+            lookup(t, tcp: tcp, requester: client.tid) { [weak self] w in
+                guard let self, let c = self.clients[id] else { return }
+                self.reply(c, code, w)
             }
+        case .authenticate:
+            // MACs with the machine's secret for a task's TCP link: tasks
+            // never hold the secret; they ask their daemon (same user: the
+            // socket is checked with SO_PEERCRED).
+            let mode = try r.int()
+            let data = try r.raw()
+            guard let secret else { reply(client, code, code: PVMError.Code.sysErr.rawValue); return }
+            let auth = SecretAuthenticator(secret)
+            var w = ControlWriter()
+            if mode == 1 {
+                w.int(0); w.raw(auth.code(for: data))
+            } else {
+                let mac = try r.raw()
+                w.int(auth.isValid(mac, for: data) ? 0 : PVMError.Code.denied.rawValue); w.raw([])
+            }
+            reply(client, code, w)
         case .halt:
             log.info("halt requested by \(TaskID(client.tid))")
             if isMaster { haltMachine() } else { sendHostFrame(.halt, toHost: 1, ControlWriter()) }
@@ -528,6 +544,10 @@ public final class Daemon {
                     respond(reply.map { ControlWriter(raw: $0) } ?? { var e = ControlWriter(); e.int(PVMError.Code.hostFail.rawValue); return e }())
                 }
             }
+        case .lookup:
+            // From another host's daemon: this host's task's TCP listener.
+            let t = try r.int()
+            answerLookup(t, tcp: true, respond: respond)
         default:
             throw PVMError(.badMsg, "\(op) cannot be forwarded to another host")
         }
@@ -558,10 +578,14 @@ public final class Daemon {
     /// spawned here that has not enrolled yet (send through the daemon,
     /// which holds its messages: a send never waits for a task to start);
     /// PvmNoTask otherwise.
-    func lookupReply(_ t: Int32) -> ControlWriter {
+    func lookupReply(_ t: Int32, tcp: Bool) -> ControlWriter {
         var w = ControlWriter()
         if let rec = tasks[t], rec.awaitingEnrollment {
             w.int(LookupResult.notEnrolled); w.string(""); w.int(rec.pid)
+        } else if let rec = tasks[t], rec.clientID != nil, tcp {
+            // The task's TCP listener; the asking daemon puts in this host's
+            // address as its host table has it ("tcp::port").
+            if rec.tcpPort > 0 { w.int(0); w.string("tcp::\(rec.tcpPort)"); w.int(rec.pid) } else { w.int(LookupResult.throughDaemons); w.string(""); w.int(rec.pid) }
         } else if let rec = tasks[t], rec.clientID != nil, !rec.endpoint.isEmpty {
             w.int(0); w.string(rec.endpoint); w.int(rec.pid)
         } else {
@@ -570,18 +594,17 @@ public final class Daemon {
         return w
     }
 
-    /// Answers lookups that waited for `rec` to enroll or end.
     /// Answers a lookup of task `t` once everything this daemon routed to
     /// `t` is in its socket: a sender goes direct only after asking, so what
     /// it sent through the daemon is always ahead of its first direct
     /// message (the task library reads its daemon socket when a new peer
-    /// connects, before that peer's ring).
-    func answerLookup(_ client: Client, _ t: Int32) {
+    /// connects, before that peer's ring or socket).
+    func answerLookup(_ t: Int32, tcp: Bool, respond: @escaping (ControlWriter) -> Void) {
         if let rec = tasks[t], let cid = rec.clientID, let target = clients[cid], target.connection.pendingOutput > 0 {
-            lookupsAwaitingFlush.append((client.id, t))
+            lookupsAwaitingFlush.append((t, tcp, respond))
             return
         }
-        reply(client, DaemonOperation.lookup.rawValue, lookupReply(t))
+        respond(lookupReply(t, tcp: tcp))
     }
 
     /// Lookups whose answer waits for the target's queued output to drain.
@@ -589,7 +612,43 @@ public final class Daemon {
         guard !lookupsAwaitingFlush.isEmpty else { return }
         let waiting = lookupsAwaitingFlush
         lookupsAwaitingFlush.removeAll()
-        for (id, t) in waiting { if let c = clients[id] { answerLookup(c, t) } }
+        for l in waiting { answerLookup(l.target, tcp: l.tcp, respond: l.respond) }
+    }
+
+    /// A lookup from a task of this host: of one of its tasks, answered
+    /// here; of another host's task, asked of that host's daemon (its TCP
+    /// listener, with that host's address from the host table).
+    func lookup(_ t: Int32, tcp: Bool, requester: Int32, respond: @escaping (ControlWriter) -> Void) {
+        let h = TaskID(t).hostNumber
+        if h == host {
+            // A task of this host over TCP (forced): through loopback.
+            answerLookup(t, tcp: tcp) { w in respond(Self.fillingTCPAddress(w, "127.0.0.1")) }
+            return
+        }
+        var w = ControlWriter()
+        w.int(t); w.int(1)
+        forward(.lookup, w, toHost: h, requester: requester) { [weak self] reply in
+            guard let self, let reply else {
+                var e = ControlWriter(); e.int(PVMError.Code.noTask.rawValue); e.string(""); e.int(0); respond(e); return
+            }
+            respond(Self.fillingTCPAddress(ControlWriter(raw: reply), self.hostTable[h]?.address ?? ""))
+        }
+    }
+
+    /// A lookup reply with "tcp::port" completed with `address` (the
+    /// target's host as this daemon reaches it); with no address known, the
+    /// answer is to go through the daemons.
+    static func fillingTCPAddress(_ w: ControlWriter, _ address: String) -> ControlWriter {
+        var r = ControlReader(w.bytes)
+        guard let code = try? r.int(), let text = try? r.string(), let pid = try? r.int(), code == 0, text.hasPrefix("tcp::") else { return w }
+        var out = ControlWriter()
+        if address.isEmpty {
+            out.int(LookupResult.throughDaemons); out.string("")
+        } else {
+            out.int(0); out.string("tcp:\(address):\(text.dropFirst(5))")
+        }
+        out.int(pid)
+        return out
     }
 
     private func connect(_ client: Client, address: String, flags: Int32) {
@@ -874,6 +933,8 @@ final class TaskRecord {
     var claimed = false
     var clientID: UInt64? = nil
     var endpoint = ""
+    /// Port of the task's TCP listener (0: none).
+    var tcpPort: Int32 = 0
     var outputTid: Int32 = 0
     var outputCode: Int32 = 0
     var outputContext: Int32 = 0

@@ -338,6 +338,7 @@ extension Daemon {
         }
         var entry = record
         entry.name = starter.name
+        entry.address = peer.address.address
         starter.joined = true
         if starter.pid <= 0 { starters.removeValue(forKey: starter.id) }  // started by hand: nothing to reap
         peer.host = entry.number
@@ -437,7 +438,9 @@ extension Daemon {
         guard n >= 1, n <= TaskID.maxHost else { throw PVMError(.badMsg, "host table of \(n) hosts") }
         var table: [Int32: HostEntryRecord] = [:]
         for _ in 0..<n {
-            let e = try HostEntryRecord(&r)
+            var e = try HostEntryRecord(&r)
+            // The master is where this daemon reached it.
+            if e.number == 1, e.address.isEmpty, let join = options.slave { e.address = join.master.address }
             table[e.number] = e
         }
         guard table[host] != nil else {
@@ -649,6 +652,7 @@ extension Daemon {
                 continue
             }
             let masterAt = TCPEndpoint(address: local, port: tcpEndpoint!.port)
+            if hostTable[host]?.address.isEmpty == true { hostTable[host]?.address = local }
             if local.hasPrefix("127.") && !address.hasPrefix("127.") {
                 fail(i, .ipLoopback, "this host reaches \(entry.name) only through a loopback address")
                 continue

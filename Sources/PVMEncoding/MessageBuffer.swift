@@ -105,6 +105,26 @@ public final class MessageBuffer {
         ownedCount = bytes.count
     }
 
+    /// Makes this a received message of `count` bytes whose bytes `fill`
+    /// writes straight into the storage (a socket read, say): no copy
+    /// through an intermediate buffer. `fill` returns false when it could
+    /// not fill it all (the buffer is then left empty).
+    public func load(receivedCount count: Int, encoding: Encoding, signature: DataSignature,
+                     fill: (UnsafeMutableRawPointer) -> Bool) throws(PVMError) -> Bool {
+        let checked = encoding == .default || encoding == .trace ? try signature.validated() : signature
+        reset()
+        if count > capacity {
+            (storage - Self.headroom).deallocate()
+            capacity = count
+            storage = Self.allocateStorage(capacity)
+        }
+        guard fill(storage) else { return false }
+        self.encoding = encoding
+        self.signature = checked
+        ownedCount = count
+        return true
+    }
+
     /// Empties the buffer and makes it a send buffer of `encoding` in this
     /// host's format (keeps its storage).
     public func reset(encoding: Encoding) {

@@ -58,6 +58,8 @@ while let a = args.popFirst() {
         exit(64)
     }
 }
+// --route tcp: TCP even to the parent on this host (read at enrollment).
+if route == "tcp" { setenv("PVM_TRANSPORT", "tcp", 1) }
 do {
     try serve(route: route, hello: hello)
 } catch {

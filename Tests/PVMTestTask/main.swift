@@ -107,6 +107,28 @@ do {
             try m.pack([UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: sizes[seq % sizes.count]))
             try vm.send(m, to: parent, tag: 8)
         }
+    case "exchange":
+        // Both ways at once: 200 numbered messages of every size class to the
+        // parent (tag 8) while it sends 200 to us (tag 9); then check those,
+        // in order and byte for byte, and report the number of bad ones (tag 10).
+        let parent = try vm.parent()
+        let sizes = [8, 1000, 70_000, 300_000]
+        for seq in 0..<200 {
+            let m = Message(encoding: .raw)
+            try m.pack(Int32(seq))
+            try m.pack([UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: sizes[seq % sizes.count]))
+            try vm.send(m, to: parent, tag: 8)
+        }
+        var bad: Int32 = 0
+        for seq in 0..<200 {
+            let r = try vm.receive(from: parent, tag: 9)
+            let got: Int32 = try r.unpack()
+            let bytes = try r.unpack(UInt8.self, count: r.byteCount - 4)
+            if got != Int32(seq) || bytes.count != sizes[seq % sizes.count] || bytes.contains(where: { $0 != UInt8(truncatingIfNeeded: seq) }) { bad += 1 }
+        }
+        let m = Message()
+        try m.pack(bad)
+        try vm.send(m, to: parent, tag: 10)
     case "halt":
         try vm.halt()
         fail("pvm_halt returned")

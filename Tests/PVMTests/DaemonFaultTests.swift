@@ -1,5 +1,6 @@
 import Foundation
 import PVM
+import PVMSystem
 import PVMTestSupport
 import XCTest
 
@@ -183,5 +184,37 @@ final class DaemonFaultTests: XCTestCase {
         let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
         if rc != 0 { close(fd); throw XCTSkip("cannot connect to \(path): errno \(errno)") }
         return fd
+    }
+
+    /// Garbage and a wrong secret on a task's TCP listener: refused and
+    /// closed, and the task's messaging goes on (shared memory and TCP).
+    func testTaskTCPListenerRefusesGarbageAndStrangers() throws {
+        let port = try XCTUnwrap(vm.tcpListeningPort, "the task has no TCP listener")
+        func probe(_ bytes: [UInt8]) throws -> Bool {
+            let fd = try TCPSocket.connect(to: TCPEndpoint(address: "127.0.0.1", port: port), timeoutMilliseconds: 2000)
+            defer { close(fd) }
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+            // Let the library take the connection in (it serves its listener while it waits).
+            _ = try vm.receive(from: .any, tag: 4242, timeout: .milliseconds(200))
+            // Whatever it answers (a challenge), then it closes.
+            var buf = [UInt8](repeating: 0, count: 256)
+            while true {
+                var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&pfd, 1, 2000) == 1 else { return false }
+                if read(fd, &buf, buf.count) <= 0 { return true }
+            }
+        }
+        XCTAssertTrue(try probe(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8) + [UInt8](repeating: 0x41, count: 64)), "garbage was not refused")
+        // A proper hello, then a response that proves no secret.
+        var hello = Array("PVMH".utf8) + [1, 0, 2, 0]
+        hello += [UInt8](repeating: 7, count: 40)
+        XCTAssertTrue(try probe(hello + Array("PVMR".utf8) + [1, 0, 2, 0] + [UInt8](repeating: 9, count: 32)), "a stranger was not refused")
+        // Still a working task, on every path.
+        let echo = try XCTUnwrap(vm.spawn("pvm-test-task", arguments: ["echo"]).first)
+        for _ in 0..<3 {
+            try vm.send(Message(), to: echo, tag: 20)
+            XCTAssertNotNil(try vm.receive(from: echo, tag: 21, timeout: .seconds(10)))
+        }
+        try vm.send(Message(), to: echo, tag: 999)
     }
 }

@@ -93,11 +93,21 @@ final class MultiHostTests: XCTestCase {
         return results
     }
 
+    /// A pattern to cut messages from: message i is `pattern[i ..< i + n]`
+    /// (made once: building megabytes element by element is slow in debug).
+    static let pattern: [UInt8] = {
+        var p = [UInt8](repeating: 0, count: (4 << 20) + 64)
+        p.withUnsafeMutableBufferPointer { b in for j in b.indices { b[j] = UInt8(truncatingIfNeeded: j &* 7 &+ j >> 11) } }
+        return p
+    }()
+
+    /// Sends numbered messages of `sizes` to an echoing task and checks that
+    /// each comes back, in order, byte for byte.
     func echo(_ task: TaskID, sizes: [Int], tag: Int32 = 10) throws {
         for (i, n) in sizes.enumerated() {
             let m = Message(encoding: .raw)
             try m.pack(Int32(i))
-            try m.pack((0..<n).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) })
+            try Self.pattern.withUnsafeBufferPointer { p in try m.pack(p.baseAddress! + i, count: n) }
             try vm.send(m, to: task, tag: MessageTag(tag))
         }
         for (i, n) in sizes.enumerated() {
@@ -107,7 +117,8 @@ final class MultiHostTests: XCTestCase {
             let seq: Int32 = try r.unpack()
             XCTAssertEqual(seq, Int32(i), "echoes from \(task) out of order")
             let bytes = try r.unpack(UInt8.self, count: n)
-            XCTAssertEqual(bytes, (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) }, "message \(i) of \(n) bytes changed on its way to \(task) and back")
+            let same = bytes.withUnsafeBytes { b in Self.pattern.withUnsafeBytes { p in n == 0 || memcmp(b.baseAddress!, p.baseAddress! + i, n) == 0 } }
+            XCTAssertTrue(same, "message \(i) of \(n) bytes changed on its way to \(task) and back")
         }
     }
 
@@ -156,9 +167,14 @@ final class MultiHostTests: XCTestCase {
         XCTAssertEqual(try vm.taskStatus(workers[2].rawValue), 0)
         XCTAssertEqual(try vm.taskStatus(hostID(3) | 0x3fff), PVMError.Code.noTask.rawValue)
 
-        // Messages both ways, every size class, in order, bytes intact.
-        let sizes = [0, 1, 8, 1000, 70_000, 300_000, 1 << 20]
-        for w in workers { try echo(w, sizes: sizes) }
+        // Messages both ways, every size class, in order, bytes intact: the
+        // first through the daemons, the rest over a direct TCP link.
+        let sizes = [0, 1, 8, 1000, 70_000, 300_000, 1 << 20, 4 << 20]
+        for w in workers {
+            XCTAssertEqual(vm.path(to: w), .daemons)
+            try echo(w, sizes: sizes)
+            XCTAssertEqual(vm.path(to: w), .tcp, "no direct TCP link to \(w)")
+        }
         // The notify of each remote task's exit comes back across hosts.
         try vm.notifyOnExit(of: workers, tag: 88)
         for w in workers {
@@ -404,6 +420,31 @@ final class MultiHostTests: XCTestCase {
         XCTAssertTrue(out.contains("pvmd still running."), out)
         vm = try VirtualMachine.shared()
         XCTAssertEqual(try vm.config().map(\.name), ["master", network.address(2), network.address(3)])
+    }
+
+    func testMultiHostBothWaysAtOnceOverTCP() throws {
+        try addHosts([1])
+        let peer = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["exchange"], flags: .host, where: network.address(1)).first)
+        let sizes = [8, 1000, 70_000, 300_000]
+        // Our 200 go out while its 200 come in: large sends on both sides at
+        // once, and both ends setting up their links at the same moment.
+        for seq in 0..<200 {
+            let m = Message(encoding: .raw)
+            try m.pack(Int32(seq))
+            try m.pack([UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: sizes[seq % sizes.count]))
+            try vm.send(m, to: peer, tag: 9)
+        }
+        for seq in 0..<200 {
+            guard let r = try vm.receive(from: peer, tag: 8, timeout: .seconds(30)) else { return XCTFail("message \(seq) did not come") }
+            let got: Int32 = try r.unpack()
+            XCTAssertEqual(got, Int32(seq), "out of order")
+            let bytes = try r.unpack(UInt8.self, count: r.byteCount - 4)
+            XCTAssertEqual(bytes.count, sizes[seq % sizes.count])
+            XCTAssertFalse(bytes.contains { $0 != UInt8(truncatingIfNeeded: seq) }, "message \(seq) changed")
+        }
+        let verdict = try XCTUnwrap(try vm.receive(from: peer, tag: 10, timeout: .seconds(30)))
+        XCTAssertEqual(try verdict.unpack() as Int32, 0, "the remote task got bad messages")
+        XCTAssertEqual(vm.path(to: peer), .tcp)
     }
 
     static func right(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }

@@ -148,6 +148,11 @@ public final class ShmEndpoint {
     /// The address peers pass to `connect(to:)`.
     public let address: String
     public let configuration: ShmConfiguration
+    /// An idle poll also asks epoll about the watched descriptors once in
+    /// `eventPollMask + 1` polls (a power of two less one). The default keeps
+    /// the rings' polling cheap when sockets carry only control traffic; a
+    /// caller with data on a watched socket (TCP links) lowers it.
+    public var eventPollMask: UInt32 = 63
 
     private let listener: OwnedDescriptor
     private let epoll: Epoll
@@ -421,7 +426,18 @@ public final class ShmEndpoint {
     /// than CPUs: the spinner would take the CPU its peer needs.
     private func updateSpinBudget() {
         // No peer: nothing to spin for (the watched sockets wake the sleep).
-        spinBudget = openPeers == 0 || openPeers + 1 > cpus ? 0 : configuration.spinNanoseconds
+        let peers = openPeers + externalDataSources
+        spinBudget = peers == 0 || openPeers + 1 > cpus ? 0 : configuration.spinNanoseconds
+    }
+
+    /// Watched descriptors that carry message data (a caller's TCP links):
+    /// a blocked receive then polls for a while before it sleeps, asking
+    /// epoll every fourth poll, as it polls the rings of its peers.
+    public var externalDataSources: Int = 0 {
+        didSet {
+            eventPollMask = externalDataSources > 0 ? 3 : 63
+            updateSpinBudget()
+        }
     }
 
     /// The path a message of `size` bytes to `peer` takes (without loans).
@@ -567,7 +583,7 @@ public final class ShmEndpoint {
         }
         if delivered == 0 {
             idlePolls &+= 1
-            if idlePolls & 63 == 0 {
+            if idlePolls & eventPollMask == 0 {
                 pumpEvents(timeoutMilliseconds: 0)
                 if !connectionEvents.isEmpty || !externalEvents.isEmpty { delivered += try deliverQueued(handler) }
             }

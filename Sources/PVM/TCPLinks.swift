@@ -1,0 +1,343 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PVMControl
+import PVMEncoding
+import PVMSystem
+import PVMTransport
+
+// The TCP transport between tasks: a direct connection from a sender to a
+// task of another host (or to any task when `PVM_TRANSPORT=tcp` forces it),
+// set up on first use through the daemons' name service, as the shared
+// memory path is. Each task listens (every address, or `PVM_TCP_ADDRESS`;
+// any port, or within `PVM_PORT_RANGE`); a connection carries messages one
+// way, from the task that made it, as frames (`FrameHeader` + body) written
+// with one vectored write. Before anything else on it is read, both ends
+// prove knowledge of the machine's secret (`AuthenticationHandshake`),
+// their daemons computing the MACs: tasks never hold the secret. Order per
+// pair holds as on shared memory: the first message goes through the
+// daemons, the daemon answers the lookup only once what it routed is in the
+// receiver's socket, and the receiver reads that socket before the first
+// frame of a new connection.
+
+/// One TCP connection of this task: outgoing (to `peer`) or incoming
+/// (authenticating while `handshake` is set).
+final class TCPLink {
+    let connection: FrameConnection
+    var peer: Int32
+    var handshake: AuthenticationHandshake?
+    var handshakeInput: [UInt8] = []
+
+    init(fd: Int32, peer: Int32, handshake: AuthenticationHandshake?) {
+        connection = FrameConnection(fd: fd)
+        self.peer = peer
+        self.handshake = handshake
+    }
+}
+
+/// The MACs of a link handshake, made by this task's daemon.
+struct DaemonAuthenticator: LinkAuthenticator {
+    unowned let vm: VirtualMachine
+
+    func code(for data: [UInt8]) throws(PVMError) -> [UInt8] {
+        var w = ControlWriter()
+        w.int(1)
+        w.raw(data)
+        var r = try vm.request(.authenticate, w)
+        let code = try r.int()
+        guard code == 0 else { throw PVMError(code: code, detail: "the daemon made no authentication code") }
+        return try r.raw()
+    }
+
+    func isValid(_ code: [UInt8], for data: [UInt8]) throws(PVMError) -> Bool {
+        var w = ControlWriter()
+        w.int(2)
+        w.raw(data)
+        w.raw(code)
+        var r = try vm.request(.authenticate, w)
+        return try r.int() == 0
+    }
+}
+
+/// How this task's messages reach a peer.
+public enum PeerPath: String, Sendable {
+    /// Straight into the peer's shared-memory ring (a task of this host).
+    case sharedMemory = "shm"
+    /// Over a direct TCP connection (another host's task, or TCP forced).
+    case tcp
+    /// Through the daemons (the first message, daemon routing, or no direct path).
+    case daemons = "daemon"
+}
+
+extension VirtualMachine {
+    /// The path messages from this task to `task` take now (the first one
+    /// always goes through the daemons; the second sets up a direct path).
+    public func path(to task: TaskID) -> PeerPath {
+        if peers[task.rawValue] != nil { return .sharedMemory }
+        if tcpOutgoing[task.rawValue] != nil { return .tcp }
+        return .daemons
+    }
+
+    /// The port this task listens on for TCP links from other tasks (nil:
+    /// none; it is then reached through the daemons).
+    public var tcpListeningPort: Int? { tcpPort > 0 ? Int(tcpPort) : nil }
+
+    /// Opens this task's TCP listener (at enrollment). A task without one is
+    /// reached through the daemons.
+    func openTCPListener(_ env: [String: String], _ ep: ShmEndpoint) {
+        forceTCP = env["PVM_TRANSPORT"] == "tcp"
+        var ports: ClosedRange<Int>? = nil
+        if let p = env["PVM_PORT_RANGE"] {
+            let parts = p.split(separator: "-").compactMap { Int($0) }
+            if parts.count == 2, parts[0] >= 1, parts[0] <= parts[1], parts[1] <= 65535 { ports = parts[0]...parts[1] }
+        }
+        let address = env["PVM_TCP_ADDRESS"].flatMap { $0.isEmpty ? nil : $0 } ?? "0.0.0.0"
+        guard let (fd, endpoint) = try? TCPSocket.listen(address: address, ports: ports) else { return }
+        do { try ep.watch(fd) } catch { _ = Glibc.close(fd); return }
+        tcpListener = fd
+        tcpPort = Int32(endpoint.port)
+    }
+
+    func closeTCP() {
+        if tcpListener >= 0 { endpoint?.unwatch(tcpListener); _ = Glibc.close(tcpListener) }
+        tcpListener = -1
+        tcpPort = 0
+        for link in tcpIncoming.values { endpoint?.unwatch(link.connection.fd); link.connection.close() }
+        for link in tcpOutgoing.values { link.connection.close() }
+        tcpIncoming.removeAll()
+        tcpOutgoing.removeAll()
+        noTCPPath.removeAll()
+    }
+
+    // MARK: Sending
+
+    /// The TCP link to `dst`: open, or set up now (second message on; the
+    /// first goes through the daemons). nil: send through the daemons.
+    func tcpLink(for dst: Int32) throws(PVMError) -> TCPLink? {
+        if let l = tcpOutgoing[dst] { return l }
+        guard forceTCP || TaskID(dst).hostNumber != hostNumber, !noTCPPath.contains(dst) else { return nil }
+        if routedOnce.insert(dst).inserted { return nil }
+        var w = ControlWriter()
+        w.int(dst)
+        w.int(1)
+        var r = try request(.lookup, w)
+        let code = try r.int()
+        let address = try r.string()
+        _ = try r.int()
+        if code == LookupResult.notEnrolled { routedOnce.remove(dst); return nil }
+        guard code == 0, address.hasPrefix("tcp:"), let target = TCPEndpoint(parsing: String(address.dropFirst(4))) else {
+            noTCPPath.insert(dst)
+            return nil
+        }
+        let fd: Int32
+        do { fd = try TCPSocket.connect(to: target, timeoutMilliseconds: 5000) } catch {
+            warn("no direct TCP link to \(TaskID(dst)) at \(target) (\(error)); through the daemons")
+            noTCPPath.insert(dst)
+            return nil
+        }
+        do {
+            try authenticateOutgoing(fd)
+        } catch {
+            _ = Glibc.close(fd)
+            warn("the TCP link to \(TaskID(dst)) at \(target) failed to authenticate (\(error.detail)); through the daemons")
+            noTCPPath.insert(dst)
+            return nil
+        }
+        let link = TCPLink(fd: fd, peer: dst, handshake: nil)
+        tcpOutgoing[dst] = link
+        return link
+    }
+
+    /// The connecting side of a link's handshake. While it waits for the
+    /// peer's answer it serves its own listener and links: the peer may be
+    /// connecting to this task at the same moment, and waits for us in turn.
+    func authenticateOutgoing(_ fd: Int32) throws(PVMError) {
+        var hs = AuthenticationHandshake(side: .connector, role: .task, authenticator: DaemonAuthenticator(vm: self))
+        let deadline = Clock.monotonicNanoseconds() &+ 5_000_000_000
+        try SocketIO.writeAll(fd, hs.start(), deadline: deadline)
+        var input: [UInt8] = []
+        while !hs.isComplete {
+            let want = hs.expectedLength - input.count
+            var chunk = [UInt8](repeating: 0, count: want)
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, want) }
+            if n > 0 {
+                input += chunk[0..<n]
+                if input.count == hs.expectedLength {
+                    let reply = try hs.receive(input)
+                    input.removeAll()
+                    try SocketIO.writeAll(fd, reply, deadline: deadline)
+                }
+                continue
+            }
+            if n == 0 { throw PVMError(.sysErr, "the peer closed the connection") }
+            guard errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else {
+                throw PVMError(.sysErr, "read: \(String(cString: strerror(errno)))")
+            }
+            guard Clock.monotonicNanoseconds() < deadline else { throw PVMError(.sysErr, "no answer from the peer") }
+            try serviceLinksWhileSending()
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, 1)
+        }
+    }
+
+    /// Writes one message frame to a TCP link. A peer that is gone drops the
+    /// message, as PVM does.
+    func sendTCP(_ b: MessageBuffer, _ header: FrameHeader, _ link: TCPLink) throws(PVMError) {
+        let ok: Bool
+        if b.byteCount >= Self.largeTCPFrame {
+            // Large: written straight from the message, never queued (a copy).
+            do {
+                ok = try b.withFrame({ header.encode(into: $0) }) { frame throws(PVMError) in
+                    try link.connection.writeAll(frame: frame) { () throws(PVMError) in try self.serviceLinksWhileSending() }
+                }
+            } catch let e as PVMError { throw e } catch { fatalError("unreachable: \(error)") }
+        } else {
+            ok = b.withFrame({ header.encode(into: $0) }) { frame in link.connection.send(frame: frame) }
+        }
+        guard ok else { dropOutgoing(link); return }
+        if link.connection.pendingOutput > 0 { try flushTCP(link) }
+    }
+
+    /// Frames from this size on go straight between the message and the
+    /// socket in both directions (no copy through a link buffer).
+    static let largeTCPFrame = 1 << 16
+
+    /// While a send waits for its socket: take in what the other links and
+    /// the daemon bring (two tasks sending large messages to each other must
+    /// not both wait for the other to read).
+    func serviceLinksWhileSending() throws(PVMError) {
+        // A peer may be connecting to us right now (to answer): it waits for
+        // our side of the handshake before it reads what we write.
+        if tcpListener >= 0 { acceptTCP() }
+        for incoming in Array(tcpIncoming.values) { try serviceTCP(incoming) }
+        try readDaemon()
+        try checkDaemon()
+    }
+
+    /// Waits until a link's queued output is written, taking in what arrives
+    /// meanwhile (two tasks sending large messages to each other must not
+    /// both wait for the other to read).
+    func flushTCP(_ link: TCPLink) throws(PVMError) {
+        while link.connection.pendingOutput > 0 {
+            guard link.connection.flush() else { dropOutgoing(link); return }
+            if link.connection.pendingOutput == 0 { return }
+            try serviceLinksWhileSending()
+            _ = link.connection.wait(events: Int16(POLLOUT), timeoutMilliseconds: 1)
+        }
+    }
+
+    func dropOutgoing(_ link: TCPLink) {
+        link.connection.close()
+        if tcpOutgoing[link.peer] === link { tcpOutgoing.removeValue(forKey: link.peer) }
+    }
+
+    // MARK: Receiving
+
+    /// A watched descriptor is readable: the daemon, the listener or a link.
+    func serviceReadable(_ fd: Int32) throws(PVMError) {
+        if fd == tcpListener { acceptTCP(); return }
+        if let link = tcpIncoming[fd] { try serviceTCP(link); return }
+        try readDaemon()
+    }
+
+    func acceptTCP() {
+        while let (fd, _) = TCPSocket.accept(tcpListener) {
+            let link = TCPLink(fd: fd, peer: 0, handshake: AuthenticationHandshake(side: .acceptor, role: .task, authenticator: DaemonAuthenticator(vm: self)))
+            do { try endpoint?.watch(fd) } catch { link.connection.close(); continue }
+            tcpIncoming[fd] = link
+            endpoint?.externalDataSources = tcpIncoming.count
+        }
+    }
+
+    /// Reads what a link has: the handshake's next message while it
+    /// authenticates (never more, so no frame is consumed early), then frames.
+    func serviceTCP(_ link: TCPLink) throws(PVMError) {
+        if var hs = link.handshake {
+            while !hs.isComplete {
+                let want = hs.expectedLength - link.handshakeInput.count
+                var chunk = [UInt8](repeating: 0, count: want)
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(link.connection.fd, $0.baseAddress!, want) }
+                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { link.handshake = hs; return }
+                guard n > 0 else { closeIncoming(link, nil); return }
+                link.handshakeInput += chunk[0..<n]
+                guard link.handshakeInput.count == hs.expectedLength else { continue }
+                let message = link.handshakeInput
+                link.handshakeInput.removeAll()
+                let reply: [UInt8]
+                do { reply = try hs.receive(message) } catch {
+                    closeIncoming(link, "refused a TCP connection: \(error.detail.isEmpty ? error.text : error.detail)")
+                    return
+                }
+                if !reply.isEmpty {
+                    let ok = reply.withUnsafeBytes { Glibc.write(link.connection.fd, $0.baseAddress!, $0.count) == $0.count }
+                    if !ok { closeIncoming(link, nil); return }
+                }
+            }
+            link.handshake = nil
+            // What the sender sent through the daemons before this link is in
+            // the daemon's socket by now: take it first (order).
+            try readDaemon()
+        }
+        let open = link.connection.fillOnce()
+        do {
+            while true {
+                if let h = try link.connection.pendingLargeFrame(threshold: Self.largeTCPFrame) {
+                    guard checkFrame(h, link) else { return }
+                    guard try arriveLarge(h, link) else { closeIncoming(link, "a TCP peer stopped in the middle of a message; closed it"); return }
+                    continue
+                }
+                guard let (h, frame) = try link.connection.nextFrame() else { break }
+                guard checkFrame(h, link) else { return }
+                try arrive(h, UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...]))
+            }
+        } catch let error as PVMError where error.code != PVMError.Code.badMsg.rawValue {
+            throw error
+        } catch {
+            closeIncoming(link, "malformed frame on a TCP link: \(error); closed it")
+            return
+        }
+        if !open { closeIncoming(link, nil) }
+    }
+
+    /// Frames on a link are messages for this task, never requests.
+    func checkFrame(_ h: FrameHeader, _ link: TCPLink) -> Bool {
+        guard h.destination == tid.rawValue, h.context != SystemContext.daemon, h.context != SystemContext.hosts else {
+            closeIncoming(link, "a TCP peer sent a frame for \(TaskID(h.destination)) in context 0x\(String(h.context, radix: 16)); closed it")
+            return false
+        }
+        return true
+    }
+
+    /// A large message read from the link straight into a buffer of its
+    /// own, handed to the receive that waits for it or queued.
+    func arriveLarge(_ h: FrameHeader, _ link: TCPLink) throws(PVMError) -> Bool {
+        let i = takeID()
+        let count = Int(h.length) - FrameHeader.size
+        let ok: Bool
+        do {
+            ok = try withObject(i) { b throws(PVMError) in
+                try b.load(receivedCount: count, encoding: h.encoding, signature: h.signature) { destination in
+                    link.connection.readBody(of: h, into: destination, timeoutMilliseconds: 30_000)
+                }
+            }
+        } catch {
+            freeIDs.append(Int32(i))
+            throw error
+        }
+        guard ok else { freeIDs.append(Int32(i)); return false }
+        meta[i] = BufferMeta(inUse: true, tag: h.tag, source: h.source, destination: h.destination, context: h.context)
+        arrived.append(Int32(i))
+        if waiting && matched == 0 && h.context == context && (wantSource == -1 || wantSource == h.source) && (wantTag == -1 || wantTag == h.tag) {
+            matched = arrived.removeLast()
+        }
+        return true
+    }
+
+    func closeIncoming(_ link: TCPLink, _ reason: String?) {
+        if let reason { warn(reason) }
+        endpoint?.unwatch(link.connection.fd)
+        tcpIncoming.removeValue(forKey: link.connection.fd)
+        link.connection.close()
+        endpoint?.externalDataSources = tcpIncoming.count
+    }
+}
