@@ -96,7 +96,17 @@ public struct CommonOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("Also draw the results as an SVG chart in FILE.", valueName: "file.svg"))
     public var plot: String?
 
+    @Option(help: ArgumentHelp("Place the two ends on these hosts of the virtual machine: A is this host (where pvmbench runs), the peer task is spawned on B (--api pvm).", valueName: "A,B"))
+    public var hosts: String?
+
     public init() {}
+
+    /// The two hosts of `--hosts`, validated.
+    public var hostPair: (String, String)? {
+        guard let hosts else { return nil }
+        let names = hosts.split(separator: ",").map(String.init)
+        return names.count == 2 ? (names[0], names[1]) : nil
+    }
 
     public func validate() throws {
         try checkAvailable()
@@ -111,6 +121,13 @@ public struct CommonOptions: ParsableArguments, Sendable {
         }
         guard transport.isAvailable else {
             throw ValidationError("transport \(transport.rawValue) is not available yet: this build measures shared memory (--transport shm), TCP (--transport tcp) and daemon routing (--transport daemon)")
+        }
+        if hosts != nil {
+            guard hostPair != nil else { throw ValidationError("--hosts takes two host names, A,B (this host, the peer's host)") }
+            guard api == .pvm else { throw ValidationError("--hosts places tasks of the virtual machine: use it with --api pvm") }
+            guard transport == .auto || transport == .tcp || transport == .daemon else {
+                throw ValidationError("--hosts with --transport \(transport.rawValue): between two hosts the paths are tcp and daemon")
+            }
         }
         if transport == .tcp && api != .pvm {
             throw ValidationError("--transport tcp is measured through the task library: use it with --api pvm")

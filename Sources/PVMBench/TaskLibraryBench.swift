@@ -36,9 +36,12 @@ public enum TaskLibraryDriver {
     }
 
     /// Spawns the echoing peer (`pvmbench-task`).
-    static func spawnPeer(_ vm: VirtualMachine, _ executable: String, _ arguments: [String]) throws -> Int32 {
+    static func spawnPeer(_ vm: VirtualMachine, _ executable: String, _ arguments: [String], on host: String? = nil) throws -> Int32 {
         let results: [Int32]
-        do { results = try vm.spawnResults(executable, arguments: arguments, count: 1) } catch {
+        do {
+            results = try vm.spawnResults(executable, arguments: arguments, flags: host == nil ? 0 : SpawnFlags.host.rawValue,
+                                          where: host ?? "", count: 1)
+        } catch {
             throw BenchError("cannot spawn the peer task: \(error)")
         }
         guard let t = results.first, t > 0 else {
@@ -73,7 +76,14 @@ public enum TaskLibraryDriver {
         let vm = try enroll()
         defer { leave(vm) }
         if viaDaemon { vm.route = .dontRoute }
-        let peer = try spawnPeer(vm, peerExecutable, viaDaemon ? ["--route", "daemon"] : viaTCP ? ["--route", "tcp"] : [])
+        var peerHost: String? = nil
+        if let (here, there) = options.hostPair {
+            let names = (try? vm.config().map(\.name)) ?? []
+            guard here == vm.hostName else { throw BenchError("--hosts \(here),\(there): the measuring end runs on this host, \(vm.hostName)") }
+            guard names.contains(there) else { throw BenchError("--hosts: \(there) is not a host of the virtual machine (hosts: \(names.joined(separator: ", ")))") }
+            peerHost = there
+        }
+        let peer = try spawnPeer(vm, peerExecutable, viaDaemon ? ["--route", "daemon"] : viaTCP ? ["--route", "tcp"] : [], on: peerHost)
         let validating = options.checkData
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, sizes.max()!), alignment: 4096)
         defer { scratch.deallocate() }
@@ -119,12 +129,14 @@ public enum TaskLibraryDriver {
                                       cpuNsPerMsg: cpu, path: path, validated: validating ? allValid : nil))
         }
         if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        // The path actually used (another host's peer: TCP, unless none could be made).
+        let used = viaDaemon ? "daemon" : vm.path(to: TaskID(peer)).rawValue
         _ = try vm.initSend(encoding: Encoding.raw.rawValue)
         try vm.send(to: peer, tag: stopTag)
         // Wait for the peer to go (its exit notify), so nothing is left behind.
         _ = try? vm.receive(from: TaskID.notifySource.rawValue, tag: exitNotifyTag, timeoutNanoseconds: 10_000_000_000)
-        return RunResult(benchmark: "pingpong", transport: path, api: "pvm", zeroCopy: false,
-                         machine: .current(), results: results)
+        return RunResult(benchmark: "pingpong", transport: used, api: "pvm", zeroCopy: false,
+                         machine: .current(), results: results.map { var r = $0; r.path = used; return r })
     }
 
     /// Time to spawn `tasks` tasks and hear from each (one message each),

@@ -447,5 +447,22 @@ final class MultiHostTests: XCTestCase {
         XCTAssertEqual(vm.path(to: peer), .tcp)
     }
 
+    func testMultiHostPvmbenchMeasuresBetweenTwoHosts() throws {
+        try addHosts([1])
+        let me = vm.hostName
+        let run = try network.run(0, [TestProducts.executable("pvmbench").path, "pingpong", "--hosts", "\(me),\(network.address(1))",
+                                      "--sizes", "8,1M", "-i", "20", "-x", "2", "-c", "--format", "json"], timeout: 60)
+        XCTAssertEqual(run.status, 0, run.output)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], run.output)
+        XCTAssertEqual(object["transport"] as? String, "tcp", "the path between two hosts")
+        let results = try XCTUnwrap(object["results"] as? [[String: Any]])
+        XCTAssertEqual(results.map { $0["bytes"] as? Int }, [8, 1 << 20])
+        XCTAssertTrue(results.allSatisfy { $0["validated"] as? Bool == true })
+        // A host that is not in the machine is refused with the list.
+        let wrong = try network.run(0, [TestProducts.executable("pvmbench").path, "pingpong", "--hosts", "\(me),nowhere", "--sizes", "8"], timeout: 30)
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.output.contains("nowhere is not a host of the virtual machine"), wrong.output)
+    }
+
     static func right(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
 }
