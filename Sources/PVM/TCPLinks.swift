@@ -156,23 +156,7 @@ extension VirtualMachine {
         let deadline = Clock.monotonicNanoseconds() &+ 5_000_000_000
         try SocketIO.writeAll(fd, hs.start(), deadline: deadline)
         var input: [UInt8] = []
-        while !hs.isComplete {
-            let want = hs.expectedLength - input.count
-            var chunk = [UInt8](repeating: 0, count: want)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, want) }
-            if n > 0 {
-                input += chunk[0..<n]
-                if input.count == hs.expectedLength {
-                    let reply = try hs.receive(input)
-                    input.removeAll()
-                    try SocketIO.writeAll(fd, reply, deadline: deadline)
-                }
-                continue
-            }
-            if n == 0 { throw PVMError(.sysErr, "the peer closed the connection") }
-            guard errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else {
-                throw PVMError(.sysErr, "read: \(String(cString: strerror(errno)))")
-            }
+        while try !hs.advance(fd: fd, input: &input) {
             guard Clock.monotonicNanoseconds() < deadline else { throw PVMError(.sysErr, "no answer from the peer") }
             try serviceLinksWhileSending()
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -253,25 +237,11 @@ extension VirtualMachine {
     /// authenticates (never more, so no frame is consumed early), then frames.
     func serviceTCP(_ link: TCPLink) throws(PVMError) {
         if var hs = link.handshake {
-            while !hs.isComplete {
-                let want = hs.expectedLength - link.handshakeInput.count
-                var chunk = [UInt8](repeating: 0, count: want)
-                let n = chunk.withUnsafeMutableBytes { Glibc.read(link.connection.fd, $0.baseAddress!, want) }
-                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { link.handshake = hs; return }
-                guard n > 0 else { closeIncoming(link, nil); return }
-                link.handshakeInput += chunk[0..<n]
-                guard link.handshakeInput.count == hs.expectedLength else { continue }
-                let message = link.handshakeInput
-                link.handshakeInput.removeAll()
-                let reply: [UInt8]
-                do { reply = try hs.receive(message) } catch {
-                    closeIncoming(link, "refused a TCP connection: \(error.detail.isEmpty ? error.text : error.detail)")
-                    return
-                }
-                if !reply.isEmpty {
-                    let ok = reply.withUnsafeBytes { Glibc.write(link.connection.fd, $0.baseAddress!, $0.count) == $0.count }
-                    if !ok { closeIncoming(link, nil); return }
-                }
+            do {
+                guard try hs.advance(fd: link.connection.fd, input: &link.handshakeInput) else { link.handshake = hs; return }
+            } catch {
+                closeIncoming(link, "refused a TCP connection: \(error.detail.isEmpty ? error.text : error.detail)")
+                return
             }
             link.handshake = nil
             // What the sender sent through the daemons before this link is in

@@ -223,3 +223,31 @@ public enum SocketIO {
         }
     }
 }
+
+extension AuthenticationHandshake {
+    /// Advances the handshake on a non-blocking socket, for an event loop:
+    /// reads no more than the next message (so nothing that follows the
+    /// handshake is consumed), answers each complete one, and returns true
+    /// once complete, false when it must wait for more. `input` keeps a
+    /// partly received message between calls. Throws with the reason when
+    /// the peer closes, fails the challenge or speaks another protocol.
+    public mutating func advance(fd: Int32, input: inout [UInt8]) throws(PVMError) -> Bool {
+        while !isComplete {
+            let want = expectedLength - input.count
+            var chunk = [UInt8](repeating: 0, count: want)
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, want) }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return false }
+            guard n > 0 else { throw PVMError(.sysErr, "the other side closed the connection during authentication") }
+            input += chunk[0..<n]
+            guard input.count == expectedLength else { continue }
+            let message = input
+            input.removeAll()
+            let reply = try receive(message)
+            if !reply.isEmpty {
+                let ok = reply.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) == $0.count }
+                guard ok else { throw PVMError(.sysErr, "cannot write to the other side") }
+            }
+        }
+        return true
+    }
+}

@@ -222,32 +222,14 @@ extension Daemon {
     /// Returns false when the link was dropped.
     private func continueHandshake(_ peer: PeerDaemon) -> Bool {
         guard var hs = peer.handshake else { return true }
-        while !hs.isComplete {
-            let want = hs.expectedLength - peer.handshakeInput.count
-            var chunk = [UInt8](repeating: 0, count: want)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(peer.connection.fd, $0.baseAddress!, want) }
-            if n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                refusePeer(peer, "it closed the connection during authentication")
-                return false
-            }
-            if n < 0 { peer.handshake = hs; return true }
-            peer.handshakeInput += chunk[0..<n]
-            guard peer.handshakeInput.count == hs.expectedLength else { continue }
-            let message = peer.handshakeInput
-            peer.handshakeInput.removeAll()
-            do {
-                let reply = try hs.receive(message)
-                if !reply.isEmpty {
-                    let ok = reply.withUnsafeBytes { Glibc.write(peer.connection.fd, $0.baseAddress!, $0.count) == $0.count }
-                    if !ok { refusePeer(peer, "cannot write to it"); return false }
-                }
-            } catch {
-                refusePeer(peer, error.detail.isEmpty ? error.text : error.detail)
-                return false
-            }
+        do {
+            let done = try hs.advance(fd: peer.connection.fd, input: &peer.handshakeInput)
+            peer.handshake = done ? nil : hs
+            return true
+        } catch {
+            refusePeer(peer, error.detail.isEmpty ? error.text : error.detail)
+            return false
         }
-        peer.handshake = nil
-        return true
     }
 
     private func refusePeer(_ peer: PeerDaemon, _ reason: String) {

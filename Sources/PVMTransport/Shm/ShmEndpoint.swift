@@ -152,7 +152,7 @@ public final class ShmEndpoint {
     /// `eventPollMask + 1` polls (a power of two less one). The default keeps
     /// the rings' polling cheap when sockets carry only control traffic; a
     /// caller with data on a watched socket (TCP links) lowers it.
-    public var eventPollMask: UInt32 = 63
+    @exclusivity(unchecked) public var eventPollMask: UInt32 = 63
 
     private let listener: OwnedDescriptor
     private let epoll: Epoll
