@@ -4,6 +4,18 @@
 
 int pvm_errno = 0;
 
+/* Data the original exported that packaged programs read (srm.pvm): the
+   tracer settings of this task (struct Pvmtracer: eight ints and a
+   36-byte event mask; no tracing here, so all zero) and its message
+   context, kept current by pvm_mytid, pvm_setcontext and pvm_getcontext. */
+struct pvm3_tracer {
+    int trctid, trcctx, trctag, outtid, outctx, outtag, trcbuf, trcopt;
+    char tmask[36];
+};
+_Static_assert(sizeof(struct pvm3_tracer) == 68, "struct Pvmtracer is 68 bytes in PVM 3.4");
+struct pvm3_tracer pvmctrc;
+int pvmmyctx = 0;
+
 /* Indexed by -code; the texts programs print (pvm_perror, auto errors). */
 char *pvm_errlist[] = {
     "Error 0", "Error 1", "Bad parameter", "Parameter mismatch", "Value too large",

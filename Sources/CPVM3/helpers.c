@@ -50,3 +50,21 @@ char *pvmtmpnam(char *buf) {
     snprintf(out, PVMTMPNAMLEN, "%s/pvmtmp%06d.%d", pvmgettmp(), (int)getpid(), counter++);
     return out;
 }
+
+/* The name of a message tag, for programs that print what they receive
+   (srm.pvm). This library reserves no tags in the user's space, so every
+   tag is printed as a number; `*found` says no name was known. */
+char *pvmnametag(int tag, int *found) {
+    static char text[32];
+    snprintf(text, sizeof text, "%d", tag);
+    if (found) *found = 0;
+    return text;
+}
+
+/* Prints this task's message handlers (mhf_server calls it). Handlers come
+   with pvm_addmhf, which this library does not have yet: the table is empty. */
+int pvmdisplaymhfinfo(char *who, char *msg, int tid) {
+    printf("%s%s%s: message handlers of t%x: none\n", who ? who : "", who && msg ? ": " : "", msg ? msg : "", (unsigned)tid);
+    fflush(stdout);
+    return 0;
+}

@@ -10,7 +10,10 @@ import PVM
 
 @_cdecl("pvm_mytid")
 public func c_mytid() -> Int32 {
-    call("pvm_mytid") { vm in vm.myTid.rawValue }
+    call("pvm_mytid") { vm in
+        pvm3_set_context(vm.context)
+        return vm.myTid.rawValue
+    }
 }
 
 @_cdecl("pvm_parent")
@@ -365,12 +368,19 @@ public func c_newcontext() -> Int32 {
 
 @_cdecl("pvm_setcontext")
 public func c_setcontext(_ ctx: Int32) -> Int32 {
-    call("pvm_setcontext") { vm in vm.setContext(ctx) }
+    call("pvm_setcontext") { vm in
+        let old = vm.setContext(ctx)
+        pvm3_set_context(vm.context)
+        return old
+    }
 }
 
 @_cdecl("pvm_getcontext")
 public func c_getcontext() -> Int32 {
-    call("pvm_getcontext") { vm in vm.context }
+    call("pvm_getcontext") { vm in
+        pvm3_set_context(vm.context)
+        return vm.context
+    }
 }
 
 @_cdecl("pvm_freecontext")

@@ -10,6 +10,8 @@ int lpvmerr(char *function, int code);   /* PVM's own reporter, defined in Swift
 char *pvm3_error_text(int code);
 
 static inline void pvm3_set_errno(int code) { pvm_errno = code; }
+extern int pvmmyctx;
+static inline void pvm3_set_context(int ctx) { pvmmyctx = ctx; }
 static inline int pvm3_errno(void) { return pvm_errno; }
 
 #endif
