@@ -645,6 +645,10 @@ extension Daemon {
             if let sp = entry.options.speed { command += ["--speed", String(sp)] }
             if let ep = entry.options.executablePath { command += ["--ep", ep] }
             if let wd = entry.options.workingDirectory { command += ["--wd", wd] }
+            if entry.options.startMode == .password {
+                fail(i, .cantStart, "so=pw (a password login through rexec) is not supported: use a key with ssh, or so=ms to start the daemon by hand")
+                continue
+            }
             if entry.options.startMode == .manual {
                 // so=ms: the user starts it by hand; the join is accepted when it comes.
                 let text = "start the daemon of \(entry.name) by hand: run `\(command.joined(separator: " "))` there, with the first line of \(options.directory.secretPath) (this machine's secret) on its standard input"

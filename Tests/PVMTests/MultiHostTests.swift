@@ -308,8 +308,11 @@ final class MultiHostTests: XCTestCase {
 
     func testMultiHostAddReportsWhyAHostCannotStart() throws {
         vm = try VirtualMachine.shared()
-        let results = try vm.addHosts(["198.18.255.254 dx=/nonexistent/pvmd", "\(network.address(1)) dx=/nonexistent/pvmd", "bad;host"])
-        XCTAssertEqual(results.map(\.status), [PVMError.Code.cantStart.rawValue, PVMError.Code.cantStart.rawValue, PVMError.Code.badParam.rawValue])
+        let results = try vm.addHosts(["198.18.255.254 dx=/nonexistent/pvmd", "\(network.address(1)) dx=/nonexistent/pvmd", "bad;host",
+                                       "\(network.address(2)) so=pw"])
+        XCTAssertEqual(results.map(\.status), [PVMError.Code.cantStart.rawValue, PVMError.Code.cantStart.rawValue, PVMError.Code.badParam.rawValue,
+                                                PVMError.Code.cantStart.rawValue])
+        XCTAssertTrue(results[3].message.contains("so=pw"), results[3].message)
         XCTAssertTrue(results[0].message.contains("198.18.255.254"), results[0].message)
         XCTAssertTrue(results[1].message.contains("/nonexistent/pvmd"), results[1].message)
         XCTAssertEqual(try vm.config().count, 1)
