@@ -193,6 +193,30 @@ extension VirtualMachine {
         return out
     }
 
+    /// The clock of host `host` (its id) and its difference from this
+    /// host's (pvm_hostsync): the remote time is taken as at the middle of
+    /// the round trip.
+    public func hostClock(_ host: Int32) throws(PVMError) -> (clock: timeval, delta: timeval) {
+        var before = timeval(), after = timeval()
+        gettimeofday(&before, nil)
+        var w = ControlWriter()
+        w.int(host)
+        var r = try request(.clock, w)
+        gettimeofday(&after, nil)
+        let code = try r.int()
+        guard code == 0 else { throw PVMError(code: code, detail: "host \(TaskID(host))") }
+        let seconds = Int64(try r.int()), micros = Int64(try r.int())
+        let remote = seconds * 1_000_000 + micros
+        let t0 = Int64(before.tv_sec) * 1_000_000 + Int64(before.tv_usec)
+        let t1 = Int64(after.tv_sec) * 1_000_000 + Int64(after.tv_usec)
+        let local = (t0 + t1) / 2
+        var delta = remote - local
+        var ds = delta / 1_000_000
+        delta -= ds * 1_000_000
+        if delta < 0 { delta += 1_000_000; ds -= 1 }  // usec in 0...999999, as PVM normalizes
+        return (timeval(tv_sec: Int(seconds), tv_usec: Int(micros)), timeval(tv_sec: Int(ds), tv_usec: Int(delta)))
+    }
+
     /// The host part of a task id (pvm_tidtohost: no validation, as in PVM).
     public static func host(of t: Int32) -> Int32 { t & TaskID.hostMask }
 

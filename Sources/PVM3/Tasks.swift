@@ -217,12 +217,9 @@ public func c_start_pvmd(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutab
 @_cdecl("pvm_hostsync")
 public func c_hostsync(_ host: Int32, _ clock: UnsafeMutablePointer<timeval>?, _ delta: UnsafeMutablePointer<timeval>?) -> Int32 {
     call("pvm_hostsync") { vm throws(PVMError) in
-        guard try vm.config().contains(where: { $0.tid == host }) else { throw PVMError(.noHost, "host \(host)") }
-        // The only host is this one: its clock, and no difference.
-        var now = timeval()
-        gettimeofday(&now, nil)
-        clock?.pointee = now
-        delta?.pointee = timeval(tv_sec: 0, tv_usec: 0)
+        let (c, d) = try vm.hostClock(host)
+        clock?.pointee = c
+        delta?.pointee = d
         return 0
     }
 }

@@ -47,6 +47,9 @@ public enum DaemonOperation: Int32, Sendable, CaseIterable {
     /// HMAC of a task's TCP link handshake, made with the secret only
     /// daemons hold.
     case authenticate
+    /// host (its id, `0x80000` for host 2) -> code, seconds, microseconds:
+    /// that host's clock (pvm_hostsync)
+    case clock
 }
 
 /// Daemon-to-daemon operations (context `SystemContext.hosts`). The

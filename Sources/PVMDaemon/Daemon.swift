@@ -423,7 +423,7 @@ public final class Daemon {
         case .setNoReset:
             tasks[client.tid]?.noReset = try r.int() != 0
             reply(client, code, code: 0)
-        case .spawn, .signal, .tasks, .pstat, .notify, .reset, .addHosts, .deleteHosts:
+        case .spawn, .signal, .tasks, .pstat, .notify, .reset, .addHosts, .deleteHosts, .clock:
             let id = client.id
             try performForHost(op, requester: client.tid, r, fromThisHost: true) { [weak self] w in
                 guard let self, let c = self.clients[id] else { return }
@@ -544,6 +544,24 @@ public final class Daemon {
                     respond(reply.map { ControlWriter(raw: $0) } ?? { var e = ControlWriter(); e.int(PVMError.Code.hostFail.rawValue); return e }())
                 }
             }
+        case .clock:
+            let target = try r.int()
+            let h = TaskID(target).hostNumber
+            guard target == TaskID(host: h, local: 0).rawValue, hostTable[h] != nil else {
+                var e = ControlWriter(); e.int(PVMError.Code.noHost.rawValue); e.int(0); e.int(0); respond(e); return
+            }
+            if h != host && fromThisHost {
+                var w = ControlWriter(); w.int(target)
+                forward(.clock, w, toHost: h, requester: requester) { reply in
+                    respond(reply.map { ControlWriter(raw: $0) } ?? { var e = ControlWriter(); e.int(PVMError.Code.hostFail.rawValue); e.int(0); e.int(0); return e }())
+                }
+                return
+            }
+            var now = timeval()
+            gettimeofday(&now, nil)
+            var w = ControlWriter()
+            w.int(0); w.int(Int32(truncatingIfNeeded: now.tv_sec)); w.int(Int32(now.tv_usec))
+            respond(w)
         case .lookup:
             // From another host's daemon: this host's task's TCP listener.
             let t = try r.int()

@@ -150,6 +150,13 @@ final class MultiHostTests: XCTestCase {
             announced += body.dropFirst()
         }
         XCTAssertEqual(announced.sorted(), [hostID(2), hostID(3), hostID(4)])
+        // pvm_hostsync of another host: its clock (one clock here, so the
+        // difference is the round trip's skew, well under a second).
+        let (clock, delta) = try vm.hostClock(hostID(3))
+        XCTAssertGreaterThan(clock.tv_sec, 1_000_000_000)
+        XCTAssertTrue((0..<1_000_000).contains(delta.tv_usec))
+        XCTAssertTrue(delta.tv_sec == 0 || (delta.tv_sec == -1 && delta.tv_usec > 900_000), "delta \(delta)")
+        XCTAssertThrowsError(try vm.hostClock(hostID(9)))
         // Adding a host twice is PvmDupHost.
         XCTAssertEqual(try vm.addHosts([try spec(1)]).first?.status, PVMError.Code.dupHost.rawValue)
 
