@@ -118,9 +118,10 @@ struct Suite: ParsableCommand {
         commandName: "suite",
         abstract: "The default suite: pingpong over every available path, 1 B to 4 MiB; writes pvmbench-results.json and .svg.",
         discussion: """
-            Paths on this build: the bare shared-memory transport, copying and zero copy (--api transport \
-            --transport shm [--zero-copy]). Prints one table per path; the JSON file holds one run object \
-            per path (an array), the SVG one curve per path.
+            Paths on this build: the task library over shared memory, over TCP (forced between two tasks \
+            of this host) and through the daemon, and the bare shared-memory transport, copying and zero copy \
+            (--api transport --transport shm [--zero-copy]). Prints one table per path; the JSON file holds \
+            one run object per path (an array), the SVG one curve per path.
             """)
 
     @OptionGroup var sweep: SweepOptions
@@ -130,7 +131,7 @@ struct Suite: ParsableCommand {
 
     /// The paths this build can measure, in the order they are run.
     static let paths: [(api: APIChoice, transport: TransportChoice, zeroCopy: Bool)] = [
-        (.pvm, .shm, false), (.pvm, .daemon, false), (.transport, .shm, false), (.transport, .shm, true),
+        (.pvm, .shm, false), (.pvm, .tcp, false), (.pvm, .daemon, false), (.transport, .shm, false), (.transport, .shm, true),
     ]
 
     func run() throws {

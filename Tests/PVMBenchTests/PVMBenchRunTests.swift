@@ -152,13 +152,13 @@ import PVMTestSupport
         let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
-        #expect(stdout.components(separatedBy: "# PVM pingpong test").count == 5)
+        #expect(stdout.components(separatedBy: "# PVM pingpong test").count == 6)
         #expect(stdout.contains("wrote pvmbench-results.json and pvmbench-results.svg"))
         let data = try Data(contentsOf: URL(fileURLWithPath: dir.path("pvmbench-results.json")))
         let runs = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
-        #expect(runs.map { $0["zero_copy"] as? Bool } == [false, false, false, true])
-        #expect(runs.map { $0["api"] as? String } == ["pvm", "pvm", "transport", "transport"])
-        #expect(runs.map { $0["transport"] as? String } == ["shm", "daemon", "shm", "shm"])
+        #expect(runs.map { $0["zero_copy"] as? Bool } == [false, false, false, false, true])
+        #expect(runs.map { $0["api"] as? String } == ["pvm", "pvm", "pvm", "transport", "transport"])
+        #expect(runs.map { $0["transport"] as? String } == ["shm", "tcp", "daemon", "shm", "shm"])
         // It stopped the virtual machine it started: nothing left in its runtime directory.
         #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")))
         for run in runs {
