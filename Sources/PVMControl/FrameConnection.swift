@@ -167,7 +167,7 @@ public final class FrameConnection {
         }
         var written = 0
         while written < frame.count {
-            let n = Glibc.write(fd, frame.baseAddress! + written, frame.count - written)
+            let n = Self.send(fd, frame.baseAddress! + written, frame.count - written)
             if n >= 0 { written += n; continue }
             switch errno {
             case EINTR: continue
@@ -219,9 +219,9 @@ public final class FrameConnection {
             if written < a.count {
                 var iov = [iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress! + written), iov_len: a.count - written),
                            iovec(iov_base: b.count > 0 ? UnsafeMutableRawPointer(mutating: b.baseAddress!) : nil, iov_len: b.count)]
-                n = Glibc.writev(fd, &iov, b.count > 0 ? 2 : 1)
+                n = Self.sendVector(fd, &iov, b.count > 0 ? 2 : 1)
             } else {
-                n = Glibc.write(fd, b.baseAddress! + (written - a.count), total - written)
+                n = Self.send(fd, b.baseAddress! + (written - a.count), total - written)
             }
             if n >= 0 { written += n; continue }
             switch errno {
@@ -238,6 +238,23 @@ public final class FrameConnection {
         return true
     }
 
+    /// write(2) for a socket whose peer may be gone: EPIPE comes back as an
+    /// error instead of a SIGPIPE that would end a program that did not ask
+    /// for it (a PVM program sending to a task that just exited).
+    @inline(__always)
+    public static func send(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+        Glibc.send(fd, bytes, count, Int32(MSG_NOSIGNAL))
+    }
+
+    /// writev(2) the same way (sendmsg with MSG_NOSIGNAL).
+    @inline(__always)
+    static func sendVector(_ fd: Int32, _ iov: UnsafeMutablePointer<iovec>, _ count: Int32) -> Int {
+        var message = msghdr()
+        message.msg_iov = iov
+        message.msg_iovlen = Int(count)
+        return Glibc.sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+    }
+
     /// Bytes queued and not yet taken by the kernel.
     public var pendingOutput: Int { output.count - outputOffset }
 
@@ -245,7 +262,7 @@ public final class FrameConnection {
     @discardableResult
     public func flush() -> Bool {
         while outputOffset < output.count {
-            let n = output.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + outputOffset, output.count - outputOffset) }
+            let n = output.withUnsafeBytes { Self.send(fd, $0.baseAddress! + outputOffset, output.count - outputOffset) }
             if n >= 0 { outputOffset += n; continue }
             switch errno {
             case EINTR: continue

@@ -188,7 +188,7 @@ public enum SocketIO {
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8], deadline: UInt64) throws(PVMError) {
         var off = 0
         while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+            let n = bytes.withUnsafeBytes { FrameConnection.send(fd, $0.baseAddress! + off, $0.count - off) }
             if n > 0 { off += n; continue }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { try wait(fd, Int16(POLLOUT), deadline); continue }
@@ -244,7 +244,7 @@ extension AuthenticationHandshake {
             input.removeAll()
             let reply = try receive(message)
             if !reply.isEmpty {
-                let ok = reply.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) == $0.count }
+                let ok = reply.withUnsafeBytes { FrameConnection.send(fd, $0.baseAddress!, $0.count) == $0.count }
                 guard ok else { throw PVMError(.sysErr, "cannot write to the other side") }
             }
         }

@@ -194,6 +194,11 @@ final class MultiHostTests: XCTestCase {
             exited += body
         }
         XCTAssertEqual(exited.sorted(), workers.map(\.rawValue).sorted())
+        // Sending to them now is not an error and must not end this process
+        // (their end of the TCP link is closed: EPIPE, never SIGPIPE).
+        for w in workers {
+            for _ in 0..<3 { try vm.send(Message(), to: w, tag: 5); usleep(2000) }
+        }
 
         // Default placement spreads copies over the hosts, as PVM does.
         let spread = try vm.spawn("pvm-test-task", arguments: ["hello"], count: 8)
