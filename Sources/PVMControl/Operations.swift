@@ -50,6 +50,9 @@ public enum DaemonOperation: Int32, Sendable, CaseIterable {
     /// host (its id, `0x80000` for host 2) -> code, seconds, microseconds:
     /// that host's clock (pvm_hostsync)
     case clock
+    /// tids[] -> (empty): the whole sibling list of a spawn spread over
+    /// hosts, for the daemons of the hosts its copies run on
+    case setSiblings
 }
 
 /// Daemon-to-daemon operations (context `SystemContext.hosts`). The

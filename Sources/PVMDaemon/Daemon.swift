@@ -423,7 +423,7 @@ public final class Daemon {
         case .setNoReset:
             tasks[client.tid]?.noReset = try r.int() != 0
             reply(client, code, code: 0)
-        case .spawn, .signal, .tasks, .pstat, .notify, .reset, .addHosts, .deleteHosts, .clock:
+        case .spawn, .signal, .tasks, .pstat, .notify, .reset, .addHosts, .deleteHosts, .clock, .setSiblings:
             let id = client.id
             try performForHost(op, requester: client.tid, r, fromThisHost: true) { [weak self] w in
                 guard let self, let c = self.clients[id] else { return }
@@ -562,6 +562,9 @@ public final class Daemon {
             var w = ControlWriter()
             w.int(0); w.int(Int32(truncatingIfNeeded: now.tv_sec)); w.int(Int32(now.tv_usec))
             respond(w)
+        case .setSiblings:
+            releaseSiblings(try r.ints())
+            respond(ControlWriter())
         case .lookup:
             // From another host's daemon: this host's task's TCP listener.
             let t = try r.int()
@@ -687,12 +690,23 @@ public final class Daemon {
             record = rec
         }
         let rec = record!
-        rec.claimed = true
-        rec.clientID = client.id
         rec.endpoint = address
-        rec.flags |= TaskFlags.connected
         if flags & 1 != 0 { rec.noReset = true; rec.isConsole = true }
         client.tid = rec.tid
+        if rec.siblingsPendingSince != 0 {
+            // One copy of a spawn spread over hosts: it is let in (and its
+            // messages held until then) once the whole sibling list is here.
+            rec.deferredClient = client.id
+            return
+        }
+        welcome(client, rec)
+    }
+
+    /// Completes a task's enrollment: its id and its place in the machine.
+    func welcome(_ client: Client, _ rec: TaskRecord) {
+        rec.claimed = true
+        rec.clientID = client.id
+        rec.flags |= TaskFlags.connected
         var w = ControlWriter()
         w.int(0)
         w.int(rec.tid)
@@ -958,6 +972,10 @@ final class TaskRecord {
     var outputContext: Int32 = 0
     var context: Int32 = 0
     var siblings: [Int32] = []
+    /// Set while a copy of a spawn spread over hosts waits for its sibling list.
+    var siblingsPendingSince: UInt64 = 0
+    /// Its connection, when it asked to enroll before the list came.
+    var deferredClient: UInt64? = nil
     var noReset = false
     var isConsole = false
     /// Messages routed to it before it enrolled.

@@ -510,6 +510,7 @@ extension Daemon {
             }
             if beat { sendHostFrame(.heartbeat, to: peer, ControlWriter()) }
         }
+        releaseStaleEnrollments(now: now)
         for s in Array(starters.values) where !s.joined && !s.finished && now > s.deadline {
             if s.pid > 0 { _ = kill(s.pid, SIGKILL) }
             starterFailed(s, "no answer from \(s.name) within \(options.addTimeoutMilliseconds / 1000) s")

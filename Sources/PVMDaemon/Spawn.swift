@@ -19,6 +19,9 @@ struct SpawnRequest {
     var outputCode: Int32
     var outputContext: Int32
     var context: Int32
+    /// Part of a spawn spread over several hosts: the copies wait at
+    /// enrollment for the whole sibling list (`Daemon.releaseSiblings`).
+    var siblingsPending = false
 
     init(_ r: inout ControlReader) throws(PVMError) {
         file = try r.string()
@@ -31,16 +34,19 @@ struct SpawnRequest {
         outputCode = try r.int()
         outputContext = try r.int()
         context = try r.int()
+        if r.remaining >= 4 { siblingsPending = try r.int() != 0 }
     }
 
     func write(_ w: inout ControlWriter) {
         w.string(file); w.strings(arguments); w.int(flags); w.string(location); w.int(count)
         w.strings(environment); w.int(outputTid); w.int(outputCode); w.int(outputContext); w.int(context)
+        w.int(siblingsPending ? 1 : 0)
     }
 
     /// The same request for `count` copies on the host named `name`.
     func placed(on name: String, count: Int32, directory: String?) -> SpawnRequest {
         var r = self
+        r.siblingsPending = true
         r.flags = (flags & ~(SpawnFlag.host | SpawnFlag.arch | SpawnFlag.hostComplement)) | SpawnFlag.host
         r.location = name + (directory.map { ":" + $0 } ?? "")
         r.count = count
@@ -146,9 +152,20 @@ extension Daemon {
                 gather.put(i, tids)
             }
         }
-        gather.whenDone { lists in
+        gather.whenDone { [weak self] lists in
+            let all = lists.flatMap { $0 }
+            // Every copy learns every sibling, whichever host it runs on.
+            let siblings = all.filter { $0 > 0 }
+            if let self {
+                self.releaseSiblings(siblings)
+                for h in Set(siblings.map { TaskID($0).hostNumber }) where h != self.host {
+                    var w = ControlWriter()
+                    w.ints(siblings)
+                    self.forward(.setSiblings, w, toHost: h, requester: parent) { _ in }
+                }
+            }
             var w = ControlWriter()
-            w.ints(lists.flatMap { $0 })
+            w.ints(all)
             respond(w)
         }
     }
@@ -213,7 +230,11 @@ extension Daemon {
             }
         }
         let siblings = started.map(\.tid)
-        for rec in started { rec.siblings = siblings }
+        let now = Clock.monotonicNanoseconds()
+        for rec in started {
+            rec.siblings = siblings
+            if req.siblingsPending { rec.siblingsPendingSince = now }
+        }
         if !started.isEmpty {
             log.info("spawned \(started.count) of \(count) \(req.file) for \(TaskID(parent)): \(siblings.map { TaskID($0).description }.joined(separator: " "))")
         }
@@ -288,5 +309,34 @@ extension Daemon {
             log.warning("pidfd_open(\(pid)) failed: \(String(cString: strerror(errno))); the exit of \(TaskID(t)) is seen only when it disconnects")
         }
         return .success(rec)
+    }
+}
+
+extension Daemon {
+    /// The whole sibling list of a spawn spread over hosts: this host's
+    /// copies get it, and those waiting at enrollment are let in.
+    func releaseSiblings(_ all: [Int32]) {
+        for t in all where TaskID(t).hostNumber == host {
+            guard let rec = tasks[t] else { continue }
+            rec.siblings = all
+            releaseEnrollment(rec)
+        }
+    }
+
+    /// Lets in a task that waited at enrollment for its siblings.
+    func releaseEnrollment(_ rec: TaskRecord) {
+        rec.siblingsPendingSince = 0
+        guard let id = rec.deferredClient else { return }
+        rec.deferredClient = nil
+        guard let client = clients[id] else { return }
+        welcome(client, rec)
+    }
+
+    /// Copies whose sibling list never came (the spawning host failed):
+    /// let in with what this host knows, after 30 s.
+    func releaseStaleEnrollments(now: UInt64) {
+        for rec in tasks.values where rec.siblingsPendingSince != 0 && now &- rec.siblingsPendingSince > 30_000_000_000 {
+            releaseEnrollment(rec)
+        }
     }
 }

@@ -203,7 +203,15 @@ final class MultiHostTests: XCTestCase {
         // Default placement spreads copies over the hosts, as PVM does.
         let spread = try vm.spawn("pvm-test-task", arguments: ["hello"], count: 8)
         XCTAssertEqual(Set(spread.map(\.hostPart)).count, 4, "8 copies over 4 hosts: \(spread)")
-        for _ in spread { XCTAssertNotNil(try vm.receive(from: .any, tag: 1, timeout: .seconds(10))) }
+        // Each copy, whichever host it runs on, has all eight as siblings.
+        for _ in spread {
+            let m = try XCTUnwrap(try vm.receive(from: .any, tag: 1, timeout: .seconds(10)))
+            let me: Int32 = try m.unpack()
+            _ = try m.unpack() as Int32
+            let n: Int = try m.unpack()
+            let siblings = try m.unpack(Int32.self, count: n)
+            XCTAssertEqual(siblings.sorted(), spread.map(\.rawValue).sorted(), "the siblings of \(TaskID(me))")
+        }
     }
 
     func testMultiHostDaemonKilledIsDetectedWithinTheTimeout() throws {
