@@ -373,8 +373,21 @@ extension VirtualMachine {
             freeIDs.append(Int32(i))
             throw error
         }
+        queue(i, h)
+    }
+
+    /// Buffer `i`, loaded with the message `h` heads, joins the arrived queue.
+    @inline(__always)
+    func queue(_ i: Int, _ h: FrameHeader) {
         meta[i] = BufferMeta(inUse: true, tag: h.tag, source: h.source, destination: h.destination, context: h.context)
         arrived.append(Int32(i))
+    }
+
+    /// Is a blocked receive waiting for a message like `h` (and none matched yet)?
+    @inline(__always)
+    func waitingReceiveWants(_ h: FrameHeader) -> Bool {
+        _fastPath(waiting && matched == 0) && h.context == context
+            && (wantSource == -1 || wantSource == h.source) && (wantTag == -1 || wantTag == h.tag)
     }
 
     /// The oldest arrived message matching (src, tag) in the current context.
@@ -482,8 +495,7 @@ extension VirtualMachine {
     /// so a receive in place may read them there.
     @inline(__always)
     func arrive(_ h: FrameHeader, _ body: UnsafeRawBufferPointer, lend: Bool = false) throws(PVMError) {
-        if _fastPath(waiting && matched == 0) && h.context == context
-            && (wantSource == -1 || wantSource == h.source) && (wantTag == -1 || wantTag == h.tag) {
+        if waitingReceiveWants(h) {
             if _slowPath(inPlace != nil) {
                 if lend {
                     matched = -1

@@ -179,7 +179,7 @@ extension VirtualMachine {
             ok = b.withFrame({ header.encode(into: $0) }) { frame in link.connection.send(frame: frame) }
         }
         guard ok else { dropOutgoing(link); return }
-        if link.connection.pendingOutput > 0 { try flushTCP(link) }
+        if link.connection.pendingOutput > 0, try !link.connection.flush(waiting: serviceLinksWhileSending) { dropOutgoing(link) }
     }
 
     /// Frames from this size on go straight between the message and the
@@ -196,18 +196,6 @@ extension VirtualMachine {
         for incoming in Array(tcpIncoming.values) { try serviceTCP(incoming) }
         try readDaemon()
         try checkDaemon()
-    }
-
-    /// Waits until a link's queued output is written, taking in what arrives
-    /// meanwhile (two tasks sending large messages to each other must not
-    /// both wait for the other to read).
-    func flushTCP(_ link: TCPLink) throws(PVMError) {
-        while link.connection.pendingOutput > 0 {
-            guard link.connection.flush() else { dropOutgoing(link); return }
-            if link.connection.pendingOutput == 0 { return }
-            try serviceLinksWhileSending()
-            _ = link.connection.wait(events: Int16(POLLOUT), timeoutMilliseconds: 1)
-        }
     }
 
     func dropOutgoing(_ link: TCPLink) {
@@ -260,7 +248,7 @@ extension VirtualMachine {
                 guard checkFrame(h, link) else { return }
                 try arrive(h, UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...]))
             }
-        } catch let error as PVMError where error.code != PVMError.Code.badMsg.rawValue {
+        } catch where error.code != PVMError.Code.badMsg.rawValue {
             throw error
         } catch {
             closeIncoming(link, "malformed frame on a TCP link: \(error); closed it")
@@ -295,11 +283,8 @@ extension VirtualMachine {
             throw error
         }
         guard ok else { freeIDs.append(Int32(i)); return false }
-        meta[i] = BufferMeta(inUse: true, tag: h.tag, source: h.source, destination: h.destination, context: h.context)
-        arrived.append(Int32(i))
-        if waiting && matched == 0 && h.context == context && (wantSource == -1 || wantSource == h.source) && (wantTag == -1 || wantTag == h.tag) {
-            matched = arrived.removeLast()
-        }
+        queue(i, h)
+        if waitingReceiveWants(h) { matched = arrived.removeLast() }
         return true
     }
 

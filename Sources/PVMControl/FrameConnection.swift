@@ -158,13 +158,7 @@ public final class FrameConnection {
     /// what arrives elsewhere) and waits for the socket. False when the peer
     /// is gone. For large messages on links where nothing else is queued.
     public func writeAll(frame: UnsafeRawBufferPointer, waiting: () throws(PVMError) -> Void) throws(PVMError) -> Bool {
-        guard !closed else { return false }
-        guard flush() else { return false }
-        while pendingOutput > 0 {
-            try waiting()
-            _ = wait(events: Int16(POLLOUT), timeoutMilliseconds: 1)
-            guard flush() else { return false }
-        }
+        guard !closed, try flush(waiting: waiting) else { return false }
         var written = 0
         while written < frame.count {
             let n = Self.send(fd, frame.baseAddress! + written, frame.count - written)
@@ -272,6 +266,19 @@ public final class FrameConnection {
         }
         output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
         outputOffset = 0
+        return true
+    }
+
+    /// Writes the queued output, calling `waiting` (which may take in what
+    /// arrives elsewhere) while the kernel takes no more. False when the
+    /// peer is gone.
+    public func flush(waiting: () throws(PVMError) -> Void) throws(PVMError) -> Bool {
+        guard flush() else { return false }
+        while pendingOutput > 0 {
+            try waiting()
+            _ = wait(events: Int16(POLLOUT), timeoutMilliseconds: 1)
+            guard flush() else { return false }
+        }
         return true
     }
 

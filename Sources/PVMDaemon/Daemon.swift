@@ -476,10 +476,7 @@ public final class Daemon {
                 gather.whenDone { lists in respond(Self.mergeTaskLists(lists)) }
             } else if spread && location != 0 && targetHost != host {
                 var w = ControlWriter(); w.int(location)
-                forward(.tasks, w, toHost: targetHost, requester: requester) { reply in
-                    guard let reply else { var e = ControlWriter(); e.int(PVMError.Code.noHost.rawValue); respond(e); return }
-                    respond(ControlWriter(raw: reply))
-                }
+                forwardPassingReply(.tasks, w, toHost: targetHost, requester: requester, failure: .noHost, respond)
             } else {
                 respond(taskList(where: location))
             }
@@ -487,9 +484,7 @@ public final class Daemon {
             let t = try r.int()
             if spread && TaskID(t).hostNumber != host {
                 var w = ControlWriter(); w.int(t)
-                forward(.pstat, w, toHost: TaskID(t).hostNumber, requester: requester) { reply in
-                    respond(reply.map { ControlWriter(raw: $0) } ?? { var e = ControlWriter(); e.int(PVMError.Code.noTask.rawValue); return e }())
-                }
+                forwardPassingReply(.pstat, w, toHost: TaskID(t).hostNumber, requester: requester, failure: .noTask, respond)
                 return
             }
             var w = ControlWriter(); w.int(tasks[t] != nil ? 0 : PVMError.Code.noTask.rawValue); respond(w)
@@ -530,9 +525,7 @@ public final class Daemon {
                 addHosts(specs, requester: requester, respond: respond)
             } else {
                 var w = ControlWriter(); w.strings(specs)
-                forward(.addHosts, w, toHost: 1, requester: requester) { reply in
-                    respond(reply.map { ControlWriter(raw: $0) } ?? { var e = ControlWriter(); e.int(PVMError.Code.hostFail.rawValue); return e }())
-                }
+                forwardPassingReply(.addHosts, w, toHost: 1, requester: requester, failure: .hostFail, respond)
             }
         case .deleteHosts:
             let names = try r.strings()
@@ -540,21 +533,17 @@ public final class Daemon {
                 respond(deleteHosts(names))
             } else {
                 var w = ControlWriter(); w.strings(names)
-                forward(.deleteHosts, w, toHost: 1, requester: requester) { reply in
-                    respond(reply.map { ControlWriter(raw: $0) } ?? { var e = ControlWriter(); e.int(PVMError.Code.hostFail.rawValue); return e }())
-                }
+                forwardPassingReply(.deleteHosts, w, toHost: 1, requester: requester, failure: .hostFail, respond)
             }
         case .clock:
             let target = try r.int()
             let h = TaskID(target).hostNumber
             guard target == TaskID(host: h, local: 0).rawValue, hostTable[h] != nil else {
-                var e = ControlWriter(); e.int(PVMError.Code.noHost.rawValue); e.int(0); e.int(0); respond(e); return
+                respond(Self.failure(.noHost, zeros: 2)); return
             }
             if h != host && fromThisHost {
                 var w = ControlWriter(); w.int(target)
-                forward(.clock, w, toHost: h, requester: requester) { reply in
-                    respond(reply.map { ControlWriter(raw: $0) } ?? { var e = ControlWriter(); e.int(PVMError.Code.hostFail.rawValue); e.int(0); e.int(0); return e }())
-                }
+                forwardPassingReply(.clock, w, toHost: h, requester: requester, failure: .hostFail, zeros: 2, respond)
                 return
             }
             var now = timeval()

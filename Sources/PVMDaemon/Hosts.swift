@@ -581,6 +581,23 @@ extension Daemon {
         }
     }
 
+    /// `forward` whose answer is the other host's reply as it came, or
+    /// `failure` (then `zeros` zero integers) if that host fails first.
+    func forwardPassingReply(_ op: DaemonOperation, _ body: ControlWriter, toHost h: Int32, requester: Int32,
+                             failure: PVMError.Code, zeros: Int = 0, _ respond: @escaping (ControlWriter) -> Void) {
+        forward(op, body, toHost: h, requester: requester) { reply in
+            respond(reply.map { ControlWriter(raw: $0) } ?? Self.failure(failure, zeros: zeros))
+        }
+    }
+
+    /// A reply of one error code followed by `zeros` zero integers.
+    static func failure(_ code: PVMError.Code, zeros: Int = 0) -> ControlWriter {
+        var w = ControlWriter()
+        w.int(code.rawValue)
+        for _ in 0..<zeros { w.int(Int32(0)) }
+        return w
+    }
+
     /// Stops the whole machine: every other host first, then this one.
     func haltMachine() {
         for h in otherHosts { sendHostFrame(.halt, toHost: h, ControlWriter()) }
