@@ -291,6 +291,7 @@ extension VirtualMachine {
         if dst == tid.rawValue {
             b.withFrame({ header.encode(into: $0) }) { frame in
                 let body = UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...])
+                if !handlers.isEmpty, (try? takeForHandler(header, body)) == true { return }
                 try? enqueue(header, body)
             }
             return
@@ -452,6 +453,7 @@ extension VirtualMachine {
         } catch {
             throw PVMError(.sysErr, "receiving: \(error)")
         }
+        if _slowPath(!handled.isEmpty) { runHandlers() }
     }
 
     func pollOnce() throws(PVMError) {
@@ -464,6 +466,7 @@ extension VirtualMachine {
             throw PVMError(.sysErr, "receiving: \(error)")
         }
         try readDaemon()
+        if _slowPath(!handled.isEmpty) { runHandlers() }
     }
 
     func handle(_ event: ShmEvent) throws {
@@ -495,6 +498,7 @@ extension VirtualMachine {
     /// so a receive in place may read them there.
     @inline(__always)
     func arrive(_ h: FrameHeader, _ body: UnsafeRawBufferPointer, lend: Bool = false) throws(PVMError) {
+        if _slowPath(!handlers.isEmpty), try takeForHandler(h, body) { return }
         if waitingReceiveWants(h) {
             if _slowPath(inPlace != nil) {
                 if lend {
@@ -550,6 +554,7 @@ extension VirtualMachine {
     /// current context. nil timeout blocks; 0 polls. Returns the new
     /// receive buffer id, or 0 on timeout.
     public func receive(from src: Int32, tag: Int32, timeoutNanoseconds: UInt64?) throws(PVMError) -> Int32 {
+        if _slowPath(!handled.isEmpty) { runHandlers() }
         if _slowPath(matcher != nil) { return try receiveMatching(src, tag, timeoutNanoseconds: timeoutNanoseconds) }
         if let i = findArrived(src, tag) { return becomeReceiveBuffer(Int(arrived[i])) }
         try checkDaemon()
@@ -580,6 +585,7 @@ extension VirtualMachine {
 
     /// The id of an arrived message matching (src, tag), left in place (pvm_probe); 0 if none.
     public func probe(from src: Int32, tag: Int32) throws(PVMError) -> Int32 {
+        if _slowPath(!handled.isEmpty) { runHandlers() }
         if _slowPath(matcher != nil) {
             if let i = try findMatching(src, tag) { return arrived[i] }
             try checkDaemon()

@@ -156,6 +156,22 @@ public final class VirtualMachine {
     var catchTargets: [Int32: UnsafeMutablePointer<FILE>] = [:]
     static let catchoutTag: Int32 = 0x7fff_0001
 
+    // Groups (Groups.swift).
+    var groupMemberships: [String: GroupMembership] = [:]
+    var frozenRosters: [String: GroupRoster] = [:]
+    /// The group of the latest barrier (no dictionary lookup in a loop of barriers).
+    @exclusivity(unchecked) var lastGroup: GroupMembership?
+    @exclusivity(unchecked) var lastGroupName = ""
+    let hostCPUs = SystemProbe.availableCPUs()
+    let barrierSpinNanoseconds = ShmConfiguration.fromEnvironment().spinNanoseconds
+    /// Staging for the collectives' messages.
+    let collectiveBuffer = MessageBuffer(encoding: .raw)
+    // Message handlers (Handlers.swift).
+    var handlers: [MessageHandler?] = []
+    /// Messages taken by handlers, to run once the reading is done.
+    var handled: [Int32] = []
+    var runningHandlers = false
+
     // Buffer id 0 means "no buffer": slot 0 is never handed out.
     init() {}
 

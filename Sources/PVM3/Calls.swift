@@ -17,6 +17,16 @@ func call(_ function: StaticString, _ body: (VirtualMachine) throws(PVMError) ->
     do { return try VirtualMachine.withShared(body) } catch { return fail(function, error) }
 }
 
+/// Like `call`, for the group library's entry points: the original's
+/// libgpvm3 returns its error codes (and sets pvm_errno) without printing.
+@inline(__always)
+func quietCall(_ body: (VirtualMachine) throws(PVMError) -> Int32) -> Int32 {
+    do { return try VirtualMachine.withShared(body) } catch {
+        pvm3_set_errno(error.code)
+        return error.code
+    }
+}
+
 /// Like `call`, for entry points that do not enroll (they work before
 /// pvm_mytid, or on values alone).
 @inline(__always)

@@ -4,10 +4,8 @@ import Glibc
 import CPVM3
 import PVM
 
-// Dynamic groups and collectives. Their semantics come with the groups
-// issue; until then each entry point checks its arguments as PVM does and
-// returns PvmNotImpl (with PVM's error report) rather than pretend.
-// libpvm3 defines them, and libgpvm3.so.3 defines forwarders to the same
+// Dynamic groups and collectives (the task library's Groups.swift does the
+// work). libpvm3 defines them, and libgpvm3.so.3 defines forwarders to the same
 // code (pvm3_group_*), so a program gets this code whichever library the
 // loader searches first.
 
@@ -15,74 +13,140 @@ public typealias ReduceFunction = @convention(c) (UnsafeMutablePointer<Int32>?, 
                                            UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?,
                                            UnsafeMutablePointer<Int32>?) -> Void
 
-func groupCall(_ function: StaticString, _ group: UnsafeMutablePointer<CChar>?) -> Int32 {
-    guard let group, group.pointee != 0 else { return fail(function, PVMError(.nullGroup, "no group name")) }
-    return fail(function, PVMError(.notImpl, "groups"))
+/// The group name of a call, or PvmNullGroup.
+@inline(__always)
+func groupName(_ group: UnsafeMutablePointer<CChar>?) throws(PVMError) -> String {
+    guard let group, group.pointee != 0 else { throw PVMError(.nullGroup, "no group name") }
+    return String(cString: group)
 }
 
 @_cdecl("pvm_joingroup")
-public func c_joingroup(_ group: UnsafeMutablePointer<CChar>?) -> Int32 { groupCall("pvm_joingroup", group) }
+public func c_joingroup(_ group: UnsafeMutablePointer<CChar>?) -> Int32 {
+    quietCall { vm throws(PVMError) in try vm.joinGroup(groupName(group)) }
+}
 
 @_cdecl("pvm_lvgroup")
-public func c_lvgroup(_ group: UnsafeMutablePointer<CChar>?) -> Int32 { groupCall("pvm_lvgroup", group) }
+public func c_lvgroup(_ group: UnsafeMutablePointer<CChar>?) -> Int32 {
+    quietCall { vm throws(PVMError) in try vm.leaveGroup(groupName(group)); return 0 }
+}
 
 @_cdecl("pvm_gsize")
-public func c_gsize(_ group: UnsafeMutablePointer<CChar>?) -> Int32 { groupCall("pvm_gsize", group) }
+public func c_gsize(_ group: UnsafeMutablePointer<CChar>?) -> Int32 {
+    quietCall { vm throws(PVMError) in try vm.groupSize(groupName(group)) }
+}
 
 @_cdecl("pvm_getinst")
-public func c_getinst(_ group: UnsafeMutablePointer<CChar>?, _ tid: Int32) -> Int32 { groupCall("pvm_getinst", group) }
+public func c_getinst(_ group: UnsafeMutablePointer<CChar>?, _ tid: Int32) -> Int32 {
+    quietCall { vm throws(PVMError) in try vm.groupInstance(groupName(group), tid: tid) }
+}
 
 @_cdecl("pvm_gettid")
-public func c_gettid(_ group: UnsafeMutablePointer<CChar>?, _ instance: Int32) -> Int32 { groupCall("pvm_gettid", group) }
+public func c_gettid(_ group: UnsafeMutablePointer<CChar>?, _ instance: Int32) -> Int32 {
+    quietCall { vm throws(PVMError) in try vm.groupTid(groupName(group), instance: instance) }
+}
 
 @_cdecl("pvm_barrier")
-public func c_barrier(_ group: UnsafeMutablePointer<CChar>?, _ count: Int32) -> Int32 { groupCall("pvm_barrier", group) }
+public func c_barrier(_ group: UnsafeMutablePointer<CChar>?, _ count: Int32) -> Int32 {
+    quietCall { vm throws(PVMError) in
+        // The latest group again: no String made (a barrier loop stays at shared-memory speed).
+        if let g = group, g.pointee != 0, vm.isLatestBarrierGroup(g) {
+            try vm.barrier(vm.latestBarrierGroupName, count: count)
+        } else {
+            try vm.barrier(groupName(group), count: count)
+        }
+        return 0
+    }
+}
 
 @_cdecl("pvm_bcast")
 public func c_bcast(_ group: UnsafeMutablePointer<CChar>?, _ tag: Int32) -> Int32 {
-    guard tag >= 0 else { return fail("pvm_bcast", PVMError(.badParam, "tag \(tag)")) }
-    return groupCall("pvm_bcast", group)
+    quietCall { vm throws(PVMError) in try vm.broadcast(group: groupName(group), tag: tag); return 0 }
 }
 
 @_cdecl("pvm_freezegroup")
-public func c_freezegroup(_ group: UnsafeMutablePointer<CChar>?, _ size: Int32) -> Int32 { groupCall("pvm_freezegroup", group) }
+public func c_freezegroup(_ group: UnsafeMutablePointer<CChar>?, _ size: Int32) -> Int32 {
+    quietCall { vm throws(PVMError) in try vm.freezeGroup(groupName(group), size: size) }
+}
 
 @_cdecl("pvm_reduce")
 public func c_reduce(_ function: ReduceFunction?, _ data: UnsafeMutableRawPointer?, _ count: Int32, _ type: Int32,
                      _ tag: Int32, _ group: UnsafeMutablePointer<CChar>?, _ root: Int32) -> Int32 {
-    guard function != nil, data != nil, count >= 0, tag >= 0 else { return fail("pvm_reduce", PVMError(.badParam, "arguments")) }
-    return groupCall("pvm_reduce", group)
+    quietCall { vm throws(PVMError) in
+        guard let function, count >= 0, tag >= 0 else { throw PVMError(.badParam, "arguments") }
+        guard let data = data ?? (count == 0 ? UnsafeMutableRawPointer(bitPattern: 16) : nil) else { throw PVMError(.badParam, "no data") }
+        let name = try groupName(group)
+        // PVM's calling convention: every argument by address; info says
+        // whether the operator took the type.
+        var pvmType = type
+        try vm.reduce({ x, y, n throws(PVMError) in
+            var num = Int32(n), info: Int32 = 0
+            function(&pvmType, x, UnsafeMutableRawPointer(mutating: y), &num, &info)
+            if info < 0 { throw PVMError(code: info, detail: "the reduce function refused type \(type)") }
+        }, data: data, count: Int(count), type: type, tag: tag, group: name, root: root)
+        return 0
+    }
 }
 
 @_cdecl("pvm_gather")
 public func c_gather(_ result: UnsafeMutableRawPointer?, _ data: UnsafeMutableRawPointer?, _ count: Int32, _ type: Int32,
                      _ tag: Int32, _ group: UnsafeMutablePointer<CChar>?, _ root: Int32) -> Int32 {
-    guard count >= 0, tag >= 0 else { return fail("pvm_gather", PVMError(.badParam, "arguments")) }
-    return groupCall("pvm_gather", group)
+    quietCall { vm throws(PVMError) in
+        guard count >= 0, tag >= 0 else { throw PVMError(.badParam, "arguments") }
+        try vm.gather(into: result, data: data, count: Int(count), type: type, tag: tag, group: groupName(group), root: root)
+        return 0
+    }
 }
 
 @_cdecl("pvm_scatter")
 public func c_scatter(_ result: UnsafeMutableRawPointer?, _ data: UnsafeMutableRawPointer?, _ count: Int32, _ type: Int32,
                       _ tag: Int32, _ group: UnsafeMutablePointer<CChar>?, _ root: Int32) -> Int32 {
-    guard count >= 0, tag >= 0 else { return fail("pvm_scatter", PVMError(.badParam, "arguments")) }
-    return groupCall("pvm_scatter", group)
+    quietCall { vm throws(PVMError) in
+        guard count >= 0, tag >= 0 else { throw PVMError(.badParam, "arguments") }
+        try vm.scatter(into: result, data: data, count: Int(count), type: type, tag: tag, group: groupName(group), root: root)
+        return 0
+    }
 }
 
 @_cdecl("pvm_grphostinfo")
 public func c_grphostinfo(_ group: UnsafeMutablePointer<CChar>?, _ host: Int32, _ coordinator: UnsafeMutablePointer<Int32>?,
                           _ members: UnsafeMutablePointer<Int32>?, _ hosts: UnsafeMutablePointer<Int32>?) -> Int32 {
-    groupCall("pvm_grphostinfo", group)
+    quietCall { vm throws(PVMError) in
+        let info = try vm.groupHostInfo(groupName(group), host: host)
+        coordinator?.pointee = info.coordinator
+        members?.pointee = info.members
+        hosts?.pointee = info.hosts
+        return 0
+    }
 }
+
+/// The arrays pvm_grpvhostinfo hands out (libpvm's, valid until the next call).
+nonisolated(unsafe) var hostInfoArrays: (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>)?
 
 @_cdecl("pvm_grpvhostinfo")
 public func c_grpvhostinfo(_ group: UnsafeMutablePointer<CChar>?, _ coordinators: UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>?,
                            _ members: UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>?, _ hosts: UnsafeMutablePointer<Int32>?) -> Int32 {
-    groupCall("pvm_grpvhostinfo", group)
+    quietCall { vm throws(PVMError) in
+        let rows = try vm.groupHosts(groupName(group))
+        if let (a, b) = hostInfoArrays { a.deallocate(); b.deallocate() }
+        let a = UnsafeMutablePointer<Int32>.allocate(capacity: max(rows.count, 1))
+        let b = UnsafeMutablePointer<Int32>.allocate(capacity: max(rows.count, 1))
+        for (i, row) in rows.enumerated() { a[i] = row.coordinator; b[i] = row.members }
+        hostInfoArrays = (a, b)
+        coordinators?.pointee = a
+        members?.pointee = b
+        hosts?.pointee = Int32(rows.count)
+        return 0
+    }
 }
 
 @_cdecl("pvm_gsdump")
 public func c_gsdump() -> Int32 {
-    fail("pvm_gsdump", PVMError(.notImpl, "groups"))
+    quietCall { vm throws(PVMError) in
+        let text = try vm.groupDump()
+        fflush(nil)
+        _ = text.withCString { write(1, $0, strlen($0)) }
+        return 0
+    }
 }
 
 // MARK: The reduce operators (PvmMax, PvmMin, PvmSum, PvmProduct)

@@ -52,15 +52,3 @@ public func c_delete(_ name: UnsafeMutablePointer<CChar>?, _ request: Int32) -> 
     notYet("pvm_delete", "the message mailbox")
 }
 
-@_cdecl("pvm_addmhf")
-public func c_addmhf(_ source: Int32, _ tag: Int32, _ context: Int32,
-                     _ function: (@convention(c) (Int32) -> Int32)?) -> Int32 {
-    guard function != nil else { return fail("pvm_addmhf", PVMError(.badParam, "no function")) }
-    return notYet("pvm_addmhf", "message handlers")
-}
-
-@_cdecl("pvm_delmhf")
-public func c_delmhf(_ id: Int32) -> Int32 {
-    guard id >= 0 else { return fail("pvm_delmhf", PVMError(.badParam, "handler \(id)")) }
-    return notYet("pvm_delmhf", "message handlers")
-}

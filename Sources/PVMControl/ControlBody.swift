@@ -86,6 +86,9 @@ public struct ControlReader {
         return out
     }
 
+    /// The bytes not read yet (the reader is left as it was).
+    public func rest() -> [UInt8] { Array(bytes[offset...]) }
+
     public mutating func raw() throws(PVMError) -> [UInt8] {
         let n = try count()
         guard remaining >= n else { throw PVMError(.badMsg, "control body ends inside a byte string") }

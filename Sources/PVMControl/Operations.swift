@@ -53,6 +53,71 @@ public enum DaemonOperation: Int32, Sendable, CaseIterable {
     /// tids[] -> (empty): the whole sibling list of a spawn spread over
     /// hosts, for the daemons of the hosts its copies run on
     case setSiblings
+    /// `GroupRequest` raw value, then its fields -> as that case documents.
+    /// Dynamic groups live in the master's daemon (the group server);
+    /// other hosts' daemons forward these there.
+    case group
+    /// `MailboxRequest` raw value, then its fields -> as that case
+    /// documents. The mailbox lives in the master's daemon.
+    case mailbox
+}
+
+/// The group server's requests (inside `DaemonOperation.group`). Every
+/// reply starts with a code: >= 0 is the answer, < 0 a PVM error.
+public enum GroupRequest: Int32, Sendable, CaseIterable {
+    /// name -> instance, then (added by the task's own daemon) spans-hosts
+    /// flag, daemon pid, descriptor of the host's barrier segment (-1: none)
+    case join = 1
+    /// name -> code
+    case leave
+    /// name -> size
+    case size
+    /// name, instance -> tid
+    case tid
+    /// name, tid -> instance
+    case instance
+    /// name, size (-1: current) -> size, then the roster (tids by instance,
+    /// 0 for a free instance). Answered once `size` members have called it.
+    case freeze
+    /// name -> size, frozen flag, roster
+    case roster
+    /// name, count (-1: current size) -> code, once `count` members arrived.
+    /// The path for groups whose members span hosts.
+    case barrier
+    /// name, host tid -> code, coordinator tid (lowest instance on that
+    /// host), members on that host, hosts with members
+    case hostInfo
+    /// (none) -> code, text (every group, for pvm_gsdump)
+    case dump
+    /// name, generation, arrivals: a host daemon hands over the arrivals
+    /// of its shared-memory barrier when the group comes to span hosts
+    /// (daemon to master only) -> code
+    case proxyArrivals
+}
+
+/// The mailbox's requests (inside `DaemonOperation.mailbox`). Every reply
+/// starts with a code: >= 0 is the answer, < 0 a PVM error. A message
+/// travels as the rest of the body (no length in front), as it was packed:
+/// encoding and data signature beside it, so that a get gives back the
+/// buffer that was put. Flags are `MailboxFlags` (an index may ride above
+/// the flag bits, PvmMboxDirectIndex).
+public enum MailboxRequest: Int32, Sendable, CaseIterable {
+    /// name, flags, encoding, data signature, then the message bytes ->
+    /// index stored at (PvmDenied: another task's entry, not overwritable)
+    case put = 1
+    /// name, index, flags -> index found, then owner tid (0: a persistent
+    /// entry whose owner exited), flags, encoding, data signature, then the
+    /// message bytes. PvmMboxWaitForInfo: answered once such an entry
+    /// exists (PvmNoTask to a waiter that exits first).
+    case get
+    /// name, index, flags -> index deleted
+    case delete
+    /// pattern (`*` any run, `?` one character; "" all) -> code, count, then
+    /// per class (by name): name, indices[], owners[], flags[]
+    case list
+    /// name ("" every class), index (-1 every index) -> how many orphaned
+    /// persistent entries were removed (console `reset info`)
+    case removeOrphans
 }
 
 /// Daemon-to-daemon operations (context `SystemContext.hosts`). The
@@ -75,6 +140,14 @@ public enum HostOperation: Int32, Sendable, CaseIterable {
     case halt
     /// master -> slave: you were deleted (or the master is leaving): stop
     case leave
+    /// slave -> master: a task of this host is gone (groups, mailbox)
+    case taskExited
+    /// master -> host: group `name` now spans hosts: its barrier goes
+    /// through the master from now on
+    case groupSpans
+    /// master -> host: name, generation, code: release the shared-memory
+    /// barrier waiters whose arrivals the host handed over
+    case groupRelease
 }
 
 /// One host of the virtual machine as every daemon knows it.

@@ -91,6 +91,9 @@ public final class Daemon {
     var remoteWatches: [Watch] = []
     public var hostDefaults = HostOptions()
     var spawnCursor = 0
+    // Groups (Groups.swift): the server's records (master), this host's barrier segments.
+    var groups: [String: GroupRecord] = [:]
+    var localGroups: [String: LocalGroup] = [:]
     var nextTick: UInt64 = 0
     var lastHeartbeat: UInt64 = 0
 
@@ -423,7 +426,9 @@ public final class Daemon {
         case .setNoReset:
             tasks[client.tid]?.noReset = try r.int() != 0
             reply(client, code, code: 0)
-        case .spawn, .signal, .tasks, .pstat, .notify, .reset, .addHosts, .deleteHosts, .clock, .setSiblings:
+        case .group:
+            try performGroup(client, r)
+        case .spawn, .signal, .tasks, .pstat, .notify, .reset, .addHosts, .deleteHosts, .clock, .setSiblings, .mailbox:
             let id = client.id
             try performForHost(op, requester: client.tid, r, fromThisHost: true) { [weak self] w in
                 guard let self, let c = self.clients[id] else { return }
@@ -554,6 +559,18 @@ public final class Daemon {
         case .setSiblings:
             releaseSiblings(try r.ints())
             respond(ControlWriter())
+        case .group:
+            if isMaster {
+                try serveGroup(r, requester: requester, respond)
+            } else {
+                forwardPassingReply(.group, ControlWriter(raw: r.rest()), toHost: 1, requester: requester, failure: .sysErr, respond)
+            }
+        case .mailbox:
+            if isMaster {
+                try serveMailbox(r, requester: requester, respond)
+            } else {
+                forwardPassingReply(.mailbox, ControlWriter(raw: r.rest()), toHost: 1, requester: requester, failure: .sysErr, respond)
+            }
         case .lookup:
             // From another host's daemon: this host's task's TCP listener.
             let t = try r.int()
@@ -762,6 +779,8 @@ public final class Daemon {
             return false
         }
         for w in fired { sendNotify(w.watcher, tag: w.tag, body: [t]) }
+        groupTaskGone(t)
+        if isMaster { mailboxTaskGone(t) }
     }
 
     func sendNotify(_ watcher: Int32, tag: Int32, body: [Int32]) {

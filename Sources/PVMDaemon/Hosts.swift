@@ -462,6 +462,12 @@ extension Daemon {
             }
             // Watches that tasks of the lost host placed here are void.
             watches.removeAll { TaskID($0.watcher).hostNumber == h }
+            // Its tasks leave their groups and lose their mailbox entries.
+            if isMaster {
+                let gone = Set(groups.values.flatMap { $0.members }.filter { $0 != 0 && TaskID($0).hostNumber == h })
+                for t in gone.sorted() { serverTaskGone(t) }
+                mailboxHostGone(h)
+            }
         }
         guard !added.isEmpty else { return }
         let addedTids = added.map { TaskID(host: $0, local: 0).rawValue }
@@ -558,6 +564,19 @@ extension Daemon {
         case .leave:
             log.info("this host was deleted from the virtual machine; stopping")
             halting = true
+        case .taskExited:
+            guard isMaster else { return }
+            let t = try r.int()
+            guard TaskID(t).hostNumber == TaskID(header.source).hostNumber else { throw PVMError(.badMsg, "host reported another host's task") }
+            serverTaskGone(t)
+            mailboxTaskGone(t)
+        case .groupSpans:
+            guard !isMaster else { return }
+            markSpanning(try r.string())
+        case .groupRelease:
+            guard !isMaster else { return }
+            let name = try r.string(), generation = try r.int(), code = try r.int()
+            releaseLocalBarrier(name, generation: generation, code: code)
         case .join, .welcome:
             throw PVMError(.badMsg, "\(op) on an established link")
         }

@@ -1265,7 +1265,6 @@ final class CLibraryGroupTests: CLibraryTestCase {
     /// gather, scatter, getinst/gettid/gsize, the error codes, lvgroup,
     /// freezegroup.
     func testCLibraryGroups() throws {
-        if library == .ours { throw XCTSkip("groups come with the groups issue: until then libpvm3 returns PvmNotImpl for them") }
         guard harness.hasGroupLibrary else {
             throw CLibraryHarness.SetupError(description: "libgpvm3.so is not built: \(CLibraryHarness.builtGroupLibrary.path)")
         }
@@ -1326,7 +1325,6 @@ final class CLibraryServicesTests: CLibraryTestCase {
     /// addmhf/delmhf: first id 9, PvmExists, handlers consume messages
     /// during receives, PvmNotFound/PvmBadParam from delmhf.
     func testCLibraryMessageHandlers() throws {
-        if library == .ours { throw XCTSkip("message handlers come with the groups issue: until then libpvm3 returns PvmNotImpl for them") }
         let run = try buildAndRun("handlers")
         assertOutput(run, CLibraryExpected.handlers)
         assertStderr(run, "")

@@ -1,0 +1,510 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PVMControl
+import PVMEncoding
+import PVMSystem
+import PVMTransport
+
+/// This task's membership of one dynamic group.
+final class GroupMembership {
+    let name: String
+    let instance: Int32
+    /// The group's shared-memory barrier on this host (nil: none, every
+    /// barrier goes to the group server).
+    let segment: GroupBarrierSegment?
+    let barrier: GroupBarrier?
+    /// The group spans hosts: barriers go to the group server.
+    var spansHosts: Bool
+    init(name: String, instance: Int32, segment: GroupBarrierSegment?, spansHosts: Bool) {
+        self.name = name
+        self.instance = instance
+        self.segment = segment
+        self.barrier = segment?.barrier
+        self.spansHosts = spansHosts
+    }
+}
+
+/// A group's roster as the group server gave it: tids by instance (0: a
+/// free instance).
+struct GroupRoster {
+    var tids: [Int32]
+    var frozen: Bool
+    var members: [(instance: Int32, tid: Int32)] {
+        tids.enumerated().compactMap { $0.element != 0 ? (Int32($0.offset), $0.element) : nil }
+    }
+}
+
+/// What a reduce combines: `y` into `x`, `count` items.
+public typealias ReduceCombine = (_ x: UnsafeMutableRawPointer, _ y: UnsafeRawPointer, _ count: Int) throws(PVMError) -> Void
+
+/// A type the typed `reduce` takes: sums and products wrap for integers
+/// (as PVM's C operators do), never trap.
+public protocol PVMReducible: PVMScalar, Comparable {
+    static func reduceSum(_ a: Self, _ b: Self) -> Self
+    static func reduceProduct(_ a: Self, _ b: Self) -> Self
+}
+extension PVMReducible where Self: FixedWidthInteger {
+    public static func reduceSum(_ a: Self, _ b: Self) -> Self { a &+ b }
+    public static func reduceProduct(_ a: Self, _ b: Self) -> Self { a &* b }
+}
+extension PVMReducible where Self: BinaryFloatingPoint {
+    public static func reduceSum(_ a: Self, _ b: Self) -> Self { a + b }
+    public static func reduceProduct(_ a: Self, _ b: Self) -> Self { a * b }
+}
+extension Int8: PVMReducible {}
+extension Int16: PVMReducible {}
+extension Int32: PVMReducible {}
+extension Int: PVMReducible {}
+extension UInt16: PVMReducible {}
+extension UInt32: PVMReducible {}
+extension UInt: PVMReducible {}
+extension Float: PVMReducible {}
+extension Double: PVMReducible {}
+
+/// PVM's predefined reduce operations, for the typed Swift API.
+public enum ReduceOperation: Sendable {
+    case max, min, sum, product
+}
+
+// MARK: Dynamic groups (PVM semantics, for the C library and the Swift API)
+
+extension VirtualMachine {
+    func groupRequest(_ request: GroupRequest, _ name: String, _ fill: (inout ControlWriter) -> Void = { _ in }) throws(PVMError) -> ControlReader {
+        guard !name.isEmpty else { throw PVMError(.nullGroup, "no group name") }
+        var w = ControlWriter()
+        w.int(request.rawValue)
+        w.string(name)
+        fill(&w)
+        return try self.request(.group, w)
+    }
+
+    /// A reply's leading code, thrown when negative.
+    static func code(_ r: inout ControlReader, _ what: @autoclosure () -> String) throws(PVMError) -> Int32 {
+        let c = try r.int()
+        if c < 0 { throw PVMError(code: c, detail: what()) }
+        return c
+    }
+
+    /// Joins `group` (created on first join); returns this task's instance
+    /// number, the lowest free one (pvm_joingroup).
+    public func joinGroup(_ group: String) throws(PVMError) -> Int32 {
+        var r = try groupRequest(.join, group)
+        let instance = try Self.code(&r, "joining \(group)")
+        let spans = try r.int() != 0
+        let daemonPid = try r.int()
+        let fd = try r.int()
+        var segment: GroupBarrierSegment? = nil
+        if fd >= 0 {
+            // The daemon's segment, opened through /proc (same user: the
+            // daemon's socket was checked with SO_PEERCRED both ways).
+            let own = open("/proc/\(daemonPid)/fd/\(fd)", O_RDWR | O_CLOEXEC)
+            if own >= 0 {
+                do { segment = try GroupBarrierSegment(mapping: OwnedDescriptor(taking: own)) } catch {
+                    warn("group \(group): cannot map its barrier segment (\(error)); barriers go through the group server")
+                }
+            }
+        }
+        groupMemberships[group] = GroupMembership(name: group, instance: instance, segment: segment, spansHosts: spans || segment == nil)
+        lastGroup = nil
+        return instance
+    }
+
+    /// Leaves `group` (pvm_lvgroup); its instance number is free again.
+    public func leaveGroup(_ group: String) throws(PVMError) {
+        var r = try groupRequest(.leave, group)
+        _ = try Self.code(&r, "leaving \(group)")
+        groupMemberships.removeValue(forKey: group)
+        frozenRosters.removeValue(forKey: group)
+        lastGroup = nil
+    }
+
+    /// The number of members of `group` (pvm_gsize).
+    public func groupSize(_ group: String) throws(PVMError) -> Int32 {
+        if let roster = frozenRosters[group] { return Int32(roster.members.count) }
+        var r = try groupRequest(.size, group)
+        return try Self.code(&r, "size of \(group)")
+    }
+
+    /// The task of instance `instance` of `group` (pvm_gettid).
+    public func groupTid(_ group: String, instance: Int32) throws(PVMError) -> Int32 {
+        if let roster = frozenRosters[group] {
+            guard instance >= 0, Int(instance) < roster.tids.count, roster.tids[Int(instance)] != 0 else {
+                throw PVMError(.noInst, "instance \(instance) of \(group)")
+            }
+            return roster.tids[Int(instance)]
+        }
+        var r = try groupRequest(.tid, group) { $0.int(instance) }
+        return try Self.code(&r, "instance \(instance) of \(group)")
+    }
+
+    /// The instance number of `tid` in `group` (pvm_getinst).
+    public func groupInstance(_ group: String, tid t: Int32) throws(PVMError) -> Int32 {
+        if let roster = frozenRosters[group] {
+            guard let i = roster.tids.firstIndex(of: t), t != 0 else { throw PVMError(.notInGroup, "\(TaskID(t)) in \(group)") }
+            return Int32(i)
+        }
+        var r = try groupRequest(.instance, group) { $0.int(t) }
+        return try Self.code(&r, "\(TaskID(t)) in \(group)")
+    }
+
+    /// Makes `group` static once `size` members (-1: as many as it has now)
+    /// have called this; returns the size (pvm_freezegroup). The roster is
+    /// then kept here, so gettid, getinst, gsize and the collectives need
+    /// no request.
+    public func freezeGroup(_ group: String, size: Int32 = -1) throws(PVMError) -> Int32 {
+        guard size >= -1 else { throw PVMError(.badParam, "size \(size)") }
+        var r = try groupRequest(.freeze, group) { $0.int(size) }
+        let n = try Self.code(&r, "freezing \(group)")
+        frozenRosters[group] = GroupRoster(tids: try r.ints(), frozen: true)
+        return n
+    }
+
+    /// The roster of `group`: kept once frozen, else asked for.
+    func roster(_ group: String) throws(PVMError) -> GroupRoster {
+        if let roster = frozenRosters[group] { return roster }
+        var r = try groupRequest(.roster, group)
+        _ = try Self.code(&r, "roster of \(group)")
+        let frozen = try r.int() != 0
+        let roster = GroupRoster(tids: try r.ints(), frozen: frozen)
+        if frozen { frozenRosters[group] = roster }
+        return roster
+    }
+
+    // MARK: Barrier
+
+    /// Waits until `count` members of `group` (-1: all it has) have called
+    /// it (pvm_barrier). Members on one host meet in shared memory, with no
+    /// daemon and no message; a group that spans hosts meets at the group
+    /// server. A member that exits during the barrier fails it (PvmNoTask)
+    /// for the others instead of leaving them waiting.
+    public func barrier(_ group: String, count: Int32 = -1) throws(PVMError) {
+        guard count == -1 || count >= 1 else { throw PVMError(.badParam, "count \(count)") }
+        let g: GroupMembership
+        if _fastPath(lastGroup != nil && lastGroupName == group) { g = lastGroup.unsafelyUnwrapped } else {
+            guard !group.isEmpty else { throw PVMError(.nullGroup, "no group name") }
+            guard let m = groupMemberships[group] else { return try serverBarrier(group, count) }
+            lastGroup = m
+            lastGroupName = group
+            g = m
+        }
+        try checkDaemon()
+        if _fastPath(!g.spansHosts), let b = g.barrier {
+            let members = b.localMembers
+            let n = count == -1 ? members : count
+            let spin = Int(members) <= hostCPUs ? barrierSpinNanoseconds : 0
+            let outcome = try b.arrive(count: n, spinNanoseconds: spin) { () throws(PVMError) in
+                try pollOnce()
+                try checkDaemon()
+            }
+            switch outcome {
+            case .done: return
+            case .broken: throw PVMError(.noTask, "a member of \(group) exited during the barrier")
+            case .remote: g.spansHosts = true
+            }
+        }
+        try serverBarrier(group, count)
+    }
+
+    func serverBarrier(_ group: String, _ count: Int32) throws(PVMError) {
+        var r = try groupRequest(.barrier, group) { $0.int(count) }
+        _ = try Self.code(&r, "barrier of \(group)")
+    }
+
+    // MARK: Broadcast, reduce, gather, scatter
+
+    /// Sends the active send buffer to every member of `group` but this
+    /// task (pvm_bcast). The receivers take it with an ordinary receive.
+    public func broadcast(group: String, tag: Int32) throws(PVMError) {
+        guard tag >= 0 else { throw PVMError(.badParam, "message tag \(tag)") }
+        guard sendBuffer != 0 else { throw PVMError(.noBuf, "no active send buffer") }
+        let others = try roster(group).tids.filter { $0 != 0 && $0 != tid.rawValue }
+        guard !others.isEmpty else { throw PVMError(.noInst, "\(group) has no member but this task") }
+        try multicast(to: others, tag: tag)
+    }
+
+    /// The members in instance order, this task's place and the root's.
+    func collectivePlaces(_ group: String, root: Int32) throws(PVMError) -> (members: [(instance: Int32, tid: Int32)], me: Int, root: Int) {
+        let members = try roster(group).members
+        guard let me = members.firstIndex(where: { $0.tid == tid.rawValue }) else {
+            throw PVMError(.notInGroup, "\(tid) is not in \(group)")
+        }
+        guard let r = members.firstIndex(where: { $0.instance == root }) else { throw PVMError(.noInst, "root instance \(root) of \(group)") }
+        return (members, me, r)
+    }
+
+    /// Element-wise reduction of `count` items of PVM type `type` at `data`
+    /// over every member of `group`, into the root's `data` (pvm_reduce).
+    /// A binomial tree: each task combines what its children send and
+    /// sends one message to its parent, so the root receives log2(n)
+    /// messages, not n - 1. Other members' `data` is left as it was.
+    public func reduce(_ combine: ReduceCombine, data: UnsafeMutableRawPointer, count: Int, type: Int32,
+                       tag: Int32, group: String, root: Int32) throws(PVMError) {
+        guard count >= 0, tag >= 0, type != 0 else { throw PVMError(.badParam, "count \(count), tag \(tag), type \(type)") }
+        let size = try Self.itemSize(type)
+        let (members, me, rootPlace) = try collectivePlaces(group, root: root)
+        let n = members.count
+        let rank = (me - rootPlace + n) % n
+        let bytes = count * size
+        // Non-roots combine into a copy; the root into `data` itself.
+        let accumulator = rank == 0 ? data : UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 16)
+        defer { if rank != 0 { accumulator.deallocate() } }
+        if rank != 0 && bytes > 0 { accumulator.copyMemory(from: data, byteCount: bytes) }
+        let incoming = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 16)
+        defer { incoming.deallocate() }
+        var mask = 1
+        while mask < n {
+            if rank & mask != 0 {
+                let parent = members[(rank - mask + rootPlace) % n].tid
+                try collectiveSend(accumulator, count: count, type: type, to: parent, tag: tag)
+                return
+            }
+            if rank + mask < n {
+                let child = members[(rank + mask + rootPlace) % n].tid
+                try collectiveReceive(into: incoming, count: count, type: type, from: child, tag: tag)
+                try combine(accumulator, incoming, count)
+            }
+            mask <<= 1
+        }
+    }
+
+    /// The root collects `count` items of `type` from every member, each
+    /// at offset instance * count in `result` (pvm_gather).
+    public func gather(into result: UnsafeMutableRawPointer?, data: UnsafeRawPointer?, count: Int, type: Int32,
+                       tag: Int32, group: String, root: Int32) throws(PVMError) {
+        guard count >= 0, tag >= 0 else { throw PVMError(.badParam, "count \(count), tag \(tag)") }
+        let size = try Self.itemSize(type)
+        let (members, me, rootPlace) = try collectivePlaces(group, root: root)
+        guard let data = data ?? (count == 0 ? UnsafeRawPointer(bitPattern: 8) : nil) else { throw PVMError(.badParam, "no data") }
+        if me != rootPlace {
+            try collectiveSend(data, count: count, type: type, to: members[rootPlace].tid, tag: tag)
+            return
+        }
+        guard let result else { throw PVMError(.badParam, "no result array at the root") }
+        for m in members {
+            let slot = result + Int(m.instance) * count * size
+            if m.tid == tid.rawValue { slot.copyMemory(from: data, byteCount: count * size); continue }
+            try collectiveReceive(into: slot, count: count, type: type, from: m.tid, tag: tag)
+        }
+    }
+
+    /// The root sends `count` items of `type` to every member (itself
+    /// included) from offset instance * count of `data` (pvm_scatter).
+    public func scatter(into result: UnsafeMutableRawPointer?, data: UnsafeRawPointer?, count: Int, type: Int32,
+                        tag: Int32, group: String, root: Int32) throws(PVMError) {
+        guard count >= 0, tag >= 0 else { throw PVMError(.badParam, "count \(count), tag \(tag)") }
+        let size = try Self.itemSize(type)
+        let (members, me, rootPlace) = try collectivePlaces(group, root: root)
+        guard let result = result ?? (count == 0 ? UnsafeMutableRawPointer(bitPattern: 8) : nil) else { throw PVMError(.badParam, "no result array") }
+        if me != rootPlace {
+            try collectiveReceive(into: result, count: count, type: type, from: members[rootPlace].tid, tag: tag)
+            return
+        }
+        guard let data else { throw PVMError(.badParam, "no data at the root") }
+        for m in members {
+            let slot = data + Int(m.instance) * count * size
+            if m.tid == tid.rawValue { result.copyMemory(from: slot, byteCount: count * size); continue }
+            try collectiveSend(slot, count: count, type: type, to: m.tid, tag: tag)
+        }
+    }
+
+    /// Sends typed items in the current context without touching the
+    /// active send buffer: raw to a task of this host, PvmDataDefault
+    /// (converted) to another host's.
+    func collectiveSend(_ data: UnsafeRawPointer, count: Int, type: Int32, to dst: Int32, tag: Int32) throws(PVMError) {
+        let b = collectiveBuffer
+        b.reset(encoding: TaskID(dst).hostNumber == hostNumber ? .raw : .default)
+        try Self.pack(b, data, count: count, type: type)
+        try checkDaemon()
+        try transmit(b, to: dst, tag: tag)
+    }
+
+    /// Receives typed items from `src` with `tag` in the current context,
+    /// leaving the active receive buffer as it was.
+    func collectiveReceive(into data: UnsafeMutableRawPointer, count: Int, type: Int32, from src: Int32, tag: Int32) throws(PVMError) {
+        let keep = receiveBuffer
+        receiveBuffer = 0
+        defer { receiveBuffer = keep }
+        let id = try receive(from: src, tag: tag, timeoutNanoseconds: nil)
+        defer { release(Int(id)) }
+        do {
+            try withObject(Int(id)) { b throws(PVMError) in try Self.unpack(b, data, count: count, type: type) }
+        } catch {
+            throw PVMError(.mismatch, "the message from \(TaskID(src)) does not hold \(count) items of type \(type)")
+        }
+    }
+
+    static func pack(_ b: MessageBuffer, _ data: UnsafeRawPointer, count: Int, type: Int32) throws(PVMError) {
+        switch type {
+        case 1: try b.pack(data.assumingMemoryBound(to: Int8.self), count: count)
+        case 2: try b.pack(data.assumingMemoryBound(to: Int16.self), count: count)
+        case 3: try b.pack(data.assumingMemoryBound(to: Int32.self), count: count)
+        case 4: try b.pack(data.assumingMemoryBound(to: Float.self), count: count)
+        case 5: try b.packComplex(data.assumingMemoryBound(to: Float.self), count: count)
+        case 6: try b.pack(data.assumingMemoryBound(to: Double.self), count: count)
+        case 7: try b.packComplex(data.assumingMemoryBound(to: Double.self), count: count)
+        case 8: try b.pack(data.assumingMemoryBound(to: Int.self), count: count)
+        case 9: try b.pack(data.assumingMemoryBound(to: UInt16.self), count: count)
+        case 10: try b.pack(data.assumingMemoryBound(to: UInt32.self), count: count)
+        case 11: try b.pack(data.assumingMemoryBound(to: UInt.self), count: count)
+        default: throw PVMError(.badParam, "data type \(type)")
+        }
+    }
+
+    static func unpack(_ b: MessageBuffer, _ data: UnsafeMutableRawPointer, count: Int, type: Int32) throws(PVMError) {
+        switch type {
+        case 1: try b.unpack(into: data.assumingMemoryBound(to: Int8.self), count: count)
+        case 2: try b.unpack(into: data.assumingMemoryBound(to: Int16.self), count: count)
+        case 3: try b.unpack(into: data.assumingMemoryBound(to: Int32.self), count: count)
+        case 4: try b.unpack(into: data.assumingMemoryBound(to: Float.self), count: count)
+        case 5: try b.unpackComplex(into: data.assumingMemoryBound(to: Float.self), count: count)
+        case 6: try b.unpack(into: data.assumingMemoryBound(to: Double.self), count: count)
+        case 7: try b.unpackComplex(into: data.assumingMemoryBound(to: Double.self), count: count)
+        case 8: try b.unpack(into: data.assumingMemoryBound(to: Int.self), count: count)
+        case 9: try b.unpack(into: data.assumingMemoryBound(to: UInt16.self), count: count)
+        case 10: try b.unpack(into: data.assumingMemoryBound(to: UInt32.self), count: count)
+        case 11: try b.unpack(into: data.assumingMemoryBound(to: UInt.self), count: count)
+        default: throw PVMError(.badParam, "data type \(type)")
+        }
+    }
+
+    // MARK: Where the members are
+
+    /// For host `hostTid`: the coordinator (its member of lowest instance,
+    /// 0 if none), its number of members, and how many hosts have members
+    /// (pvm_grphostinfo).
+    public func groupHostInfo(_ group: String, host hostTid: Int32) throws(PVMError) -> (coordinator: Int32, members: Int32, hosts: Int32) {
+        var r = try groupRequest(.hostInfo, group) { $0.int(hostTid) }
+        _ = try Self.code(&r, "hosts of \(group)")
+        return (try r.int(), try r.int(), try r.int())
+    }
+
+    /// Per host with members, in host order: its coordinator and its
+    /// number of members (pvm_grpvhostinfo).
+    public func groupHosts(_ group: String) throws(PVMError) -> [(host: Int32, coordinator: Int32, members: Int32)] {
+        var byHost: [Int32: (coordinator: Int32, members: Int32)] = [:]
+        for m in try roster(group).members {
+            let h = TaskID(m.tid).hostNumber
+            let e = byHost[h]
+            byHost[h] = (e?.coordinator ?? m.tid, (e?.members ?? 0) + 1)
+        }
+        return byHost.keys.sorted().map { ($0, byHost[$0]!.coordinator, byHost[$0]!.members) }
+    }
+
+    /// Every group and its members, as the group server tells it (pvm_gsdump).
+    public func groupDump() throws(PVMError) -> String {
+        var w = ControlWriter()
+        w.int(GroupRequest.dump.rawValue)
+        var r = try request(.group, w)
+        _ = try Self.code(&r, "group dump")
+        return try r.string()
+    }
+}
+
+// MARK: The typed Swift API
+
+extension VirtualMachine {
+    /// Reduces `values` over every member of `group` with `operation`; on
+    /// the root (`root` is an instance number) `values` holds the result.
+    ///
+    /// ```swift
+    /// var partial = [localSum]
+    /// try vm.reduce(.sum, &partial, group: "workers", root: 0, tag: 7)
+    /// if try vm.groupInstance("workers", tid: vm.myTid.rawValue) == 0 { print(partial[0]) }
+    /// ```
+    public func reduce<T: PVMReducible>(_ operation: ReduceOperation, _ values: inout [T],
+                                                            group: String, root: Int32, tag: MessageTag) throws(PVMError) {
+        let type = try Self.pvmType(T.self)
+        let count = values.count
+        let combine: ReduceCombine = { x, y, n in
+            let a = x.assumingMemoryBound(to: T.self), b = y.assumingMemoryBound(to: T.self)
+            switch operation {
+            case .max: for i in 0..<n where b[i] > a[i] { a[i] = b[i] }
+            case .min: for i in 0..<n where b[i] < a[i] { a[i] = b[i] }
+            case .sum: for i in 0..<n { a[i] = T.reduceSum(a[i], b[i]) }
+            case .product: for i in 0..<n { a[i] = T.reduceProduct(a[i], b[i]) }
+            }
+        }
+        let work = UnsafeMutableBufferPointer<T>.allocate(capacity: max(count, 1))
+        defer { work.deallocate() }
+        _ = work.initialize(from: values)
+        try reduce(combine, data: UnsafeMutableRawPointer(work.baseAddress!), count: count, type: type,
+                   tag: tag.rawValue, group: group, root: root)
+        values = Array(work.prefix(count))
+    }
+
+    /// The root gathers `values` (the same count from every member) into
+    /// one array in instance order; nil on the other members.
+    ///
+    /// ```swift
+    /// let all = try vm.gather([Double(rank)], group: "workers", root: 0, tag: 8)
+    /// ```
+    public func gather<T: PVMScalar>(_ values: [T], group: String, root: Int32, tag: MessageTag) throws(PVMError) -> [T]? {
+        let type = try Self.pvmType(T.self)
+        let roster = try roster(group)
+        let isRoot = roster.tids.indices.contains(Int(root)) && roster.tids[Int(root)] == tid.rawValue
+        let total = isRoot ? roster.tids.count * values.count : 0
+        let result = UnsafeMutableRawPointer.allocate(byteCount: max(total, 1) * MemoryLayout<T>.stride, alignment: 16)
+        defer { result.deallocate() }
+        result.initializeMemory(as: UInt8.self, repeating: 0, count: max(total, 1) * MemoryLayout<T>.stride)
+        let data = UnsafeMutableBufferPointer<T>.allocate(capacity: max(values.count, 1))
+        defer { data.deallocate() }
+        _ = data.initialize(from: values)
+        try gather(into: result, data: UnsafeRawPointer(data.baseAddress!), count: values.count, type: type,
+                   tag: tag.rawValue, group: group, root: root)
+        return isRoot ? Array(UnsafeBufferPointer(start: result.assumingMemoryBound(to: T.self), count: total)) : nil
+    }
+
+    /// The root hands `count` items to each member from `values` (in
+    /// instance order; ignored elsewhere); every member gets its part.
+    public func scatter<T: PVMScalar>(_ values: [T], count: Int, group: String, root: Int32, tag: MessageTag) throws(PVMError) -> [T] {
+        let type = try Self.pvmType(T.self)
+        let part = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<T>.stride, alignment: 16)
+        defer { part.deallocate() }
+        part.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1) * MemoryLayout<T>.stride)
+        let data = UnsafeMutableBufferPointer<T>.allocate(capacity: max(values.count, 1))
+        defer { data.deallocate() }
+        _ = data.initialize(from: values)
+        try scatter(into: part, data: UnsafeRawPointer(data.baseAddress!), count: count, type: type,
+                    tag: tag.rawValue, group: group, root: root)
+        return Array(UnsafeBufferPointer(start: part.assumingMemoryBound(to: T.self), count: count))
+    }
+
+    /// Sends `message` to every other member of `group`.
+    public func broadcast(_ message: Message, group: String, tag: MessageTag) throws(PVMError) {
+        let others = try roster(group).tids.filter { $0 != 0 && $0 != tid.rawValue }
+        guard !others.isEmpty else { throw PVMError(.noInst, "\(group) has no member but this task") }
+        try checkDaemon()
+        for t in others { try transmit(message.buffer, to: t, tag: tag.rawValue) }
+    }
+
+    static func pvmType<T: PVMScalar>(_ t: T.Type) throws(PVMError) -> Int32 {
+        switch t {
+        case is Int8.Type, is UInt8.Type: return 1
+        case is Int16.Type: return 2
+        case is Int32.Type: return 3
+        case is Float.Type: return 4
+        case is Double.Type: return 6
+        case is Int.Type: return 8
+        case is UInt16.Type: return 9
+        case is UInt32.Type: return 10
+        case is UInt.Type: return 11
+        default: throw PVMError(.badParam, "no PVM type for \(T.self)")
+        }
+    }
+}
+
+// MARK: For the C library's pvm_barrier
+
+extension VirtualMachine {
+    /// Is `name` the group of the latest barrier? (Compared as C strings,
+    /// so a loop of barriers makes no String.)
+    public func isLatestBarrierGroup(_ name: UnsafePointer<CChar>) -> Bool {
+        guard lastGroup != nil else { return false }
+        return lastGroupName.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.count == strlen(name) && memcmp(bytes.baseAddress!, name, bytes.count) == 0
+        } ?? false
+    }
+
+    public var latestBarrierGroupName: String { lastGroupName }
+}
