@@ -252,20 +252,30 @@ extension VirtualMachine {
         if rank != 0 && bytes > 0 { accumulator.copyMemory(from: data, byteCount: bytes) }
         let incoming = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 16)
         defer { incoming.deallocate() }
+        // A failure below (a member with another count, a refused type)
+        // travels up the tree with the partial result, so every task
+        // returns, the root with the error.
+        var failure: PVMError? = nil
         var mask = 1
         while mask < n {
             if rank & mask != 0 {
                 let parent = members[(rank - mask + rootPlace) % n].tid
-                try collectiveSend(accumulator, count: count, type: type, to: parent, tag: tag)
+                try collectiveSend(accumulator, count: count, type: type, to: parent, tag: tag, status: failure?.code ?? 0)
+                if let failure { throw failure }
                 return
             }
             if rank + mask < n {
                 let child = members[(rank + mask + rootPlace) % n].tid
-                try collectiveReceive(into: incoming, count: count, type: type, from: child, tag: tag)
-                try combine(accumulator, incoming, count)
+                do {
+                    try collectiveReceive(into: incoming, count: count, type: type, from: child, tag: tag)
+                    if failure == nil { try combine(accumulator, incoming, count) }
+                } catch {
+                    if failure == nil { failure = error }
+                }
             }
             mask <<= 1
         }
+        if let failure { throw failure }
     }
 
     /// The root collects `count` items of `type` from every member, each
@@ -281,11 +291,16 @@ extension VirtualMachine {
             return
         }
         guard let result else { throw PVMError(.badParam, "no result array at the root") }
+        var failure: PVMError? = nil
         for m in members {
             let slot = result + Int(m.instance) * count * size
             if m.tid == tid.rawValue { slot.copyMemory(from: data, byteCount: count * size); continue }
-            try collectiveReceive(into: slot, count: count, type: type, from: m.tid, tag: tag)
+            // Every member's message is taken, even after one failed.
+            do { try collectiveReceive(into: slot, count: count, type: type, from: m.tid, tag: tag) } catch {
+                if failure == nil { failure = error }
+            }
         }
+        if let failure { throw failure }
     }
 
     /// The root sends `count` items of `type` to every member (itself
@@ -310,27 +325,39 @@ extension VirtualMachine {
 
     /// Sends typed items in the current context without touching the
     /// active send buffer: raw to a task of this host, PvmDataDefault
-    /// (converted) to another host's.
-    func collectiveSend(_ data: UnsafeRawPointer, count: Int, type: Int32, to dst: Int32, tag: Int32) throws(PVMError) {
+    /// (converted) to another host's. The items follow a status (a
+    /// failure further down a tree) and their count and type, so a member
+    /// that disagrees is told apart from a short message.
+    func collectiveSend(_ data: UnsafeRawPointer, count: Int, type: Int32, to dst: Int32, tag: Int32, status: Int32 = 0) throws(PVMError) {
         let b = collectiveBuffer
         b.reset(encoding: TaskID(dst).hostNumber == hostNumber ? .raw : .default)
+        try b.pack(status)
+        try b.pack(Int32(truncatingIfNeeded: count))
+        try b.pack(type)
         try Self.pack(b, data, count: count, type: type)
         try checkDaemon()
         try transmit(b, to: dst, tag: tag)
     }
 
     /// Receives typed items from `src` with `tag` in the current context,
-    /// leaving the active receive buffer as it was.
+    /// leaving the active receive buffer as it was. A message of another
+    /// count or type is `PvmMismatch`; a failure reported from below is thrown.
     func collectiveReceive(into data: UnsafeMutableRawPointer, count: Int, type: Int32, from src: Int32, tag: Int32) throws(PVMError) {
         let keep = receiveBuffer
         receiveBuffer = 0
         defer { receiveBuffer = keep }
         let id = try receive(from: src, tag: tag, timeoutNanoseconds: nil)
         defer { release(Int(id)) }
-        do {
-            try withObject(Int(id)) { b throws(PVMError) in try Self.unpack(b, data, count: count, type: type) }
-        } catch {
-            throw PVMError(.mismatch, "the message from \(TaskID(src)) does not hold \(count) items of type \(type)")
+        try withObject(Int(id)) { b throws(PVMError) in
+            let header: (status: Int32, count: Int32, type: Int32)
+            do { header = (try b.unpack(Int32.self), try b.unpack(Int32.self), try b.unpack(Int32.self)) } catch {
+                throw PVMError(.mismatch, "the message from \(TaskID(src)) with tag \(tag) is not a collective's")
+            }
+            guard header.count == Int32(truncatingIfNeeded: count), header.type == type else {
+                throw PVMError(.mismatch, "\(TaskID(src)) has \(header.count) items of type \(header.type), this task \(count) of type \(type)")
+            }
+            try Self.unpack(b, data, count: count, type: type)
+            if header.status < 0 { throw PVMError(code: header.status, detail: "from below \(TaskID(src)) in the reduce tree") }
         }
     }
 

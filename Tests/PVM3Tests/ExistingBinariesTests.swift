@@ -21,9 +21,10 @@ final class CLibraryExistingBinariesTests: CLibraryTestCase {
     }
 
     /// Runs an example with its workers found on PVM_PATH.
-    func runExample(_ name: String, checkStatus: Bool = true, file: StaticString = #filePath, line: UInt = #line) throws -> CLibraryHarness.Run {
+    func runExample(_ name: String, checkStatus: Bool = true, stdin: String? = nil,
+                    file: StaticString = #filePath, line: UInt = #line) throws -> CLibraryHarness.Run {
         let run = try harness.run(try example(name), timeout: 30,
-                                  environment: ["PVM_PATH": "\(Self.examples):\(harness.bin.path)"])
+                                  environment: ["PVM_PATH": "\(Self.examples):\(harness.bin.path)"], stdin: stdin)
         XCTAssertFalse(run.timedOut, "\(name) timed out\n\(run)\n--- daemon log ---\n\(harness.daemonLog)", file: file, line: line)
         if checkStatus { XCTAssertEqual(run.status, 0, "\(name): \(run)", file: file, line: line) }
         return run
@@ -78,6 +79,15 @@ final class CLibraryExistingBinariesTests: CLibraryTestCase {
         let received = inherit.lines.filter { $0.contains("<-- received from") }
         XCTAssertEqual(received.count, 2, "\(inherit)")
         for line in received { XCTAssertTrue(line.contains("with context"), line) }
+    }
+
+    /// `gexample` (libgpvm3): joins a group, spawns copies of itself that
+    /// join it too, and computes a matrix norm and a product with
+    /// pvm_reduce (PvmSum, PvmProduct) over the group, after barriers.
+    func testCLibraryRunsDebiansGroupExample() throws {
+        let run = try runExample("gexample", stdin: "10\n4\n")
+        XCTAssertTrue(run.lines.contains { $0.contains("The 1-Norm is 55") }, "\(run)")
+        XCTAssertTrue(run.lines.contains { $0.contains("The product of column 1 is 3.6288e+06") }, "\(run)")
     }
 
     /// Every symbol that any of Debian's pvm-examples programs takes from
