@@ -46,6 +46,9 @@ extension VirtualMachine {
         return Self.firstHandlerID + Int32(handlers.count - 1)
     }
 
+    /// One past the highest handler id in use (or the first id when none is).
+    public var messageHandlerIDLimit: Int32 { Self.firstHandlerID + Int32(handlers.count) }
+
     /// Removes handler `id` (pvm_delmhf); an unknown id is `PvmNotFound`.
     public func deleteMessageHandler(_ id: Int32) throws(PVMError) {
         let i = Int(id - Self.firstHandlerID)

@@ -283,6 +283,7 @@ extension VirtualMachine {
                 var w = ControlWriter()
                 w.int(value)
                 _ = try request(.setNoReset, w)
+                try noResetChanged(to: value != 0, from: options[.noReset] != 0)  // pvm_getnoresets lists it (Mailbox.swift)
             }
         default: break
         }

@@ -269,6 +269,10 @@ public final class VirtualMachine {
         // Messages to the old task id are not this task's any more.
         for id in arrived { meta[Int(id)].inUse = false; freeIDs.append(id) }
         arrived.removeAll()
+        // Nor its groups (the daemon took the old id out of them).
+        groupMemberships.removeAll()
+        frozenRosters.removeAll()
+        lastGroup = nil
     }
 
     /// Is the daemon still there?

@@ -16,7 +16,11 @@ public func c_addmhf(_ source: Int32, _ tag: Int32, _ context: Int32,
 public func c_delmhf(_ id: Int32) -> Int32 {
     call("pvm_delmhf") { vm throws(PVMError) in
         guard id >= 0 else { throw PVMError(.badParam, "handler \(id)") }
-        try vm.deleteMessageHandler(id)
+        do throws(PVMError) { try vm.deleteMessageHandler(id) } catch {
+            // The original names the check that failed for an id past its table.
+            guard error.code == PVMError.Code.notFound.rawValue && id >= vm.messageHandlerIDLimit else { throw error }
+            return report("(mhid >= ndhandles) pvm_delmhf", code: error.code)
+        }
         return 0
     }
 }

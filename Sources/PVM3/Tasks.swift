@@ -267,14 +267,6 @@ public func c_tickle(_ narg: Int32, _ argv: UnsafeMutablePointer<Int32>?, _ nres
     }
 }
 
-@_cdecl("pvm_getnoresets")
-public func c_getnoresets(_ tids: UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>?, _ count: UnsafeMutablePointer<Int32>?) -> Int32 {
-    // Kept with the mailbox in PVM; until it lands here: no list, PvmNotImpl.
-    count?.pointee = 0
-    tids?.pointee = nil
-    return call("pvm_getnoresets") { _ throws(PVMError) in throw PVMError(.notImpl, "the list of tasks kept across reset") }
-}
-
 // MARK: Options and errors
 
 @_cdecl("pvm_setopt")

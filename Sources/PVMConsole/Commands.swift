@@ -104,13 +104,57 @@ extension Console {
         exitStatus = 0
     }
 
+    /// `reset` kills every task but the no-reset ones (this console among
+    /// them) and empties the mailbox of all but their entries; `reset info
+    /// [class [index]]` only removes orphaned persistent entries (all, a
+    /// class's, or one).
     func reset(_ av: [String]) {
         if av.count > 1 {
-            // No message mailbox yet, so no orphaned persistent entries to delete.
-            if av[1] != "info" { out.line("\"\(av[1])\" arg to reset not valid") }
+            guard av[1] == "info" else {
+                out.line("\"\(av[1])\" arg to reset not valid")
+                return
+            }
+            let name = av.count > 2 ? av[2] : ""
+            let index = av.count > 3 ? ConsoleWords.integer(av[3]) : -1
+            do { _ = try vm.removeOrphanedInfo(name, index: index) } catch { autoError("pvm_delinfo", error) }
             return
         }
         do { try vm.reset() } catch { autoError("pvm_reset", error) }
+    }
+
+    // MARK: The mailbox
+
+    /// `names [pattern]`: each matching mailbox class, then its entries
+    /// ("\tindex=%d owner=0x%x/%d flags=0x%x") and a blank line.
+    func names(_ av: [String]) {
+        let classes: [MailboxClass]
+        do { classes = try vm.mailboxClasses(matching: av.count > 1 ? av[1] : "") } catch {
+            autoError("pvm_getmboxinfo", error)
+            return
+        }
+        for c in classes {
+            out.line("<\(c.name)>:")
+            for e in c.entries {
+                let owner = e.owner.rawValue
+                out.line("\tindex=\(e.index) owner=0x\(String(UInt32(bitPattern: owner), radix: 16))/\(owner) flags=0x\(String(UInt32(bitPattern: e.flags.rawValue), radix: 16))")
+            }
+            out.line("")
+        }
+    }
+
+    /// `put name flags data`: the string `data` as an entry of class
+    /// `name` (flags a decimal number, as `atoi` reads it). Silent, also
+    /// when another task's entry is in the way.
+    func put(_ av: [String]) {
+        let message = Message()
+        do {
+            try message.pack(av[3])
+            _ = try vm.putInfo(av[1], message, flags: MailboxFlags(rawValue: ConsoleWords.integer(av[2])))
+        } catch where error.code == PVMError.Code.denied.rawValue {
+            return
+        } catch {
+            autoError("pvm_putinfo", error)
+        }
     }
 
     // MARK: Tasks

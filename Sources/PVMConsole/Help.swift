@@ -66,7 +66,6 @@ extension CommandSpec {
         ]),
         CommandSpec(name: "names", minWords: 1, maxWords: 2, summary: "List message mailbox names", details: [
             "Syntax:  names [ pattern ]",
-            "(The message mailbox is not implemented yet.)",
         ]),
         CommandSpec(name: "ps", minWords: 1, maxWords: 0, summary: "List tasks", details: [
             "Syntax:  ps [ -axhl ]",
@@ -97,7 +96,6 @@ extension CommandSpec {
         ]),
         CommandSpec(name: "put", minWords: 4, maxWords: 4, summary: "Add entry to message mailbox", details: [
             "Syntax:  put name flags data",
-            "(The message mailbox is not implemented yet.)",
         ]),
         CommandSpec(name: "quit", minWords: 1, maxWords: 1, summary: "Exit console", details: [
             "Syntax:  quit",

@@ -103,21 +103,30 @@ public enum GroupRequest: Int32, Sendable, CaseIterable {
 /// the flag bits, PvmMboxDirectIndex).
 public enum MailboxRequest: Int32, Sendable, CaseIterable {
     /// name, flags, encoding, data signature, then the message bytes ->
-    /// index stored at (PvmDenied: another task's entry, not overwritable)
+    /// index stored at. With multiInstance the lowest free index at or above
+    /// the direct index; else exactly the direct index, replacing an entry
+    /// there if the caller may (PvmDenied: another task's, not overwritable).
     case put = 1
-    /// name, index, flags -> index found, then owner tid (0: a persistent
-    /// entry whose owner exited), flags, encoding, data signature, then the
-    /// message bytes. PvmMboxWaitForInfo: answered once such an entry
-    /// exists (PvmNoTask to a waiter that exits first).
+    /// name, index, flags -> index found, then the tid that put it, owner
+    /// tid (0: a persistent entry whose owner exited), flags, encoding, data
+    /// signature, then the message bytes. firstAvailable: the first entry at
+    /// or above the index; readAndDelete: removed too; waitForInfo:
+    /// answered once such an entry exists (PvmNoTask to a waiter that exits
+    /// first).
     case get
-    /// name, index, flags -> index deleted
+    /// name, index, flags -> index deleted (exactly that index)
     case delete
-    /// pattern (`*` any run, `?` one character; "" all) -> code, count, then
-    /// per class (by name): name, indices[], owners[], flags[]
+    /// pattern (`*` any run of characters; it may match anywhere in a name,
+    /// as PVM 3.4's does; "" all) -> code, count, then per class (in the
+    /// order the classes were made): name, indices[], owners[], flags[]
     case list
     /// name ("" every class), index (-1 every index) -> how many orphaned
     /// persistent entries were removed (console `reset info`)
     case removeOrphans
+    /// name, index (-1: the lowest free), flags, encoding, data signature,
+    /// then the message bytes -> index; PvmDenied when the index is taken,
+    /// whoever holds it (PVM 3.3's pvm_insert and its PvmDupEntry)
+    case insert
 }
 
 /// Daemon-to-daemon operations (context `SystemContext.hosts`). The

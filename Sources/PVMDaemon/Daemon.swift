@@ -91,9 +91,13 @@ public final class Daemon {
     var remoteWatches: [Watch] = []
     public var hostDefaults = HostOptions()
     var spawnCursor = 0
+    /// The host number handed out last (Hosts.swift, allocateHostNumber).
+    var lastHostNumber: Int32 = 1
     // Groups (Groups.swift): the server's records (master), this host's barrier segments.
     var groups: [String: GroupRecord] = [:]
     var localGroups: [String: LocalGroup] = [:]
+    /// The message mailbox (Mailbox.swift; kept by the master only).
+    var mailbox = MailboxStore()
     var nextTick: UInt64 = 0
     var lastHeartbeat: UInt64 = 0
 
@@ -523,6 +527,7 @@ public final class Daemon {
         case .reset:
             for t in tasks.values where !t.noReset && t.tid != requester && t.pid > 0 { _ = kill(t.pid, SIGTERM) }
             if spread { for h in otherHosts { forward(.reset, ControlWriter(), toHost: h, requester: requester) { _ in } } }
+            if isMaster { mailboxReset(requester: requester) }
             var w = ControlWriter(); w.int(0); respond(w)
         case .addHosts:
             let specs = try r.strings()

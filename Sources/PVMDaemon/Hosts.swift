@@ -544,19 +544,33 @@ extension Daemon {
             let id = try r.int()
             let requester = try r.int()
             let rawOp = try r.int()
-            let payload = try r.raw()
+            // The request's body is the rest of the frame (no length of its
+            // own, so no limit but the frame's).
+            let payload = r.rest()
             let sourceHost = TaskID(header.source).hostNumber
-            guard let dop = DaemonOperation(rawValue: rawOp) else { throw PVMError(.badMsg, "unknown request \(rawOp)") }
-            try performForHost(dop, requester: requester, ControlReader(payload), fromThisHost: false) { [weak self] reply in
+            let respond: (ControlWriter) -> Void = { [weak self] reply in
                 guard let self else { return }
                 var w = ControlWriter()
                 w.int(id)
-                w.raw(reply.bytes)
+                w.append(reply)
                 self.sendHostFrame(.response, toHost: sourceHost, w)
+            }
+            guard let dop = DaemonOperation(rawValue: rawOp) else {
+                log.warning("host \(sourceHost) forwarded an unknown request \(rawOp); refused")
+                respond(Self.failure(.badMsg))
+                return
+            }
+            // A malformed forwarded request (a task's bad input, passed on)
+            // fails that request, not the link between the daemons.
+            do {
+                try performForHost(dop, requester: requester, ControlReader(payload), fromThisHost: false, respond)
+            } catch {
+                log.warning("bad \(dop) request forwarded by host \(sourceHost) for \(TaskID(requester)): \(error)")
+                respond(Self.failure(.badMsg))
             }
         case .response:
             let id = UInt32(bitPattern: try r.int())
-            let payload = try r.raw()
+            let payload = r.rest()
             pendingRequests.removeValue(forKey: id)?.completion(payload)
         case .halt:
             log.info("halt from host \(TaskID(header.source).hostNumber)")
@@ -594,7 +608,7 @@ extension Daemon {
         w.int(Int32(bitPattern: id))
         w.int(requester)
         w.int(op.rawValue)
-        w.raw(body.bytes)
+        w.append(body)
         if !sendHostFrame(.request, toHost: h, w) {
             pendingRequests.removeValue(forKey: id)?.completion(nil)
         }
@@ -731,9 +745,18 @@ extension Daemon {
         deliver(to: t, header: h, body: Array(text.utf8))
     }
 
+    /// The next free host number after the last one handed out (wrapping):
+    /// a host that left does not lend its number, and so its task ids, to
+    /// the next host at once, so a task still holding a link or a cached
+    /// route to one of the old host's tasks cannot reach a new task by it.
     func allocateHostNumber() -> Int32? {
-        for n in 2...TaskID.maxHost where hostTable[n] == nil && !starters.values.contains(where: { $0.hostNumber == n && !$0.finished }) {
-            return n
+        let span = Int(TaskID.maxHost) - 1
+        for step in 1...span {
+            let n = Int32((Int(lastHostNumber) - 2 + step) % span + 2)
+            if hostTable[n] == nil && !starters.values.contains(where: { $0.hostNumber == n && !$0.finished }) {
+                lastHostNumber = n
+                return n
+            }
         }
         return nil
     }

@@ -1316,7 +1316,6 @@ final class CLibraryServicesTests: CLibraryTestCase {
     /// putinfo/recvinfo/delinfo/getmboxinfo, insert/lookup/delete, and the
     /// rights of another task (PvmDenied).
     func testCLibraryMailbox() throws {
-        if library == .ours { throw XCTSkip("the mailbox comes with the groups issue: until then libpvm3 returns PvmNotImpl for it") }
         let run = try buildAndRun("mailbox", workers: ["worker"])
         assertOutput(run, CLibraryExpected.mailbox)
         assertStderr(run, "")

@@ -132,6 +132,306 @@ do {
     case "halt":
         try vm.halt()
         fail("pvm_halt returned")
+
+    // MARK: Group modes (GroupTests)
+
+    case "group-serve":
+        // A group member driven by its parent, one command at a time: each
+        // command (tag 100, a string "word arg ...") runs and is answered
+        // (tag 101) with an Int32 code (the call's result, or its negative
+        // PVM error) followed by what the command adds. Commands and replies
+        // always travel in context 0; the commands run in the context set
+        // by "context".
+        let parent = try vm.parent()
+        var work: Int32 = 0
+        // The values reduce-all contributes: item i of instance `inst`
+        // (GroupTests computes the same). Integers reach both ends of
+        // their range; floats are small multiples of 0.5, so sums and
+        // products are exact in any order.
+        func groupInteger<T: FixedWidthInteger>(_: T.Type, _ inst: Int, _ i: Int) -> T {
+            switch i % 5 {
+            case 4: return T.max - T(inst)
+            case 3: return T.min + T(inst)
+            default:
+                let v = (inst * 7 + i * 3) % 11 - 5
+                return T.isSigned ? T(v) : T(v + 6)
+            }
+        }
+        func groupReal<T: BinaryFloatingPoint>(_: T.Type, _ inst: Int, _ i: Int) -> T {
+            let m = (inst * 7 + i * 3) % 11 - 5
+            return m == 0 ? 1.5 : T(m) * 0.5
+        }
+        serving: while true {
+            _ = vm.setContext(0)
+            let command = try vm.receive(from: parent, tag: 100)
+            _ = vm.setContext(work)
+            let words = try command.unpackString().split(separator: " ").map(String.init)
+            let a = Array(words.dropFirst())
+            func int(_ k: Int) -> Int32 { Int32(a[k]) ?? -9999 }
+            func ints(from k: Int) -> [Int32] { a.dropFirst(k).map { Int32($0) ?? -9999 } }
+            let out = Message(encoding: .raw)
+            var code: Int32 = 0
+            var extra: [Int32] = []
+            var finish: Int32? = nil  // exit the process after replying: 0 with pvm_exit, 1 without
+            do {
+                switch words.first ?? "" {
+                case "join": code = try vm.joinGroup(a[0])
+                case "leave": try vm.leaveGroup(a[0])
+                case "size": code = try vm.groupSize(a[0])
+                case "tid": code = try vm.groupTid(a[0], instance: int(1))
+                case "inst": code = try vm.groupInstance(a[0], tid: int(1))
+                case "freeze": code = try vm.freezeGroup(a[0], size: int(1))
+                case "barrier": try vm.barrier(a[0], count: int(1))
+                case "bcast":
+                    // bcast G TAG VALUE: pvm_bcast of the active send buffer.
+                    _ = try vm.initSend(encoding: 0)
+                    var v = int(2)
+                    try vm.pack(&v, count: 1)
+                    try vm.broadcast(group: a[0], tag: int(1))
+                case "bcast-message":
+                    // bcast-message G TAG VALUE: the Swift API's broadcast.
+                    let m = Message()
+                    try m.pack(int(2))
+                    try vm.broadcast(m, group: a[0], tag: MessageTag(int(1)))
+                case "send":
+                    // send TAG VALUE COUNT: COUNT messages VALUE, VALUE+1, ... to the parent.
+                    for i in 0..<int(2) {
+                        let m = Message()
+                        try m.pack(int(1) + i)
+                        try vm.send(m, to: parent, tag: MessageTag(int(0)))
+                    }
+                case "sendto":
+                    // sendto TID TAG V...: one message of the Int32s V... to TID.
+                    let m = Message()
+                    for v in ints(from: 2) { try m.pack(v) }
+                    try vm.send(m, to: TaskID(int(0)), tag: MessageTag(int(1)))
+                case "recv":
+                    // recv TAG MS: the first Int32 of a message with TAG from
+                    // anyone, and its source; -1000 if none came within MS.
+                    if let r = try vm.receive(from: .any, tag: MessageTag(int(0)), timeout: .milliseconds(Int(int(1)))) {
+                        code = 0
+                        if r.byteCount >= 4 { code = try r.unpack(Int32.self) }
+                        extra = [r.source.rawValue]
+                    } else {
+                        code = -1000
+                    }
+                case "context":
+                    // context C: the commands that follow run in context C; the old one back.
+                    code = work
+                    work = int(0)
+                case "reduce-sum":
+                    // reduce-sum G ROOT TAG V...: typed Int32 sum; the array after.
+                    var v = ints(from: 3)
+                    try vm.reduce(.sum, &v, group: a[0], root: int(1), tag: MessageTag(int(2)))
+                    extra = v
+                case "gather":
+                    // gather G ROOT TAG V...: what the root collected (nothing elsewhere).
+                    extra = try vm.gather(ints(from: 3), group: a[0], root: int(1), tag: MessageTag(int(2))) ?? []
+                case "gather-double":
+                    // gather-double G ROOT TAG V...: as gather, in Doubles (+0.25 each).
+                    let v = ints(from: 3).map { Double($0) + 0.25 }
+                    let got = try vm.gather(v, group: a[0], root: int(1), tag: MessageTag(int(2))) ?? []
+                    try out.pack(got.count)
+                    try out.pack(got)
+                case "scatter":
+                    // scatter G ROOT TAG COUNT V...: this member's part.
+                    extra = try vm.scatter(ints(from: 4), count: Int(int(3)), group: a[0], root: int(1), tag: MessageTag(int(2)))
+                case "scatter-double":
+                    let part = try vm.scatter(ints(from: 4).map { Double($0) + 0.5 }, count: Int(int(3)), group: a[0], root: int(1),
+                                              tag: MessageTag(int(2)))
+                    try out.pack(part.count)
+                    try out.pack(part)
+                case "rounds":
+                    // rounds G ROUNDS COUNT FILE SLOTS: ROUNDS barriers of COUNT
+                    // in G. Before barrier k this member writes k into its
+                    // slot (its instance) of the shared FILE; after it, each
+                    // of the SLOTS (the members' instances, comma-separated)
+                    // must hold k (arrived) or k + 1 (arrived at the next
+                    // one), else the barrier let this member through early.
+                    // Extra: violations, the first one's round, slot and
+                    // value, and the time taken in µs.
+                    let g = a[0], rounds = Int(int(1)), count = int(2)
+                    let checked = a[4].split(separator: ",").compactMap { Int($0) }.filter { (0..<512).contains($0) }
+                    let slot = Int(try vm.groupInstance(g, tid: vm.myTid.rawValue))
+                    let fd = open(a[3], O_RDWR)
+                    let mapped = fd < 0 ? nil : mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                    if fd >= 0 { close(fd) }
+                    guard let map = mapped, Int(bitPattern: map) != -1 else { throw PVMError(.sysErr, "cannot map \(a[3])") }
+                    defer { munmap(map, 4096) }
+                    let slots = map.bindMemory(to: Int64.self, capacity: 512)
+                    var bad: [Int32] = [0, 0, 0, 0]
+                    var start = timespec(), end = timespec()
+                    clock_gettime(CLOCK_MONOTONIC, &start)
+                    for k in 1...max(rounds, 1) {
+                        // Now and then one member comes late.
+                        if (k &* 31 &+ slot &* 17) % 97 == 0 { usleep(500) }
+                        slots[slot] = Int64(k)
+                        try vm.barrier(g, count: count)
+                        for j in checked {
+                            let s = slots[j]
+                            if s < Int64(k) || s > Int64(k + 1) {
+                                if bad[0] == 0 { bad[1] = Int32(k); bad[2] = Int32(j); bad[3] = Int32(truncatingIfNeeded: s) }
+                                bad[0] += 1
+                            }
+                        }
+                    }
+                    clock_gettime(CLOCK_MONOTONIC, &end)
+                    extra = bad + [Int32((end.tv_sec - start.tv_sec) * 1_000_000 + (end.tv_nsec - start.tv_nsec) / 1000)]
+                case "reduce-all":
+                    // reduce-all G ROOT TAG COUNT: every operation on every
+                    // numeric type (typed API), COUNT items each, then an
+                    // XOR of UInt32s through a combine function of our own
+                    // (C-style API). Packs each array as it is after its
+                    // reduce, and the item count the combine function saw
+                    // (-1: never called).
+                    let g = a[0], root = int(1), count = Int(int(3))
+                    var tag = int(2)
+                    let inst = Int(try vm.groupInstance(g, tid: vm.myTid.rawValue))
+                    func each<T: PVMReducible>(_ make: (Int) -> T) throws {
+                        for op in [ReduceOperation.max, .min, .sum, .product] {
+                            var v = (0..<count).map(make)
+                            try vm.reduce(op, &v, group: g, root: root, tag: MessageTag(tag))
+                            tag += 1
+                            try out.pack(v)
+                        }
+                    }
+                    try each { groupInteger(Int8.self, inst, $0) }
+                    try each { groupInteger(Int16.self, inst, $0) }
+                    try each { groupInteger(Int32.self, inst, $0) }
+                    try each { groupInteger(Int.self, inst, $0) }
+                    try each { groupInteger(UInt16.self, inst, $0) }
+                    try each { groupInteger(UInt32.self, inst, $0) }
+                    try each { groupInteger(UInt.self, inst, $0) }
+                    try each { groupReal(Float.self, inst, $0) }
+                    try each { groupReal(Double.self, inst, $0) }
+                    var x = (0..<count).map { groupInteger(UInt32.self, inst, $0) }
+                    var seen = -1
+                    try x.withUnsafeMutableBytes { raw in
+                        try vm.reduce({ (p, q, n) throws(PVMError) in
+                            seen = n
+                            let l = p.assumingMemoryBound(to: UInt32.self), r = q.assumingMemoryBound(to: UInt32.self)
+                            for i in 0..<n { l[i] ^= r[i] }
+                        }, data: raw.baseAddress!, count: count, type: 10, tag: tag, group: g, root: root)
+                    }
+                    try out.pack(x)
+                    try out.pack(Int32(seen))
+                case "pid": code = getpid()
+                case "exit": finish = 0  // pvm_exit (without leaving its groups), then end
+                case "quit": finish = 1  // end the process with no pvm_exit at all
+                case "end": break serving
+                default: code = -9999
+                }
+            } catch let e as PVMError {
+                code = e.code
+            } catch {
+                code = -9998
+            }
+            let reply = Message(encoding: .raw)
+            try reply.pack(code)
+            try reply.pack(extra.count)
+            try reply.pack(extra)
+            try reply.pack(out.byteCount)
+            _ = vm.setContext(0)
+            try vm.send(reply, to: parent, tag: 101)
+            if out.byteCount > 0 {
+                // Typed results: a second message, packed as they came.
+                try vm.send(out, to: parent, tag: 102)
+            }
+            _ = vm.setContext(work)
+            if let finish {
+                // (A moment for the answer to be read before the link closes.)
+                if finish == 0 { try vm.exit() } else { usleep(50_000) }
+                exit(0)
+            }
+        }
+
+    // MARK: Mailbox modes (GroupMailboxTests)
+
+    case "mbox-put":
+        // A persistent and a plain entry, each holding our tid; then report
+        // their indices to the parent if there is one (tag 1) and exit
+        // ("hold": once the parent says, tag 2).
+        let m = Message()
+        try m.pack(vm.myTid.rawValue)
+        let persistent = try vm.putInfo("mbox.persist", m, flags: .persistent)
+        let plain = try vm.putInfo("mbox.plain", m)
+        if let parent = try? vm.parent() {
+            let r = Message()
+            try r.pack([persistent, plain])
+            try vm.send(r, to: parent, tag: 1)
+            if args.dropFirst().first == "hold" { _ = try vm.receive(from: parent, tag: 2) }
+        }
+    case "mbox-rights":
+        // Try the parent's entries "mbox.mine" (plain) and "mbox.open"
+        // (overwritable); report the codes (tag 1), then wait for tag 2.
+        func code(_ body: () throws(PVMError) -> Int32) -> Int32 {
+            do throws(PVMError) { return try body() } catch { return error.code }
+        }
+        let m = Message()
+        try m.pack(vm.myTid.rawValue)
+        let codes: [Int32] = [
+            code { () throws(PVMError) in try vm.putInfo("mbox.mine", m) },
+            code { () throws(PVMError) in try vm.deleteInfo("mbox.mine") },
+            code { () throws(PVMError) in _ = try vm.info("mbox.mine", flags: .readAndDelete); return 0 },
+            code { () throws(PVMError) in try vm.putInfo("mbox.open", m) },
+            code { () throws(PVMError) in try vm.info("mbox.mine").unpack(Int32.self) },
+        ]
+        let parent = try vm.parent()
+        let r = Message()
+        try r.pack(codes)
+        try vm.send(r, to: parent, tag: 1)
+        _ = try vm.receive(from: parent, tag: 2)
+    case "mbox-later":
+        // A message first (tag 5), then after a while the entry the parent
+        // waits for; exit once the parent says (tag 2).
+        let parent = try vm.parent()
+        let first = Message()
+        try first.pack(Int32(5))
+        try vm.send(first, to: parent, tag: 5)
+        usleep(300_000)
+        let m = Message()
+        try m.pack(Int32(77))
+        _ = try vm.putInfo("mbox.later", m)
+        _ = try vm.receive(from: parent, tag: 2)
+    case "mbox-wait":
+        // Say so (tag 1), then wait for an entry nobody puts: killed there.
+        let r = Message()
+        try r.pack(Int32(1))
+        try vm.send(r, to: try vm.parent(), tag: 1)
+        _ = try vm.info("mbox.never", flags: [.waitForInfo, .readAndDelete])
+        fail("mbox-wait: the entry came")
+    case "mbox-take":
+        // Wait for the entry args[1] and take it (read and delete); send its
+        // value and owner back (tag 1).
+        let got = try vm.info(args.count > 1 ? args[1] : "mbox.job", flags: [.waitForInfo, .readAndDelete])
+        let r = Message()
+        try r.pack([try got.unpack(Int32.self), got.source.rawValue])
+        try vm.send(r, to: try vm.parent(), tag: 1)
+    case "mbox-big":
+        // Across hosts: put 2 MiB, read "mbox.big" (2 MiB) and "mbox.mid"
+        // (512 KiB); report the index put and the sizes read (tag 1).
+        func code(_ body: () throws(PVMError) -> Int32) -> Int32 {
+            do throws(PVMError) { return try body() } catch { return error.code }
+        }
+        let big = Message(encoding: .raw)
+        try big.pack([UInt8](repeating: 7, count: 2 << 20))
+        let r = Message()
+        try r.pack([
+            code { () throws(PVMError) in try vm.putInfo("mbox.remote.big", big) },
+            code { () throws(PVMError) in Int32(try vm.info("mbox.big").byteCount) },
+            code { () throws(PVMError) in Int32(try vm.info("mbox.mid").byteCount) },
+        ])
+        try vm.send(r, to: try vm.parent(), tag: 1)
+    case "mbox-sleep":
+        // A persistent and a plain entry, then sleep (until reset kills us).
+        let m = Message()
+        try m.pack(vm.myTid.rawValue)
+        _ = try vm.putInfo("mbox.victim", m, flags: .persistent)
+        _ = try vm.putInfo("mbox.victim.plain", m)
+        let r = Message()
+        try r.pack(Int32(1))
+        try vm.send(r, to: try vm.parent(), tag: 1)
+        sleep(60)
     default:
         fail("unknown mode \(mode)")
     }
