@@ -246,12 +246,20 @@ extension VirtualMachine {
         let n = members.count
         let rank = (me - rootPlace + n) % n
         let bytes = count * size
-        // Non-roots combine into a copy; the root into `data` itself.
-        let accumulator = rank == 0 ? data : UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 16)
-        defer { if rank != 0 { accumulator.deallocate() } }
-        if rank != 0 && bytes > 0 { accumulator.copyMemory(from: data, byteCount: bytes) }
-        let incoming = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 16)
-        defer { incoming.deallocate() }
+        // A leaf (odd rank) sends its own data as it is; an inner node
+        // combines into scratch kept across calls (the root into `data`
+        // itself), so a reduce in a loop allocates nothing and touches no
+        // fresh pages.
+        if rank & 1 == 1 {
+            try collectiveSend(data, count: count, type: type, to: members[(rank - 1 + rootPlace) % n].tid, tag: tag)
+            return
+        }
+        let accumulator: UnsafeMutableRawPointer
+        if rank == 0 { accumulator = data } else {
+            accumulator = reduceScratch(0, bytes)
+            if bytes > 0 { accumulator.copyMemory(from: data, byteCount: bytes) }
+        }
+        let incoming = reduceScratch(1, bytes)
         // A failure below (a member with another count, a refused type)
         // travels up the tree with the partial result, so every task
         // returns, the root with the error.
@@ -276,6 +284,17 @@ extension VirtualMachine {
             mask <<= 1
         }
         if let failure { throw failure }
+    }
+
+    /// Scratch buffer `which` (0: the accumulator, 1: what a child sent) of
+    /// at least `bytes`, kept for the next collective.
+    func reduceScratch(_ which: Int, _ bytes: Int) -> UnsafeMutableRawPointer {
+        let need = max(bytes, 16)
+        if collectiveScratch[which].capacity < need {
+            collectiveScratch[which].base?.deallocate()
+            collectiveScratch[which] = (UnsafeMutableRawPointer.allocate(byteCount: need, alignment: 64), need)
+        }
+        return collectiveScratch[which].base!
     }
 
     /// The root collects `count` items of `type` from every member, each

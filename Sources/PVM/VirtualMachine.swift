@@ -166,6 +166,8 @@ public final class VirtualMachine {
     let barrierSpinNanoseconds = ShmConfiguration.fromEnvironment().spinNanoseconds
     /// Staging for the collectives' messages.
     let collectiveBuffer = MessageBuffer(encoding: .raw)
+    /// The reduce's scratch (Groups.swift, reduceScratch): kept across calls.
+    var collectiveScratch: [(base: UnsafeMutableRawPointer?, capacity: Int)] = [(nil, 0), (nil, 0)]
     // Message handlers (Handlers.swift).
     var handlers: [MessageHandler?] = []
     /// Messages taken by handlers, to run once the reading is done.

@@ -12,7 +12,7 @@ public struct PVMBenchCommand: ParsableCommand {
         commandName: "pvmbench",
         abstract: "Latency and bandwidth of every PVM message path.",
         discussion: "With no subcommand, runs the default suite (see 'pvmbench help suite').",
-        subcommands: [Suite.self, PingPong.self, MsgRate.self, SpawnBench.self, Convert.self, Peer.self],
+        subcommands: [Suite.self, PingPong.self, MsgRate.self, Collective.self, SpawnBench.self, Convert.self, Peer.self],
         defaultSubcommand: Suite.self)
 
     public init() {}
@@ -116,18 +116,22 @@ struct MsgRate: ParsableCommand {
 struct Suite: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "suite",
-        abstract: "The default suite: pingpong over every available path, 1 B to 4 MiB; writes pvmbench-results.json and .svg.",
+        abstract: "The default suite: pingpong over every available path, 1 B to 4 MiB, and a group barrier; writes pvmbench-results.json and .svg.",
         discussion: """
             Paths on this build: the task library over shared memory, over TCP (forced between two tasks \
             of this host) and through the daemon, and the bare shared-memory transport, copying and zero copy \
-            (--api transport --transport shm [--zero-copy]). Prints one table per path; the JSON file holds \
-            one run object per path (an array), the SVG one curve per path.
+            (--api transport --transport shm [--zero-copy]); then the barrier of a group of two tasks \
+            (collective barrier --tasks 2, with -i and -x if given). Prints one table per run; the JSON file \
+            holds one run object per run (an array), the SVG one curve per ping-pong path.
             """)
 
     @OptionGroup var sweep: SweepOptions
 
     @Option(help: ArgumentHelp("Prefix of the result files, written in the current folder.", valueName: "prefix"))
     var results = "pvmbench-results"
+
+    /// The group of the suite's barrier.
+    static let barrierTasks = 2
 
     /// The paths this build can measure, in the order they are run.
     static let paths: [(api: APIChoice, transport: TransportChoice, zeroCopy: Bool)] = [
@@ -155,6 +159,19 @@ struct Suite: ParsableCommand {
                 warn("\(label): \(error)")
                 errors.append(label)
             }
+        }
+        // The group barrier (a fraction of a second).
+        do {
+            var barrier = try CollectiveOptions.parse(["barrier", "--tasks", "\(Self.barrierTasks)"])
+            barrier.common.sweep.iterations = sweep.iterations
+            barrier.common.sweep.warmup = sweep.warmup
+            let run = try CollectiveDriver.run(barrier, peerExecutable: TaskLibraryDriver.peerExecutable(besides: ownExecutable()),
+                                               progress: showsProgress())
+            FileHandle.standardOutput.write(Data((Report.table(run) + "\n").utf8))
+            runs.append(run)
+        } catch {
+            warn("collective barrier: \(error)")
+            errors.append("collective barrier")
         }
         try Report.json(runs).write(toFile: results + ".json", atomically: true, encoding: .utf8)
         try Plot.svg(runs).write(toFile: results + ".svg", atomically: true, encoding: .utf8)

@@ -136,7 +136,7 @@ public struct CommonOptions: ParsableArguments, Sendable {
             throw ValidationError("--transport daemon routes through the daemon: it needs --api pvm or --api c")
         }
         if zeroCopy && api != .transport {
-            throw ValidationError("--zero-copy measures the bare transport's loans: use it with --api transport")
+            throw ValidationError("--zero-copy measures the bare transport's loans: it is for pingpong with --api transport")
         }
     }
 

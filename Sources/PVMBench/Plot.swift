@@ -7,6 +7,12 @@ public enum Plot {
         let width = 960.0, height = 560.0
         let left = 80.0, right = 300.0, top = 50.0, bottom = 60.0
         let plotW = width - left - right, plotH = height - top - bottom
+        // A point needs a size on the log axis: a barrier (0 bytes) has none.
+        let runs = runs.compactMap { run -> RunResult? in
+            var r = run
+            r.results = run.results.filter { $0.bytes >= 1 }
+            return r.results.isEmpty ? nil : r
+        }
         let points = runs.flatMap { $0.results.map { (Double($0.bytes), Double(max($0.oneWayNs.p50, 1))) } }
         guard !points.isEmpty else {
             return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\"><text x=\"20\" y=\"40\">no results</text></svg>\n"

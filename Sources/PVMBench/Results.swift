@@ -96,6 +96,9 @@ public struct RunResult: Codable, Sendable {
     public var zeroCopy: Bool
     public var machine: MachineInfo
     public var results: [SizeResult]
+    /// The group operation of a `collective` run (barrier, bcast, reduce);
+    /// nil (and absent from the JSON) for the other benchmarks.
+    public var operation: String? = nil
 
     public init(benchmark: String, transport: String, api: String, zeroCopy: Bool, machine: MachineInfo, results: [SizeResult]) {
         self.benchmark = benchmark
@@ -107,14 +110,20 @@ public struct RunResult: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case benchmark, transport, api, machine, results
+        case benchmark, transport, api, machine, results, operation
         case zeroCopy = "zero_copy"
     }
 
     /// A short label for tables and plot legends.
     public var label: String {
-        "\(benchmark) \(transport)/\(api)\(zeroCopy ? " zero-copy" : "")"
+        "\(title) \(transport)/\(api)\(zeroCopy ? " zero-copy" : "")\(groupSize.map { ", \($0) tasks" } ?? "")"
     }
+
+    /// The benchmark's name, with the operation of a collective run.
+    var title: String { operation.map { "\(benchmark) \($0)" } ?? benchmark }
+
+    /// The tasks of a collective run (every result has the same).
+    var groupSize: Int? { operation == nil ? nil : results.first?.tasks }
 }
 
 public enum Report {
@@ -130,7 +139,7 @@ public enum Report {
         return String(decoding: try e.encode(runs), as: UTF8.self) + "\n"
     }
 
-    public static let csvHeader = "benchmark,transport,api,zero_copy,bytes,iterations,min_ns,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,gbytes_per_s,messages_per_s,cpu_ns_per_msg,path,validated"
+    public static let csvHeader = "benchmark,transport,api,zero_copy,bytes,iterations,min_ns,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,gbytes_per_s,messages_per_s,cpu_ns_per_msg,path,validated,operation,tasks"
 
     public static func csv(_ runs: [RunResult]) -> String {
         var out = csvHeader + "\n"
@@ -138,7 +147,7 @@ public enum Report {
             for r in run.results {
                 let o = r.oneWayNs
                 let v = r.validated.map { $0 ? "pass" : "fail" } ?? ""
-                out += "\(run.benchmark),\(run.transport),\(run.api),\(run.zeroCopy),\(r.bytes),\(r.iterations),\(o.min),\(o.p50),\(o.p90),\(o.p99),\(o.p999),\(o.max),\(fmt(o.mean, 1)),\(fmt(r.gbytesPerS, 4)),\(fmt(r.messagesPerS, 0)),\(fmt(r.cpuNsPerMsg, 1)),\(r.path),\(v)\n"
+                out += "\(run.benchmark),\(run.transport),\(run.api),\(run.zeroCopy),\(r.bytes),\(r.iterations),\(o.min),\(o.p50),\(o.p90),\(o.p99),\(o.p999),\(o.max),\(fmt(o.mean, 1)),\(fmt(r.gbytesPerS, 4)),\(fmt(r.messagesPerS, 0)),\(fmt(r.cpuNsPerMsg, 1)),\(r.path),\(v),\(run.operation ?? ""),\(r.tasks.map(String.init) ?? "")\n"
             }
         }
         return out
@@ -149,15 +158,20 @@ public enum Report {
     /// `Latency (us)` column), so OSU-minded regexes (`^8\s+(\S+)`,
     /// ReFrame's `^<size>.*Pass`) read it.
     public static func table(_ run: RunResult) -> String {
-        var out = "# PVM \(run.benchmark) test, transport \(run.transport), api \(run.api)\(run.zeroCopy ? ", zero copy" : "")\n"
+        var out = "# PVM \(run.title) test\(run.groupSize.map { ", \($0) tasks" } ?? ""), transport \(run.transport), api \(run.api)\(run.zeroCopy ? ", zero copy" : "")\n"
         out += "# \(run.machine.hostname): \(run.machine.cpus) CPUs, \(run.machine.cpuModel), Linux \(run.machine.kernel)\n"
+        switch run.operation {
+        case nil: break
+        case "barrier"?: out += "# time per barrier: between consecutive completions at the root (instance 0)\n"
+        case let op?: out += "# time per \(op): each member times its own part after an untimed barrier; the mean over members (OSU)\n"
+        }
         if run.zeroCopy {
             out += "# zero copy: loaned buffers are handed over in place and not read or written while timed (unless -c);\n"
             out += "#   MB/s is size over hand-over time, not a memory bandwidth\n"
         }
         let validated = run.results.contains { $0.validated != nil }
         out += pad("# Size", 10) + pad("Latency(us)", 13) + pad("p50(us)", 11) + pad("p90(us)", 11) + pad("p99(us)", 11)
-            + pad("p99.9(us)", 11) + pad("min(us)", 11) + pad("max(us)", 11) + pad("MB/s", 13) + pad("CPU(ns/msg)", 13)
+            + pad("p99.9(us)", 11) + pad("min(us)", 11) + pad("max(us)", 11) + pad("MB/s", 13) + pad(run.operation == nil ? "CPU(ns/msg)" : "CPU(ns/op)", 13)
             + (validated ? pad("Path", 13) + "Validation" : "Path") + "\n"
         for r in run.results {
             let o = r.oneWayNs

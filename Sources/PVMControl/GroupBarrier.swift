@@ -12,8 +12,9 @@ import PVMSystem
 /// every member of the group is on this host, `pvm_barrier` is a
 /// sense-counting barrier on one cache line: an arrival is one
 /// compare-and-swap, the last of `count` arrivals opens the next
-/// generation, and the others spin on that word (bounded, and never when
-/// the group's tasks outnumber the CPUs) and then sleep on it in a futex.
+/// generation, and the others spin on that word (bounded; when the group's
+/// tasks outnumber the CPUs they yield the CPU instead) and then sleep on
+/// it in a futex.
 /// No daemon, no message, no system call while nobody sleeps.
 ///
 /// When the group comes to span hosts the daemon sets the `remote` bit
@@ -38,6 +39,8 @@ public struct GroupBarrier {
     public static let segmentSize = 4096
     public static let magic: UInt32 = 0x5056_4742  // "PVGB"
     static let remoteBit: UInt64 = 1 << 32
+    /// How long a waiter that may not spin yields its CPU before it sleeps.
+    static let yieldNanoseconds: UInt64 = 100_000
     static let generationShift: UInt64 = 33
     static let generationMask: UInt64 = (1 << 31) - 1
 
@@ -110,13 +113,20 @@ public struct GroupBarrier {
 
     @inline(__always)
     func wait<E: Error>(generation: UInt32, spinNanoseconds: UInt64, idle: () throws(E) -> Void) throws(E) -> Arrival {
+        let start = Clock.monotonicNanoseconds()
         if spinNanoseconds > 0 {
-            let start = Clock.monotonicNanoseconds()
             var polls = 0
             while pvm_load_acquire_u32(released) == generation {
                 pvm_cpu_relax()
                 polls &+= 1
                 if polls & 255 == 0 && Clock.monotonicNanoseconds() &- start > spinNanoseconds { break }
+            }
+        } else {
+            // More tasks than CPUs: no spinning, but hand the CPU to the
+            // tasks still to arrive (sched_yield) for a while before the
+            // futex, whose wake-up costs a trip through the scheduler each.
+            while pvm_load_acquire_u32(released) == generation && Clock.monotonicNanoseconds() &- start < Self.yieldNanoseconds {
+                sched_yield()
             }
         }
         if _slowPath(pvm_load_acquire_u32(released) == generation) {

@@ -388,19 +388,20 @@ public final class MessageBuffer {
     /// Unpacks `count` items into a new array.
     public func unpack<T: PVMScalar>(_ type: T.Type, count: Int) throws(PVMError) -> [T] {
         guard count >= 0 else { throw PVMError(.badParam, "negative item count \(count)") }
-        var out = [T]()
-        out.reserveCapacity(count)
         var failure: PVMError? = nil
-        out = [T](unsafeUninitializedCapacity: count) { buf, n in
+        let out = [T](unsafeUninitializedCapacity: count) { buf, n in
             do throws(PVMError) { try unpack(into: buf.baseAddress!, count: count); n = count } catch { failure = error; n = 0 }
         }
         if let failure { throw failure }
         return out
     }
 
-    /// Unpacks one value.
+    /// Unpacks one value (into a local: no array made).
     public func unpack<T: PVMScalar>(_ type: T.Type) throws(PVMError) -> T {
-        try unpack(type, count: 1)[0]
+        try withUnsafeTemporaryAllocation(of: T.self, capacity: 1) { (slot: UnsafeMutableBufferPointer<T>) throws(PVMError) -> T in
+            try unpack(into: slot.baseAddress!, count: 1)
+            return slot.baseAddress!.pointee
+        }
     }
 
     /// Unpacks a string packed by `pack(string:)`.

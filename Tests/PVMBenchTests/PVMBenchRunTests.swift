@@ -153,18 +153,25 @@ import PVMTestSupport
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         #expect(stdout.components(separatedBy: "# PVM pingpong test").count == 6)
+        #expect(stdout.contains("# PVM collective barrier test, 2 tasks"))
         #expect(stdout.contains("wrote pvmbench-results.json and pvmbench-results.svg"))
         let data = try Data(contentsOf: URL(fileURLWithPath: dir.path("pvmbench-results.json")))
         let runs = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
-        #expect(runs.map { $0["zero_copy"] as? Bool } == [false, false, false, false, true])
-        #expect(runs.map { $0["api"] as? String } == ["pvm", "pvm", "pvm", "transport", "transport"])
-        #expect(runs.map { $0["transport"] as? String } == ["shm", "tcp", "daemon", "shm", "shm"])
+        #expect(runs.map { $0["benchmark"] as? String } == ["pingpong", "pingpong", "pingpong", "pingpong", "pingpong", "collective"])
+        #expect(runs.map { $0["zero_copy"] as? Bool } == [false, false, false, false, true, false])
+        #expect(runs.map { $0["api"] as? String } == ["pvm", "pvm", "pvm", "transport", "transport", "pvm"])
+        #expect(runs.map { $0["transport"] as? String } == ["shm", "tcp", "daemon", "shm", "shm", "shm"])
         // It stopped the virtual machine it started: nothing left in its runtime directory.
         #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")))
-        for run in runs {
-            try PVMBenchOutputTests.checkContract(run)
+        for run in runs { try PVMBenchOutputTests.checkContract(run) }
+        for run in runs.prefix(5) {
             #expect((run["results"] as? [[String: Any]])?.map { $0["bytes"] as? Int } == [1024, 2048, 4096])
         }
+        // The group barrier, with the suite's -i and -x.
+        let barrier = try #require((runs.last?["results"] as? [[String: Any]])?.first)
+        #expect(runs.last?["operation"] as? String == "barrier")
+        #expect(barrier["tasks"] as? Int == 2)
+        #expect(barrier["iterations"] as? Int == 50)
         let svg = try Data(contentsOf: URL(fileURLWithPath: dir.path("pvmbench-results.svg")))
         #expect(XMLParser(data: svg).parse())
     }
