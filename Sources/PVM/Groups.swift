@@ -200,6 +200,7 @@ extension VirtualMachine {
             switch outcome {
             case .done: return
             case .broken: throw PVMError(.noTask, "a member of \(group) exited during the barrier")
+            case .mismatch: throw PVMError(.mismatch, "the barrier of \(group) under way was called with another count")
             case .remote: g.spansHosts = true
             }
         }

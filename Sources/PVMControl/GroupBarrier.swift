@@ -28,13 +28,12 @@ import PVMSystem
 ///
 /// | offset | field | |
 /// |---|---|---|
-/// | 0 | state (u64) | generation << 33, remote << 32, arrivals |
+/// | 0 | state (u64) | generation << 33, remote << 32, the episode's count << 16, arrivals |
 /// | 8 | released (u32) | the current generation (the futex word) |
 /// | 12 | sleepers (u32) | waiters in `futex_wait` |
 /// | 16 | broken (u32) | generation + 1 of the last broken episode (0: none) |
 /// | 20 | size (u32) | members on this host |
 /// | 24 | magic (u32) | `GroupBarrier.magic` |
-/// | 28 | count (u32) | the count the last arrival asked for |
 public struct GroupBarrier {
     public static let segmentSize = 4096
     public static let magic: UInt32 = 0x5056_4742  // "PVGB"
@@ -60,10 +59,6 @@ public struct GroupBarrier {
         nonmutating set { pvm_store_release_u32(base + 20, UInt32(bitPattern: newValue)) }
     }
 
-    /// The count the latest arrival asked for (handed to the master with
-    /// the arrivals when the group comes to span hosts).
-    public var lastCount: Int32 { Int32(bitPattern: pvm_load_relaxed_u32(base + 28)) }
-
     /// Has the group come to span hosts (arrivals go to the master)?
     public var isRemote: Bool { pvm_load_acquire_u64(state) & Self.remoteBit != 0 }
 
@@ -74,6 +69,9 @@ public struct GroupBarrier {
         case broken
         /// The group spans hosts: arrive at the master instead.
         case remote
+        /// The episode under way was asked for another count (PvmMismatch);
+        /// this task did not arrive.
+        case mismatch
     }
 
     /// Arrives at the barrier of `count` tasks and waits for the others.
@@ -83,14 +81,19 @@ public struct GroupBarrier {
     /// can reach the barrier) and may throw to give up.
     @inline(__always)
     public func arrive<E: Error>(count: Int32, spinNanoseconds: UInt64, idle: () throws(E) -> Void) throws(E) -> Arrival {
-        pvm_store_relaxed_u32(base + 28, UInt32(bitPattern: count))
+        // The first arrival of an episode records its count in the state
+        // word, in the same compare-and-swap: a later one asking another
+        // count is told so, as the group server would.
+        let want = UInt64(min(max(count, 1), 0xffff))
         var old = pvm_load_acquire_u64(state)
         while true {
             if old & Self.remoteBit != 0 { return .remote }
-            let arrivals = old & 0xffff_ffff
+            let arrivals = old & 0xffff
+            if arrivals > 0 && (old >> 16) & 0xffff != want { return .mismatch }
             let generation = old >> Self.generationShift
-            let last = arrivals + 1 >= UInt64(count)
-            let new = last ? ((generation + 1) & Self.generationMask) << Self.generationShift : old + 1
+            let last = arrivals + 1 >= want
+            let new = last ? ((generation + 1) & Self.generationMask) << Self.generationShift
+                           : generation << Self.generationShift | want << 16 | (arrivals + 1)
             if pvm_cas_acq_rel_u64(state, &old, new) {
                 if last {
                     open(generation: UInt32(truncatingIfNeeded: (generation + 1) & Self.generationMask))
@@ -146,16 +149,17 @@ public struct GroupBarrier {
 
     // MARK: The daemon's side
 
-    /// Sets the remote bit, taking the arrivals made so far (their tasks
-    /// wait for `release(generation:)`). nil if it was set already.
-    public func switchToRemote() -> (generation: UInt32, arrivals: UInt32)? {
+    /// Sets the remote bit, taking the arrivals made so far and their count
+    /// (their tasks wait for `release(generation:)`). nil if it was set already.
+    public func switchToRemote() -> (generation: UInt32, arrivals: UInt32, count: Int32)? {
         var old = pvm_load_acquire_u64(state)
         while true {
             if old & Self.remoteBit != 0 { return nil }
             let generation = old >> Self.generationShift
             let new = generation << Self.generationShift | Self.remoteBit
             if pvm_cas_acq_rel_u64(state, &old, new) {
-                return (UInt32(truncatingIfNeeded: generation), UInt32(truncatingIfNeeded: old & 0xffff_ffff))
+                return (UInt32(truncatingIfNeeded: generation), UInt32(truncatingIfNeeded: old & 0xffff),
+                        Int32(truncatingIfNeeded: (old >> 16) & 0xffff))
             }
         }
     }
@@ -182,7 +186,7 @@ public struct GroupBarrier {
     public func breakEpisode() -> Bool {
         var old = pvm_load_acquire_u64(state)
         while true {
-            guard old & Self.remoteBit == 0, old & 0xffff_ffff > 0 else { return false }
+            guard old & Self.remoteBit == 0, old & 0xffff > 0 else { return false }
             let generation = old >> Self.generationShift
             let next = (generation + 1) & Self.generationMask
             if pvm_cas_acq_rel_u64(state, &old, next << Self.generationShift) {

@@ -122,10 +122,10 @@ extension Daemon {
     /// The group spans hosts now: its shared-memory barrier stops
     /// completing here; arrivals already made are handed to the server.
     func markSpanning(_ name: String) {
-        guard let g = localGroups[name], let (generation, arrivals) = g.barrier.switchToRemote(), arrivals > 0 else { return }
+        guard let g = localGroups[name], let (generation, arrivals, count) = g.barrier.switchToRemote(), arrivals > 0 else { return }
         var w = ControlWriter()
         w.int(GroupRequest.proxyArrivals.rawValue); w.string(name)
-        w.int(Int32(bitPattern: generation)); w.int(Int32(arrivals)); w.int(g.barrier.lastCount)
+        w.int(Int32(bitPattern: generation)); w.int(Int32(arrivals)); w.int(count)
         let done: (ControlWriter) -> Void = { [weak self] reply in
             var r = ControlReader(reply.bytes)
             let code = (try? r.int()) ?? PVMError.Code.sysErr.rawValue

@@ -405,6 +405,13 @@ final class GroupTests: XCTestCase {
         XCTAssertEqual(try members.call(c, "leave \(g)").code, 0)
         let r = try members.callAll([a, b]) { _, _ in "barrier \(g) -1" }
         XCTAssertEqual(r.map(\.code), [0, 0])
+        // Another count than the episode under way's: PvmMismatch, and the
+        // one waiting still completes with its own count.
+        try members.post(a, "barrier \(g) 2")
+        XCTAssertNil(try members.reply(a, timeout: 0.3), "a barrier of 2 let its first arrival through")
+        XCTAssertEqual(try members.call(b, "barrier \(g) 3").code, Code.mismatch.rawValue)
+        XCTAssertEqual(try members.call(b, "barrier \(g) 2").code, 0)
+        XCTAssertEqual(try members.reply(a)?.code, 0)
         // Not a member: refused.
         XCTAssertEqual(code { try self.vm.barrier(g, count: -1) }, Code.notInGroup.rawValue)
         XCTAssertEqual(try members.call(c, "barrier \(g) -1").code, Code.notInGroup.rawValue)
