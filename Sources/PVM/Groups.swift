@@ -366,7 +366,7 @@ extension VirtualMachine {
         let keep = receiveBuffer
         receiveBuffer = 0
         defer { receiveBuffer = keep }
-        let id = try receive(from: src, tag: tag, timeoutNanoseconds: nil)
+        let id = try awaitMember(src, tag: tag)
         defer { release(Int(id)) }
         try withObject(Int(id)) { b throws(PVMError) in
             let header: (status: Int32, count: Int32, type: Int32)
@@ -380,6 +380,25 @@ extension VirtualMachine {
             if header.status < 0 { throw PVMError(code: header.status, detail: "from below \(TaskID(src)) in the reduce tree") }
         }
     }
+
+    /// Receives from member `src`; if nothing has come for a while, asks
+    /// whether it still exists, so a member that died in a collective
+    /// fails it (PvmNoTask) instead of leaving the others waiting.
+    func awaitMember(_ src: Int32, tag: Int32) throws(PVMError) -> Int32 {
+        while true {
+            let id = try receive(from: src, tag: tag, timeoutNanoseconds: Self.memberCheckNanoseconds)
+            if id != 0 { return id }
+            if try taskStatus(src) < 0 {
+                // What it sent before it went may have come meanwhile.
+                let last = try receive(from: src, tag: tag, timeoutNanoseconds: 0)
+                if last != 0 { return last }
+                throw PVMError(.noTask, "\(TaskID(src)) exited during the collective")
+            }
+        }
+    }
+
+    /// How long a collective waits for a member before checking it exists.
+    static let memberCheckNanoseconds: UInt64 = 200_000_000
 
     static func pack(_ b: MessageBuffer, _ data: UnsafeRawPointer, count: Int, type: Int32) throws(PVMError) {
         switch type {

@@ -567,6 +567,28 @@ final class GroupTests: XCTestCase {
         XCTAssertEqual(ok[0].extra, [6, 4])
     }
 
+    /// A member killed before it sends its part: the others' reduce and
+    /// gather fail with PvmNoTask within a second (they check a member
+    /// that stays silent), rather than wait for ever.
+    func testGroupReduceAndGatherFailWhenAMemberDies() throws {
+        let t = try members.spawn(4)
+        let (a, b, c, d) = (t[0], t[1], t[2], t[3])
+        try members.join([a, b, c, d], "g.die")
+        let pids = try [b, d].map { try members.call($0, "pid").code }
+        // Root 0 (a); b is its child in the tree and never reduces.
+        for x in [a, c, d] { try members.post(x, "reduce-sum g.die 0 50 1 2") }
+        XCTAssertNil(try members.reply(a, timeout: 0.3), "the reduce completed without b")
+        kill(pids[0], SIGKILL)
+        XCTAssertEqual(try members.reply(a, timeout: 10)?.code, Code.noTask.rawValue, "the root of a reduce whose member was killed")
+        for x in [c, d] { XCTAssertNotNil(try members.reply(x, timeout: 10), "\(x) hung in the reduce") }
+        // Gather at c: d is killed before it sends.
+        for x in [a, c] { try members.post(x, "gather g.die 2 51 1") }
+        XCTAssertNil(try members.reply(c, timeout: 0.3), "the gather completed without d")
+        kill(pids[1], SIGKILL)
+        XCTAssertEqual(try members.reply(c, timeout: 10)?.code, Code.noTask.rawValue, "the root of a gather whose member was killed")
+        XCTAssertNotNil(try members.reply(a, timeout: 10))
+    }
+
     func testGroupGatherAndScatterFourTasks() throws {
         let g = "g.gather"
         let t = try members.spawn(4)
