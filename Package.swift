@@ -178,7 +178,7 @@ let package = Package(
         // A PVM task for the integration tests (spawned through the daemon).
         .executableTarget(
             name: "pvm-test-task",
-            dependencies: ["PVM"],
+            dependencies: ["PVM", "PVMTestSupport"],
             path: "Tests/PVMTestTask",
             swiftSettings: swiftSettings
         ),

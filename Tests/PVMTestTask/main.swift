@@ -4,6 +4,7 @@
 import Glibc
 #endif
 import PVM
+import PVMTestSupport
 
 func fail(_ text: String) -> Never {
     let line = "pvm-test-task: \(text)\n"
@@ -144,23 +145,6 @@ do {
         // by "context".
         let parent = try vm.parent()
         var work: Int32 = 0
-        // The values reduce-all contributes: item i of instance `inst`
-        // (GroupTests computes the same). Integers reach both ends of
-        // their range; floats are small multiples of 0.5, so sums and
-        // products are exact in any order.
-        func groupInteger<T: FixedWidthInteger>(_: T.Type, _ inst: Int, _ i: Int) -> T {
-            switch i % 5 {
-            case 4: return T.max - T(inst)
-            case 3: return T.min + T(inst)
-            default:
-                let v = (inst * 7 + i * 3) % 11 - 5
-                return T.isSigned ? T(v) : T(v + 6)
-            }
-        }
-        func groupReal<T: BinaryFloatingPoint>(_: T.Type, _ inst: Int, _ i: Int) -> T {
-            let m = (inst * 7 + i * 3) % 11 - 5
-            return m == 0 ? 1.5 : T(m) * 0.5
-        }
         serving: while true {
             _ = vm.setContext(0)
             let command = try vm.receive(from: parent, tag: 100)

@@ -394,55 +394,11 @@ final class GroupMailboxTests: XCTestCase {
 /// master's, waits included; their entries go with them, also when their
 /// host is deleted; a message too large for the link between daemons is
 /// refused (PvmOutOfRes) instead of breaking it.
-final class GroupMailboxAcrossHostsTests: XCTestCase {
-    var fixture: VirtualMachineFixture!
-    var network: TestNetwork!
-    var vm: VirtualMachine!
+final class GroupMailboxAcrossHostsTests: MultiHostTestCase {
+    override class var hostCount: Int { 1 }
 
-    override func setUpWithError() throws {
-        if let reason = TestNetwork.available() { throw XCTSkip(reason) }
-        fixture = VirtualMachineFixture()
-        network = try TestNetwork(hosts: 1)
-        setenv("PVM_RSH", try network.rshScript(directory: fixture.base), 1)
-    }
-
-    override func tearDown() {
-        if let vm { try? vm.exit() }
-        let halted = fixture?.halt() ?? true
-        if let network {
-            XCTAssertTrue(VirtualMachineFixture.eventually(timeout: 5) { self.hostDaemonPID == nil },
-                          "the host's daemon outlived the halt of the machine")
-            XCTAssertEqual(network.teardown(), [])
-        }
-        XCTAssertTrue(halted, "the master did not halt cleanly")
-        unsetenv("PVM_RSH")
-    }
-
-    /// The pid of test host 1's daemon, while it runs.
-    var hostDaemonPID: Int32? {
-        guard let text = try? String(contentsOfFile: fixture.base + "/h1/pvm.\(getuid())/pvmd.pid", encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-              VirtualMachineFixture.alive(pid) else { return nil }
-        return pid
-    }
-
-    /// A pvmd for test host 1 in a runtime directory of its own.
-    func addHost() throws {
-        let base = fixture.base + "/h1"
-        let path = fixture.base + "/pvmd-h1"
-        let script = """
-            #!/bin/sh
-            mkdir -p \(base)
-            export PVM_TMP=\(base) PVM_PATH=\(TestProducts.directory.path)
-            exec \(TestProducts.executable("pvmd").path) "$@"
-
-            """
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o755)
-        vm = try VirtualMachine.shared()
-        let added = try vm.addHosts(["\(network.address(1)) dx=\(path)"])
-        XCTAssertGreaterThan(try XCTUnwrap(added.first).status, 0, "adding the test host failed: \(added)")
-    }
+    /// Test host 1 in the machine.
+    func addHost() throws { try addHosts([1]) }
 
     func spawnRemote(_ args: [String]) throws -> TaskID {
         let t = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: args, flags: .host, where: network.address(1)).first)

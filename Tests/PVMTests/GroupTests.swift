@@ -118,23 +118,6 @@ struct GroupMembers {
     }
 }
 
-/// The values the `reduce-all` command contributes: item `i` of instance
-/// `inst` (Tests/PVMTestTask computes the same).
-func groupInteger<T: FixedWidthInteger>(_: T.Type, _ inst: Int, _ i: Int) -> T {
-    switch i % 5 {
-    case 4: return T.max - T(inst)
-    case 3: return T.min + T(inst)
-    default:
-        let v = (inst * 7 + i * 3) % 11 - 5
-        return T.isSigned ? T(v) : T(v + 6)
-    }
-}
-
-func groupReal<T: BinaryFloatingPoint>(_: T.Type, _ inst: Int, _ i: Int) -> T {
-    let m = (inst * 7 + i * 3) % 11 - 5
-    return m == 0 ? 1.5 : T(m) * 0.5
-}
-
 /// Checks the arrays `reduce-all` packed for one type, four operations
 /// (max, min, sum, product): the root's against the reduction computed
 /// here with `sum` and `product`, every other member's against its own
@@ -746,72 +729,10 @@ final class GroupTests: XCTestCase {
 /// Groups with members on network-namespace hosts (see MultiHostTests):
 /// barriers go through the group server, and a group that comes to span
 /// hosts switches to it. Needs root and `ip netns`; skipped otherwise.
-final class MultiHostGroupTests: XCTestCase {
-    var fixture: VirtualMachineFixture!
-    var network: TestNetwork!
-    var vm: VirtualMachine!
+final class MultiHostGroupTests: MultiHostTestCase {
+    override class var hostCount: Int { 2 }
     var members: GroupMembers { GroupMembers(vm: vm) }
-    var directory: String { fixture.base }
-    let timeoutMilliseconds = 1500
     typealias Code = PVMError.Code
-
-    override func setUpWithError() throws {
-        if let reason = TestNetwork.available() { throw XCTSkip(reason) }
-        fixture = VirtualMachineFixture()
-        network = try TestNetwork(hosts: 2)
-        setenv("PVM_HOST_TIMEOUT_MS", String(timeoutMilliseconds), 1)
-        setenv("PVM_RSH", try network.rshScript(directory: directory), 1)
-    }
-
-    override func tearDown() {
-        if let vm { try? vm.exit() }
-        let masterHalted = fixture?.halt() ?? true
-        if let network {
-            let stopped = VirtualMachineFixture.eventually(timeout: 5) {
-                (1...network.hostCount).allSatisfy { self.daemonPID($0) == nil }
-            }
-            XCTAssertTrue(stopped, "a host's daemon outlived the halt of the machine")
-            XCTAssertEqual(network.teardown(), [])
-        }
-        XCTAssertTrue(masterHalted, "the master did not halt cleanly")
-        unsetenv("PVM_HOST_TIMEOUT_MS")
-        unsetenv("PVM_RSH")
-    }
-
-    // MARK: Helpers (as MultiHostTests)
-
-    func base(_ k: Int) -> String { directory + "/h\(k)" }
-
-    func daemonScript(_ k: Int) throws -> String {
-        let path = directory + "/pvmd-h\(k)"
-        let script = """
-            #!/bin/sh
-            mkdir -p \(base(k))
-            export PVM_TMP=\(base(k)) PVM_PATH=\(TestProducts.directory.path)
-            exec \(TestProducts.executable("pvmd").path) "$@"
-
-            """
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o755)
-        return path
-    }
-
-    func daemonPID(_ k: Int) -> Int32? {
-        guard let text = try? String(contentsOfFile: base(k) + "/pvm.\(getuid())/pvmd.pid", encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-              VirtualMachineFixture.alive(pid) else { return nil }
-        return pid
-    }
-
-    func hostID(_ number: Int32) -> Int32 { number << 18 }
-
-    func addHosts(_ hosts: [Int]) throws {
-        if vm == nil { vm = try VirtualMachine.shared() }
-        let results = try vm.addHosts(try hosts.map { "\(network.address($0)) dx=\(try daemonScript($0))" })
-        for (k, r) in zip(hosts, results) where r.status <= 0 {
-            throw GroupTestError("adding test host \(k) failed: \(PVMError.text(for: r.status)): \(r.message)")
-        }
-    }
 
     // MARK: Tests
 
