@@ -108,17 +108,15 @@ public enum CLibraryDriver {
             if progress { FileHandle.standardError.write(Data("\rpingpong --api c \(size) B: \(iterations) iterations...            ".utf8)) }
             var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
             var allValid = true
-            var validationCPU: UInt64 = 0
-            var cpuStart: UInt64 = 0
+            var account = CPUAccount()
             for r in 0..<(warmup + iterations) {
                 if r == warmup {
-                    cpuStart = Clock.threadCPUNanoseconds()
-                    validationCPU = 0
+                    account.start()
                 }
                 if validating {
-                    let c0 = Clock.threadCPUNanoseconds()
-                    PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]), round: r)
-                    validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                    account.excluding {
+                        PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]), round: r)
+                    }
                 }
                 let t0 = Clock.monotonicNanoseconds()
                 _ = c.initsend(1)
@@ -134,14 +132,13 @@ public enum CLibraryDriver {
                 _ = c.upkbyte(base, Int32(size), 1)
                 let t1 = Clock.monotonicNanoseconds()
                 if validating {
-                    let c0 = Clock.threadCPUNanoseconds()
-                    if !PingPongDriver.check(UnsafeRawBufferPointer(rebasing: scratch[0..<size]), size: size, round: r) { allValid = false }
-                    validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                    account.excluding {
+                        if !PingPongDriver.check(UnsafeRawBufferPointer(rebasing: scratch[0..<size]), size: size, round: r) { allValid = false }
+                    }
                 }
                 if r >= warmup { _ = histogram.record((t1 &- t0) / 2) }
             }
-            let cpuTotal = Clock.threadCPUNanoseconds() &- cpuStart
-            let cpu = Double(cpuTotal &- min(validationCPU, cpuTotal)) / Double(2 * iterations)
+            let cpu = account.perOperation(2 * iterations)
             let oneWay = OneWay(histogram)
             results.append(SizeResult(bytes: size, iterations: iterations, oneWayNs: oneWay,
                                       gbytesPerS: Double(size) / oneWay.mean, messagesPerS: 1e9 / oneWay.mean,

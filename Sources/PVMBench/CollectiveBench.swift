@@ -236,18 +236,18 @@ public enum CollectiveDriver {
         /// Per-barrier intervals at the root (see `Collective`'s help).
         func barrier(_ step: CollectiveStep) throws -> SizeResult {
             var histogram = Self.histogram()
-            var cpuStart: UInt64 = 0
+            var account = CPUAccount()
             var previous = Clock.monotonicNanoseconds()
             do {
                 for r in 0..<(step.warmup + step.iterations) {
-                    if r == step.warmup { cpuStart = Clock.threadCPUNanoseconds() }
+                    if r == step.warmup { account.start() }
                     try vm.barrier(group)
                     let now = Clock.monotonicNanoseconds()
                     if r >= step.warmup { _ = histogram.record(now &- previous) }
                     previous = now
                 }
             } catch { throw explain(error, step, "barrier") }
-            let cpu = Double(Clock.threadCPUNanoseconds() &- cpuStart) / Double(step.iterations)
+            let cpu = account.perOperation(step.iterations)
             return result(step, histogram, cpu: cpu, validated: nil)
         }
 
@@ -255,18 +255,16 @@ public enum CollectiveDriver {
             let size = step.bytes
             let base = scratch.baseAddress!.assumingMemoryBound(to: UInt8.self)
             var times = [UInt64](repeating: 0, count: step.iterations)
-            var cpuStart: UInt64 = 0
-            var validationCPU: UInt64 = 0
+            var account = CPUAccount()
             do {
                 for r in 0..<(step.warmup + step.iterations) {
                     if r == step.warmup {
-                        cpuStart = Clock.threadCPUNanoseconds()
-                        validationCPU = 0
+                        account.start()
                     }
                     if validating {
-                        let c0 = Clock.threadCPUNanoseconds()
-                        PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]), round: r)
-                        validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                        account.excluding {
+                            PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]), round: r)
+                        }
                     }
                     try vm.barrier(group)
                     let t0 = Clock.monotonicNanoseconds()
@@ -277,8 +275,7 @@ public enum CollectiveDriver {
                     if r >= step.warmup { times[r - step.warmup] = t1 &- t0 }
                 }
             } catch { throw explain(error, step, "broadcast") }
-            let cpuTotal = Clock.threadCPUNanoseconds() &- cpuStart
-            let cpu = Double(cpuTotal &- min(validationCPU, cpuTotal)) / Double(step.iterations)
+            let cpu = account.perOperation(step.iterations)
             let (histogram, valid) = try combine(rootTimes: times, step)
             return result(step, histogram, cpu: cpu, validated: validating ? valid : nil)
         }
@@ -290,21 +287,19 @@ public enum CollectiveDriver {
             for i in 0..<count { values[i] = CollectiveDriver.reduceInput(i, round: 0, instance: 0) }
             let n = tasks
             var times = [UInt64](repeating: 0, count: step.iterations)
-            var cpuStart: UInt64 = 0
-            var validationCPU: UInt64 = 0
+            var account = CPUAccount()
             var allValid = true
             do {
                 for r in 0..<(step.warmup + step.iterations) {
                     if r == step.warmup {
-                        cpuStart = Clock.threadCPUNanoseconds()
-                        validationCPU = 0
+                        account.start()
                     }
                     // The root's values become the sum: refill them only when
                     // the sum is checked (else they grow, which costs the same).
                     if validating {
-                        let c0 = Clock.threadCPUNanoseconds()
-                        for i in 0..<count { values[i] = CollectiveDriver.reduceInput(i, round: r, instance: 0) }
-                        validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                        account.excluding {
+                            for i in 0..<count { values[i] = CollectiveDriver.reduceInput(i, round: r, instance: 0) }
+                        }
                     }
                     try vm.barrier(group)
                     let t0 = Clock.monotonicNanoseconds()
@@ -313,18 +308,17 @@ public enum CollectiveDriver {
                     let t1 = Clock.monotonicNanoseconds()
                     if r >= step.warmup { times[r - step.warmup] = t1 &- t0 }
                     if validating {
-                        let c0 = Clock.threadCPUNanoseconds()
-                        let weight = Double(n * (n + 1) / 2)
-                        for i in 0..<count where values[i] != weight * CollectiveDriver.reduceInput(i, round: r, instance: 0) {
-                            allValid = false
-                            break
+                        account.excluding {
+                            let weight = Double(n * (n + 1) / 2)
+                            for i in 0..<count where values[i] != weight * CollectiveDriver.reduceInput(i, round: r, instance: 0) {
+                                allValid = false
+                                break
+                            }
                         }
-                        validationCPU &+= Clock.threadCPUNanoseconds() &- c0
                     }
                 }
             } catch { throw explain(error, step, "reduce") }
-            let cpuTotal = Clock.threadCPUNanoseconds() &- cpuStart
-            let cpu = Double(cpuTotal &- min(validationCPU, cpuTotal)) / Double(step.iterations)
+            let cpu = account.perOperation(step.iterations)
             let (histogram, membersValid) = try combine(rootTimes: times, step)
             return result(step, histogram, cpu: cpu, validated: validating ? allValid && membersValid : nil)
         }

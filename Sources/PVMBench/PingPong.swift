@@ -166,44 +166,42 @@ public enum PingPongDriver {
                 var gone: String? = nil
                 var round = 0
                 // CPU spent filling and checking patterns (-c): not part of a message's cost.
-                var validationCPU: UInt64 = 0
+                var account = CPUAccount()
                 let handler: (ShmEvent) throws -> Void = { event in
                     switch event {
                     case .message(_, let message):
                         replyAt = Clock.monotonicNanoseconds()
                         path = message.path
                         if validating {
-                            let c0 = Clock.threadCPUNanoseconds()
-                            if !check(message.bytes, size: size, round: round) { allValid = false }
-                            validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                            account.excluding {
+                                if !check(message.bytes, size: size, round: round) { allValid = false }
+                            }
                         }
                     case .disconnected(_, let reason): gone = reason
                     case .connected, .readable: break
                     }
                 }
                 let message = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size])
-                var cpuStart: UInt64 = 0
                 for r in 0..<(warmup + iterations) {
                     round = r
                     if r == warmup {
-                        cpuStart = Clock.threadCPUNanoseconds()
-                        validationCPU = 0
+                        account.start()
                     }
                     let t0: UInt64
                     if options.zeroCopy {
                         let loan = try endpoint.loan(capacity: size)
                         if validating {
-                            let c0 = Clock.threadCPUNanoseconds()
-                            fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<size]), round: r)
-                            validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                            account.excluding {
+                                fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<size]), round: r)
+                            }
                         }
                         t0 = Clock.monotonicNanoseconds()
                         try endpoint.send(loan, length: size, to: to)
                     } else {
                         if validating {
-                            let c0 = Clock.threadCPUNanoseconds()
-                            fill(message, round: r)
-                            validationCPU &+= Clock.threadCPUNanoseconds() &- c0
+                            account.excluding {
+                                fill(message, round: r)
+                            }
                         }
                         t0 = Clock.monotonicNanoseconds()
                         try endpoint.send(UnsafeRawBufferPointer(message), to: to)
@@ -217,8 +215,7 @@ public enum PingPongDriver {
                     }
                     if r >= warmup { _ = histogram.record((replyAt &- t0) / 2) }
                 }
-                let cpuTotal = Clock.threadCPUNanoseconds() &- cpuStart
-                let cpu = Double(cpuTotal &- min(validationCPU, cpuTotal)) / Double(2 * iterations)
+                let cpu = account.perOperation(2 * iterations)
                 let oneWay = OneWay(histogram)
                 return SizeResult(
                     bytes: size, iterations: iterations, oneWayNs: oneWay,
