@@ -469,7 +469,61 @@ extension VirtualMachine {
 
 // MARK: The typed Swift API
 
+/// This task's place in a dynamic group, from `VirtualMachine.join(group:)`:
+/// the group's calls without repeating its name.
+///
+/// ```swift
+/// let workers = try vm.join(group: "workers")
+/// try workers.freeze(size: 4)
+/// try workers.barrier()
+/// var x = [Double(workers.instance)]
+/// try workers.reduce(.sum, &x, root: 0, tag: 7)
+/// try workers.leave()
+/// ```
+public struct ProcessGroup: Sendable, Hashable, CustomStringConvertible {
+    public let name: String
+    /// This task's instance number in it.
+    public let instance: Int32
+
+    public var description: String { "\(name)[\(instance)]" }
+
+    var vm: VirtualMachine { get throws(PVMError) { try VirtualMachine.shared() } }
+
+    /// Members now (the roster is kept here once frozen).
+    public var size: Int32 { get throws(PVMError) { try vm.groupSize(name) } }
+    /// The task of instance `instance`.
+    public func task(_ instance: Int32) throws(PVMError) -> TaskID { TaskID(try vm.groupTid(name, instance: instance)) }
+    /// The instance number of `task`.
+    public func instance(of task: TaskID) throws(PVMError) -> Int32 { try vm.groupInstance(name, tid: task.rawValue) }
+    /// Makes the group static once `size` members (nil: as many as now) have called it.
+    @discardableResult
+    public func freeze(size: Int32? = nil) throws(PVMError) -> Int32 { try vm.freezeGroup(name, size: size ?? -1) }
+    /// Waits for `count` members (nil: all of them).
+    public func barrier(count: Int32? = nil) throws(PVMError) { try vm.barrier(name, count: count ?? -1) }
+    /// Sends `message` to every other member.
+    public func broadcast(_ message: Message, tag: MessageTag) throws(PVMError) { try vm.broadcast(message, group: name, tag: tag) }
+    /// Reduces `values` over the group into the root's `values`.
+    public func reduce<T: PVMReducible>(_ operation: ReduceOperation, _ values: inout [T], root: Int32, tag: MessageTag) throws(PVMError) {
+        try vm.reduce(operation, &values, group: name, root: root, tag: tag)
+    }
+    /// The root gets every member's `values` in instance order; nil elsewhere.
+    public func gather<T: PVMScalar>(_ values: [T], root: Int32, tag: MessageTag) throws(PVMError) -> [T]? {
+        try vm.gather(values, group: name, root: root, tag: tag)
+    }
+    /// Every member gets its `count` items of the root's `values`.
+    public func scatter<T: PVMScalar>(_ values: [T], count: Int, root: Int32, tag: MessageTag) throws(PVMError) -> [T] {
+        try vm.scatter(values, count: count, group: name, root: root, tag: tag)
+    }
+    /// Leaves the group (its instance number is free again).
+    public func leave() throws(PVMError) { try vm.leaveGroup(name) }
+}
+
 extension VirtualMachine {
+    /// Joins `group` (pvm_joingroup) and returns this task's place in it.
+    public func join(group: String) throws(PVMError) -> ProcessGroup {
+        ProcessGroup(name: group, instance: try joinGroup(group))
+    }
+
     /// Reduces `values` over every member of `group` with `operation`; on
     /// the root (`root` is an instance number) `values` holds the result.
     ///

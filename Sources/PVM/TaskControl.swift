@@ -269,6 +269,19 @@ extension VirtualMachine {
         return context
     }
 
+    /// Runs `body` in context `ctx` (its sends, receives, collectives and
+    /// handlers' matching), then returns to the context it was in.
+    ///
+    /// ```swift
+    /// let solver = try vm.newContext()
+    /// let reply = try vm.withContext(solver) { try vm.receive(from: .any, tag: 1) }
+    /// ```
+    public func withContext<R, E: Error>(_ ctx: Int32, _ body: () throws(E) -> R) throws(E) -> R {
+        let previous = setContext(ctx)
+        defer { _ = setContext(previous) }
+        return try body()
+    }
+
     // MARK: Options
 
     /// Sets an option; returns its previous value (pvm_setopt).

@@ -525,6 +525,35 @@ final class GroupTests: XCTestCase {
 
     /// Members that disagree on the count get an error (the root
     /// PvmMismatch) and every one of them returns: no hang, no crash.
+    /// The value form of a membership (join(group:) -> ProcessGroup) and
+    /// withContext, on this task alone.
+    func testGroupProcessGroupValueAndWithContext() throws {
+        let g = try vm.join(group: "g.value")
+        XCTAssertEqual(g.instance, 0)
+        XCTAssertEqual(try g.size, 1)
+        XCTAssertEqual(try g.task(0), vm.myTid)
+        XCTAssertEqual(try g.instance(of: vm.myTid), 0)
+        XCTAssertEqual(try g.freeze(), 1)
+        try g.barrier()
+        var x: [Int32] = [3, -4]
+        try g.reduce(.product, &x, root: 0, tag: 60)
+        XCTAssertEqual(x, [3, -4])
+        XCTAssertEqual(try g.gather([Int16(5)], root: 0, tag: 61), [5])
+        XCTAssertEqual(try g.scatter([1.5, 2.5], count: 2, root: 0, tag: 62), [1.5, 2.5])
+        try g.leave()
+        XCTAssertEqual(code { _ = try self.vm.groupSize("g.value") }, Code.noGroup.rawValue)
+
+        let ctx = try vm.newContext()
+        let m = Message()
+        try m.pack(Int32(77))
+        try vm.withContext(ctx) { try vm.send(m, to: vm.myTid, tag: 63) }
+        XCTAssertEqual(vm.context, 0, "withContext came back to context 0")
+        XCTAssertNil(try vm.receive(from: .any, tag: 63, timeout: .milliseconds(50)), "a message of another context was received")
+        let got = try vm.withContext(ctx) { try vm.receive(from: .any, tag: 63, timeout: .seconds(5)) }
+        XCTAssertEqual(try XCTUnwrap(got).unpack(Int32.self), 77)
+        try vm.freeContext(ctx)
+    }
+
     func testGroupReduceMismatchedCountsFail() throws {
         let t = try members.spawn(8)
         // The root (instance 1) has 4 items, the other member 3.
