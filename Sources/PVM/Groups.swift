@@ -193,7 +193,7 @@ extension VirtualMachine {
             let members = b.localMembers
             let n = count == -1 ? members : count
             let spin = Int(members) <= hostCPUs ? barrierSpinNanoseconds : 0
-            let outcome = try b.arrive(count: n, spinNanoseconds: spin) { () throws(PVMError) in
+            let outcome = try b.arrive(count: n, allMembers: count == -1, spinNanoseconds: spin) { () throws(PVMError) in
                 try pollOnce()
                 try checkDaemon()
             }

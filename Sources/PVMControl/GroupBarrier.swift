@@ -28,7 +28,7 @@ import PVMSystem
 ///
 /// | offset | field | |
 /// |---|---|---|
-/// | 0 | state (u64) | generation << 33, remote << 32, the episode's count << 16, arrivals |
+/// | 0 | state (u64) | generation << 33, remote << 32, the episode's count << 16 (bit 31: it was -1), arrivals |
 /// | 8 | released (u32) | the current generation (the futex word) |
 /// | 12 | sleepers (u32) | waiters in `futex_wait` |
 /// | 16 | broken (u32) | generation + 1 of the last broken episode (0: none) |
@@ -80,20 +80,24 @@ public struct GroupBarrier {
     /// drains its messages there, so a sender blocked on this task's ring
     /// can reach the barrier) and may throw to give up.
     @inline(__always)
-    public func arrive<E: Error>(count: Int32, spinNanoseconds: UInt64, idle: () throws(E) -> Void) throws(E) -> Arrival {
+    public func arrive<E: Error>(count: Int32, allMembers: Bool = false, spinNanoseconds: UInt64,
+                                 idle: () throws(E) -> Void) throws(E) -> Arrival {
         // The first arrival of an episode records its count in the state
         // word, in the same compare-and-swap: a later one asking another
-        // count is told so, as the group server would.
-        let want = UInt64(min(max(count, 1), 0xffff))
+        // count is told so, as the group server would. `allMembers` (the
+        // program's -1) is kept beside it, so arrivals handed to the server
+        // when the group comes to span hosts ask for the whole group there.
+        let want = UInt64(min(max(count, 1), 0x7fff))
+        let field = want | (allMembers ? 0x8000 : 0)
         var old = pvm_load_acquire_u64(state)
         while true {
             if old & Self.remoteBit != 0 { return .remote }
             let arrivals = old & 0xffff
-            if arrivals > 0 && (old >> 16) & 0xffff != want { return .mismatch }
+            if arrivals > 0 && (old >> 16) & 0x7fff != want { return .mismatch }
             let generation = old >> Self.generationShift
             let last = arrivals + 1 >= want
             let new = last ? ((generation + 1) & Self.generationMask) << Self.generationShift
-                           : generation << Self.generationShift | want << 16 | (arrivals + 1)
+                           : generation << Self.generationShift | (arrivals > 0 ? old & 0xffff_0000 : field << 16) | (arrivals + 1)
             if pvm_cas_acq_rel_u64(state, &old, new) {
                 if last {
                     open(generation: UInt32(truncatingIfNeeded: (generation + 1) & Self.generationMask))
@@ -150,7 +154,8 @@ public struct GroupBarrier {
     // MARK: The daemon's side
 
     /// Sets the remote bit, taking the arrivals made so far and their count
-    /// (their tasks wait for `release(generation:)`). nil if it was set already.
+    /// (-1: the whole group) (their tasks wait for `release(generation:)`).
+    /// nil if it was set already.
     public func switchToRemote() -> (generation: UInt32, arrivals: UInt32, count: Int32)? {
         var old = pvm_load_acquire_u64(state)
         while true {
@@ -158,8 +163,9 @@ public struct GroupBarrier {
             let generation = old >> Self.generationShift
             let new = generation << Self.generationShift | Self.remoteBit
             if pvm_cas_acq_rel_u64(state, &old, new) {
+                let field = (old >> 16) & 0xffff
                 return (UInt32(truncatingIfNeeded: generation), UInt32(truncatingIfNeeded: old & 0xffff),
-                        Int32(truncatingIfNeeded: (old >> 16) & 0xffff))
+                        field & 0x8000 != 0 ? -1 : Int32(truncatingIfNeeded: field & 0x7fff))
             }
         }
     }

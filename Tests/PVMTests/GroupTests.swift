@@ -839,6 +839,27 @@ final class MultiHostGroupTests: MultiHostTestCase {
         print("MultiHostGroup: 300 shared-memory barriers in \(local.milliseconds) ms; 200 of 3 tasks on 2 hosts in \(all.milliseconds) ms")
     }
 
+    /// Count -1 across the switch: two of three local members wait at a
+    /// barrier of the whole group when a member joins from the other host;
+    /// the server then waits for all four (not for the three the group had
+    /// when they arrived), and -1 arrivals agree with it (no PvmMismatch).
+    func testMultiHostGroupBarrierOfTheWholeGroupAcrossTheSwitch() throws {
+        try addHosts([1])
+        let here = try members.spawn(3, on: vm.hostName)
+        let remote = try members.spawn(1, on: network.address(1))[0]
+        let (a, b, c) = (here[0], here[1], here[2])
+        let g = "g.switch.all"
+        try members.join([a, b, c], g)
+        try members.post(a, "barrier \(g) -1")
+        try members.post(b, "barrier \(g) -1")
+        XCTAssertNil(try members.reply(a, timeout: 0.3), "a barrier of the whole group completed with 2 of 3")
+        XCTAssertEqual(try members.call(remote, "join \(g)").code, 3)
+        try members.post(c, "barrier \(g) -1")
+        XCTAssertNil(try members.reply(c, timeout: 0.3), "the barrier completed with 3 of the 4 members")
+        try members.post(remote, "barrier \(g) -1")
+        for x in [a, b, c, remote] { XCTAssertEqual(try members.reply(x, timeout: 10)?.code, 0, "\(x) at the barrier of the whole group") }
+    }
+
     func testMultiHostGroupBarrierFailsWhenAMembersHostDies() throws {
         try addHosts([1, 2])
         let here = try members.spawn(2, on: vm.hostName)
