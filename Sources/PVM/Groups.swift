@@ -28,10 +28,16 @@ final class GroupMembership {
 /// A group's roster as the group server gave it: tids by instance (0: a
 /// free instance).
 struct GroupRoster {
-    var tids: [Int32]
-    var frozen: Bool
-    var members: [(instance: Int32, tid: Int32)] {
-        tids.enumerated().compactMap { $0.element != 0 ? (Int32($0.offset), $0.element) : nil }
+    let tids: [Int32]
+    let frozen: Bool
+    /// The members present, in instance order (made once: a frozen
+    /// roster serves every collective of the group).
+    let members: [(instance: Int32, tid: Int32)]
+
+    init(tids: [Int32], frozen: Bool) {
+        self.tids = tids
+        self.frozen = frozen
+        members = tids.enumerated().compactMap { $0.element != 0 ? (Int32($0.offset), $0.element) : nil }
     }
 }
 
