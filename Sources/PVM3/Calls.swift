@@ -17,11 +17,26 @@ func call(_ function: StaticString, _ body: (VirtualMachine) throws(PVMError) ->
     do { return try VirtualMachine.withShared(body) } catch { return fail(function, error) }
 }
 
-/// Like `call`, for the group library's entry points: the original's
-/// libgpvm3 returns its error codes (and sets pvm_errno) without printing.
-@inline(__always)
-func quietCall(_ body: (VirtualMachine) throws(PVMError) -> Int32) -> Int32 {
+/// Which failures an entry point returns without the auto-error line, as
+/// the original does: all of them (libgpvm3's group calls), or some codes
+/// (the mailbox's PvmNotFound and PvmDenied, ...).
+enum Quiet {
+    case all
+    case codes([PVMError.Code])
+
+    func covers(_ code: Int32) -> Bool {
+        switch self {
+        case .all: return true
+        case .codes(let list): return list.contains(PVMError.Code(rawValue: code))
+        }
+    }
+}
+
+/// `call`, with the failures `quiet` covers returned (and pvm_errno set)
+/// without printing.
+func call(_ function: StaticString, quiet: Quiet, _ body: (VirtualMachine) throws(PVMError) -> Int32) -> Int32 {
     do { return try VirtualMachine.withShared(body) } catch {
+        guard quiet.covers(error.code) else { return fail(function, error) }
         pvm3_set_errno(error.code)
         return error.code
     }

@@ -22,32 +22,32 @@ func groupName(_ group: UnsafeMutablePointer<CChar>?) throws(PVMError) -> String
 
 @_cdecl("pvm_joingroup")
 public func c_joingroup(_ group: UnsafeMutablePointer<CChar>?) -> Int32 {
-    quietCall { vm throws(PVMError) in try vm.joinGroup(groupName(group)) }
+    call("pvm_joingroup", quiet: .all) { vm throws(PVMError) in try vm.joinGroup(groupName(group)) }
 }
 
 @_cdecl("pvm_lvgroup")
 public func c_lvgroup(_ group: UnsafeMutablePointer<CChar>?) -> Int32 {
-    quietCall { vm throws(PVMError) in try vm.leaveGroup(groupName(group)); return 0 }
+    call("pvm_lvgroup", quiet: .all) { vm throws(PVMError) in try vm.leaveGroup(groupName(group)); return 0 }
 }
 
 @_cdecl("pvm_gsize")
 public func c_gsize(_ group: UnsafeMutablePointer<CChar>?) -> Int32 {
-    quietCall { vm throws(PVMError) in try vm.groupSize(groupName(group)) }
+    call("pvm_gsize", quiet: .all) { vm throws(PVMError) in try vm.groupSize(groupName(group)) }
 }
 
 @_cdecl("pvm_getinst")
 public func c_getinst(_ group: UnsafeMutablePointer<CChar>?, _ tid: Int32) -> Int32 {
-    quietCall { vm throws(PVMError) in try vm.groupInstance(groupName(group), tid: tid) }
+    call("pvm_getinst", quiet: .all) { vm throws(PVMError) in try vm.groupInstance(groupName(group), tid: tid) }
 }
 
 @_cdecl("pvm_gettid")
 public func c_gettid(_ group: UnsafeMutablePointer<CChar>?, _ instance: Int32) -> Int32 {
-    quietCall { vm throws(PVMError) in try vm.groupTid(groupName(group), instance: instance) }
+    call("pvm_gettid", quiet: .all) { vm throws(PVMError) in try vm.groupTid(groupName(group), instance: instance) }
 }
 
 @_cdecl("pvm_barrier")
 public func c_barrier(_ group: UnsafeMutablePointer<CChar>?, _ count: Int32) -> Int32 {
-    quietCall { vm throws(PVMError) in
+    call("pvm_barrier", quiet: .all) { vm throws(PVMError) in
         // The latest group again: no String made (a barrier loop stays at shared-memory speed).
         if let g = group, g.pointee != 0, vm.isLatestBarrierGroup(g) {
             try vm.barrier(vm.latestBarrierGroupName, count: count)
@@ -60,18 +60,18 @@ public func c_barrier(_ group: UnsafeMutablePointer<CChar>?, _ count: Int32) -> 
 
 @_cdecl("pvm_bcast")
 public func c_bcast(_ group: UnsafeMutablePointer<CChar>?, _ tag: Int32) -> Int32 {
-    quietCall { vm throws(PVMError) in try vm.broadcast(group: groupName(group), tag: tag); return 0 }
+    call("pvm_bcast", quiet: .all) { vm throws(PVMError) in try vm.broadcast(group: groupName(group), tag: tag); return 0 }
 }
 
 @_cdecl("pvm_freezegroup")
 public func c_freezegroup(_ group: UnsafeMutablePointer<CChar>?, _ size: Int32) -> Int32 {
-    quietCall { vm throws(PVMError) in try vm.freezeGroup(groupName(group), size: size) }
+    call("pvm_freezegroup", quiet: .all) { vm throws(PVMError) in try vm.freezeGroup(groupName(group), size: size) }
 }
 
 @_cdecl("pvm_reduce")
 public func c_reduce(_ function: ReduceFunction?, _ data: UnsafeMutableRawPointer?, _ count: Int32, _ type: Int32,
                      _ tag: Int32, _ group: UnsafeMutablePointer<CChar>?, _ root: Int32) -> Int32 {
-    quietCall { vm throws(PVMError) in
+    call("pvm_reduce", quiet: .all) { vm throws(PVMError) in
         guard let function, count >= 0, tag >= 0 else { throw PVMError(.badParam, "arguments") }
         guard let data = data ?? (count == 0 ? UnsafeMutableRawPointer(bitPattern: 16) : nil) else { throw PVMError(.badParam, "no data") }
         let name = try groupName(group)
@@ -90,7 +90,7 @@ public func c_reduce(_ function: ReduceFunction?, _ data: UnsafeMutableRawPointe
 @_cdecl("pvm_gather")
 public func c_gather(_ result: UnsafeMutableRawPointer?, _ data: UnsafeMutableRawPointer?, _ count: Int32, _ type: Int32,
                      _ tag: Int32, _ group: UnsafeMutablePointer<CChar>?, _ root: Int32) -> Int32 {
-    quietCall { vm throws(PVMError) in
+    call("pvm_gather", quiet: .all) { vm throws(PVMError) in
         guard count >= 0, tag >= 0 else { throw PVMError(.badParam, "arguments") }
         try vm.gather(into: result, data: data, count: Int(count), type: type, tag: tag, group: groupName(group), root: root)
         return 0
@@ -100,7 +100,7 @@ public func c_gather(_ result: UnsafeMutableRawPointer?, _ data: UnsafeMutableRa
 @_cdecl("pvm_scatter")
 public func c_scatter(_ result: UnsafeMutableRawPointer?, _ data: UnsafeMutableRawPointer?, _ count: Int32, _ type: Int32,
                       _ tag: Int32, _ group: UnsafeMutablePointer<CChar>?, _ root: Int32) -> Int32 {
-    quietCall { vm throws(PVMError) in
+    call("pvm_scatter", quiet: .all) { vm throws(PVMError) in
         guard count >= 0, tag >= 0 else { throw PVMError(.badParam, "arguments") }
         try vm.scatter(into: result, data: data, count: Int(count), type: type, tag: tag, group: groupName(group), root: root)
         return 0
@@ -110,7 +110,7 @@ public func c_scatter(_ result: UnsafeMutableRawPointer?, _ data: UnsafeMutableR
 @_cdecl("pvm_grphostinfo")
 public func c_grphostinfo(_ group: UnsafeMutablePointer<CChar>?, _ host: Int32, _ coordinator: UnsafeMutablePointer<Int32>?,
                           _ members: UnsafeMutablePointer<Int32>?, _ hosts: UnsafeMutablePointer<Int32>?) -> Int32 {
-    quietCall { vm throws(PVMError) in
+    call("pvm_grphostinfo", quiet: .all) { vm throws(PVMError) in
         let info = try vm.groupHostInfo(groupName(group), host: host)
         coordinator?.pointee = info.coordinator
         members?.pointee = info.members
@@ -125,7 +125,7 @@ nonisolated(unsafe) var hostInfoArrays: (UnsafeMutablePointer<Int32>, UnsafeMuta
 @_cdecl("pvm_grpvhostinfo")
 public func c_grpvhostinfo(_ group: UnsafeMutablePointer<CChar>?, _ coordinators: UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>?,
                            _ members: UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>?, _ hosts: UnsafeMutablePointer<Int32>?) -> Int32 {
-    quietCall { vm throws(PVMError) in
+    call("pvm_grpvhostinfo", quiet: .all) { vm throws(PVMError) in
         let rows = try vm.groupHosts(groupName(group))
         if let (a, b) = hostInfoArrays { a.deallocate(); b.deallocate() }
         let a = UnsafeMutablePointer<Int32>.allocate(capacity: max(rows.count, 1))
@@ -141,7 +141,7 @@ public func c_grpvhostinfo(_ group: UnsafeMutablePointer<CChar>?, _ coordinators
 
 @_cdecl("pvm_gsdump")
 public func c_gsdump() -> Int32 {
-    quietCall { vm throws(PVMError) in
+    call("pvm_gsdump", quiet: .all) { vm throws(PVMError) in
         let text = try vm.groupDump()
         fflush(nil)
         _ = text.withCString { write(1, $0, strlen($0)) }

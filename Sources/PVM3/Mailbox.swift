@@ -17,19 +17,6 @@ import PVM
 // buffer id (its daemon logs a bad message and the caller hangs); here it
 // is PvmNoSuchBuf, reported.
 
-/// `call`, with the errors in `quiet` returned (and set in pvm_errno)
-/// without the auto-error report.
-@inline(__always)
-func call(_ function: StaticString, quiet: [PVMError.Code], _ body: (VirtualMachine) throws(PVMError) -> Int32) -> Int32 {
-    do { return try VirtualMachine.withShared(body) } catch {
-        if quiet.contains(PVMError.Code(rawValue: error.code)) {
-            pvm3_set_errno(error.code)
-            return error.code
-        }
-        return fail(function, error)
-    }
-}
-
 /// A mailbox name argument: nil for a null pointer or "".
 func mailboxName(_ p: UnsafeMutablePointer<CChar>?) -> String? {
     guard let p, p.pointee != 0 else { return nil }
@@ -38,7 +25,7 @@ func mailboxName(_ p: UnsafeMutablePointer<CChar>?) -> String? {
 
 @_cdecl("pvm_putinfo")
 public func c_putinfo(_ name: UnsafeMutablePointer<CChar>?, _ id: Int32, _ flags: Int32) -> Int32 {
-    call("pvm_putinfo", quiet: [.denied]) { vm throws(PVMError) in
+    call("pvm_putinfo", quiet: .codes([.denied])) { vm throws(PVMError) in
         guard let key = mailboxName(name) else { throw PVMError(.badParam, "no mailbox name") }
         return try vm.putInfo(key, bufferID: id, flags: flags)
     }
@@ -46,7 +33,7 @@ public func c_putinfo(_ name: UnsafeMutablePointer<CChar>?, _ id: Int32, _ flags
 
 @_cdecl("pvm_recvinfo")
 public func c_recvinfo(_ name: UnsafeMutablePointer<CChar>?, _ index: Int32, _ flags: Int32) -> Int32 {
-    call("pvm_recvinfo", quiet: [.notFound]) { vm throws(PVMError) in
+    call("pvm_recvinfo", quiet: .codes([.notFound])) { vm throws(PVMError) in
         guard let key = mailboxName(name) else { throw PVMError(.badParam, "no mailbox name") }
         return try vm.receiveInfo(key, index: index, flags: flags)
     }
@@ -54,7 +41,7 @@ public func c_recvinfo(_ name: UnsafeMutablePointer<CChar>?, _ index: Int32, _ f
 
 @_cdecl("pvm_delinfo")
 public func c_delinfo(_ name: UnsafeMutablePointer<CChar>?, _ index: Int32, _ flags: Int32) -> Int32 {
-    call("pvm_delinfo", quiet: [.notFound, .denied]) { vm throws(PVMError) in
+    call("pvm_delinfo", quiet: .codes([.notFound, .denied])) { vm throws(PVMError) in
         guard let key = mailboxName(name) else { throw PVMError(.badParam, "no mailbox name") }
         return try vm.deleteInfo(key, index: index, flags: MailboxFlags(rawValue: flags))
     }
@@ -77,7 +64,7 @@ public func c_getmboxinfo(_ pattern: UnsafeMutablePointer<CChar>?, _ count: Unsa
 
 @_cdecl("pvm_insert")
 public func c_insert(_ name: UnsafeMutablePointer<CChar>?, _ request: Int32, _ data: Int32) -> Int32 {
-    call("pvm_insert", quiet: [.denied]) { vm throws(PVMError) in
+    call("pvm_insert", quiet: .codes([.denied])) { vm throws(PVMError) in
         guard let key = mailboxName(name) else { throw PVMError(.badParam, "no database name") }
         return try vm.databaseInsert(key, index: request, value: data)
     }
@@ -85,7 +72,7 @@ public func c_insert(_ name: UnsafeMutablePointer<CChar>?, _ request: Int32, _ d
 
 @_cdecl("pvm_lookup")
 public func c_lookup(_ name: UnsafeMutablePointer<CChar>?, _ request: Int32, _ data: UnsafeMutablePointer<Int32>?) -> Int32 {
-    call("pvm_lookup", quiet: [.notFound]) { vm throws(PVMError) in
+    call("pvm_lookup", quiet: .codes([.notFound])) { vm throws(PVMError) in
         guard let key = mailboxName(name) else { throw PVMError(.badParam, "no database name") }
         let (index, value) = try vm.databaseLookup(key, index: request)
         data?.pointee = value
@@ -96,7 +83,7 @@ public func c_lookup(_ name: UnsafeMutablePointer<CChar>?, _ request: Int32, _ d
 @_cdecl("pvm_delete")
 public func c_delete(_ name: UnsafeMutablePointer<CChar>?, _ request: Int32) -> Int32 {
     // Unlike pvm_delinfo's, pvm_delete's PvmDenied is reported (as the original does).
-    call("pvm_delete", quiet: [.notFound]) { vm throws(PVMError) in
+    call("pvm_delete", quiet: .codes([.notFound])) { vm throws(PVMError) in
         guard let key = mailboxName(name) else { throw PVMError(.badParam, "no database name") }
         return try vm.databaseDelete(key, index: request)
     }
