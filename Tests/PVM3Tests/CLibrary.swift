@@ -529,40 +529,11 @@ class CLibraryTestCase: XCTestCase {
         assertOutput(r, expected.isEmpty ? [] : expected.components(separatedBy: "\n"), status: status, file: file, line: line)
     }
 
-    // MARK: What this library does not do yet
-
-    /// Entry points whose semantics come with later issues (none left: the
-    /// mailbox, groups and message handlers have come). On our library such
-    /// a call returns PvmNotImpl (-24) after the same argument checks, and
-    /// reports it; the expected output is adjusted for it here.
-    static let notYet: [String] = []
-
-    static func isNotYet(_ line: String) -> Bool {
-        notYet.contains { line.hasPrefix($0 + "(") || line.contains("]: \($0)()") || line.contains(") \($0)()") }
-    }
-
-    /// The original's expected output as our library prints it: a not-yet
-    /// call's result `= N` is PvmNotImpl, unless the original's was
-    /// PvmBadParam (ours checks arguments first too).
-    func adjustingForNotYet(_ lines: [String]) -> [String] {
-        guard library == .ours else { return lines }
-        return lines.map { line in
-            guard Self.isNotYet(line), let eq = line.range(of: " = ", options: .backwards),
-                  !line.hasSuffix(" = -2") else { return line }
-            return line[..<eq.lowerBound] + " = -24"
-        }
-    }
-
-    /// Asserts standard error, task ids normalized, line by line. On our
-    /// library the not-yet calls' reports are left out on both sides.
+    /// Asserts standard error, task ids normalized, line by line.
     func assertStderr(_ run: CLibraryHarness.Run, _ expected: String,
                       file: StaticString = #filePath, line: UInt = #line) {
-        var got = run.stderrLines.map(Self.normalizingTids)
-        var want = expected.isEmpty ? [] : expected.components(separatedBy: "\n")
-        if library == .ours {
-            got.removeAll(where: Self.isNotYet)
-            want.removeAll(where: Self.isNotYet)
-        }
+        let got = run.stderrLines.map(Self.normalizingTids)
+        let want = expected.isEmpty ? [] : expected.components(separatedBy: "\n")
         if got != want {
             XCTFail("standard error differs from the original's (\(library.rawValue) library):\n\(Self.diff(expected: want, got: got))\n\(run)",
                     file: file, line: line)
@@ -574,7 +545,6 @@ class CLibraryTestCase: XCTestCase {
     func assertOutput(_ run: CLibraryHarness.Run, _ expected: [String], status: Int32 = 0,
                       file: StaticString = #filePath, line: UInt = #line) {
         let got = run.lines
-        let expected = adjustingForNotYet(expected)
         if got != expected {
             XCTFail("output differs from the original's (\(library.rawValue) library):\n\(Self.diff(expected: expected, got: got))\n\(run)",
                     file: file, line: line)
