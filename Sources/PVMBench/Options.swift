@@ -62,13 +62,20 @@ public struct SweepOptions: ParsableArguments, Sendable {
     /// Iterations and warm-up for one size: OSU-like defaults that shrink for
     /// large messages (the default suite, 1 B to 4 MiB over both shm paths,
     /// takes a few seconds on a 2-core machine).
-    public func counts(for size: Int) -> (iterations: Int, warmup: Int) {
-        let (i, x): (Int, Int)
+    /// `divisor` shrinks the defaults for a slow path (the default suite's
+    /// daemon and TCP routes, tens of microseconds a message), never below
+    /// 1,000 iterations and 100 warm-up rounds; -i and -x are taken as given.
+    public func counts(for size: Int, divisor: Int = 1) -> (iterations: Int, warmup: Int) {
+        var (i, x): (Int, Int)
         switch size {
         case ...8192: (i, x) = (100_000, 10_000)
         case ...65536: (i, x) = (20_000, 2_000)
         case ...(1 << 20): (i, x) = (2_000, 200)
         default: (i, x) = (300, 30)
+        }
+        if divisor > 1 {
+            i = max(i / divisor, min(i, 1_000))
+            x = max(x / divisor, min(x, 100))
         }
         return (iterations ?? i, warmup ?? x)
     }
@@ -150,7 +157,11 @@ public struct CommonOptions: ParsableArguments, Sendable {
         try sweep.messageSizes(default: fallback)
     }
 
-    public func counts(for size: Int) -> (iterations: Int, warmup: Int) { sweep.counts(for: size) }
+    public func counts(for size: Int) -> (iterations: Int, warmup: Int) { sweep.counts(for: size, divisor: iterationDivisor) }
+
+    /// Set by the default suite for its slow paths (see `SweepOptions.counts`).
+    @Option(name: .customLong("iteration-divisor"), help: .hidden)
+    public var iterationDivisor = 1
 }
 
 /// 1 B to 4 MiB in powers of two.

@@ -67,6 +67,15 @@ import PVMTestSupport
         #expect(defaults.counts(for: 128 << 10).iterations < defaults.counts(for: 64 << 10).iterations)
         #expect(defaults.counts(for: 4 << 20).iterations < defaults.counts(for: 8).iterations)
         #expect(defaults.counts(for: 4 << 20).warmup >= 1)
+        // The suite's slow routes: fewer rounds for small messages, never
+        // fewer than 1,000; large ones (already few) and -i as they are.
+        var slow = defaults
+        slow.iterationDivisor = 10
+        #expect(slow.counts(for: 8) == (10_000, 1_000))
+        #expect(slow.counts(for: 1 << 20) == (1_000, 100))
+        #expect(slow.counts(for: 4 << 20) == (300, 30))
+        let fixed = try CommonOptions.parse(["-i", "50", "--iteration-divisor", "10"])
+        #expect(fixed.counts(for: 8).iterations == 50)
     }
 
     /// Paths this build cannot measure fail in validation with one clear
