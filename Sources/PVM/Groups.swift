@@ -23,6 +23,12 @@ final class GroupMembership {
         self.barrier = segment?.barrier
         self.spansHosts = spansHosts
     }
+
+    /// Is this the group named by the C string `other`?
+    func isNamed(_ other: UnsafePointer<CChar>) -> Bool {
+        var name = name
+        return name.withUTF8 { bytes in bytes.count == strlen(other) && memcmp(bytes.baseAddress!, other, bytes.count) == 0 }
+    }
 }
 
 /// A group's roster as the group server gave it: tids by instance (0: a
@@ -186,14 +192,25 @@ extension VirtualMachine {
     /// for the others instead of leaving them waiting.
     public func barrier(_ group: String, count: Int32 = -1) throws(PVMError) {
         guard count == -1 || count >= 1 else { throw PVMError(.badParam, "count \(count)") }
-        let g: GroupMembership
-        if _fastPath(lastGroup != nil && lastGroupName == group) { g = lastGroup.unsafelyUnwrapped } else {
-            guard !group.isEmpty else { throw PVMError(.nullGroup, "no group name") }
-            guard let m = groupMemberships[group] else { return try serverBarrier(group, count) }
-            lastGroup = m
-            lastGroupName = group
-            g = m
-        }
+        // The group of the latest barrier: no dictionary lookup in a loop of barriers.
+        if let g = lastGroup, g.name == group { return try barrier(in: g, count: count) }
+        guard !group.isEmpty else { throw PVMError(.nullGroup, "no group name") }
+        guard let g = groupMemberships[group] else { return try serverBarrier(group, count) }
+        lastGroup = g
+        try barrier(in: g, count: count)
+    }
+
+    /// `barrier` for the C library when `name` is the group of the latest
+    /// barrier (compared as a C string, so a loop of barriers makes no
+    /// String); false, having done nothing, for any other group.
+    public func barrierOfLatestGroup(_ name: UnsafePointer<CChar>, count: Int32) throws(PVMError) -> Bool {
+        guard let g = lastGroup, g.isNamed(name) else { return false }
+        guard count == -1 || count >= 1 else { throw PVMError(.badParam, "count \(count)") }
+        try barrier(in: g, count: count)
+        return true
+    }
+
+    func barrier(in g: GroupMembership, count: Int32) throws(PVMError) {
         try checkDaemon()
         if _fastPath(!g.spansHosts), let b = g.barrier {
             let members = b.localMembers
@@ -205,12 +222,12 @@ extension VirtualMachine {
             }
             switch outcome {
             case .done: return
-            case .broken: throw PVMError(.noTask, "a member of \(group) exited during the barrier")
-            case .mismatch: throw PVMError(.mismatch, "the barrier of \(group) under way was called with another count")
+            case .broken: throw PVMError(.noTask, "a member of \(g.name) exited during the barrier")
+            case .mismatch: throw PVMError(.mismatch, "the barrier of \(g.name) under way was called with another count")
             case .remote: g.spansHosts = true
             }
         }
-        try serverBarrier(group, count)
+        try serverBarrier(g.name, count)
     }
 
     func serverBarrier(_ group: String, _ count: Int32) throws(PVMError) {
@@ -618,19 +635,4 @@ extension VirtualMachine {
         default: throw PVMError(.badParam, "no PVM type for \(T.self)")
         }
     }
-}
-
-// MARK: For the C library's pvm_barrier
-
-extension VirtualMachine {
-    /// Is `name` the group of the latest barrier? (Compared as C strings,
-    /// so a loop of barriers makes no String.)
-    public func isLatestBarrierGroup(_ name: UnsafePointer<CChar>) -> Bool {
-        guard lastGroup != nil else { return false }
-        return lastGroupName.utf8.withContiguousStorageIfAvailable { bytes in
-            bytes.count == strlen(name) && memcmp(bytes.baseAddress!, name, bytes.count) == 0
-        } ?? false
-    }
-
-    public var latestBarrierGroupName: String { lastGroupName }
 }

@@ -59,17 +59,18 @@ extension VirtualMachine {
         while handlers.last.map({ $0 == nil }) == true { handlers.removeLast() }
     }
 
-    /// Takes `h` for a handler if one matches (called as a message arrives).
+    /// Takes `h` for the first handler that matches, if one does (called
+    /// as a message arrives); the handler runs once the reading is over.
     @inline(never)
     func takeForHandler(_ h: FrameHeader, _ body: UnsafeRawBufferPointer) throws(PVMError) -> Bool {
-        guard handlers.contains(where: { $0?.matches(h) ?? false }) else { return false }
+        guard let handler = handlers.first(where: { $0?.matches(h) ?? false }) ?? nil else { return false }
         let i = takeID()
         do { try withObject(i) { b throws(PVMError) in try b.load(received: body, encoding: h.encoding, signature: h.signature) } } catch {
             freeIDs.append(Int32(i))
             throw error
         }
         meta[i] = BufferMeta(inUse: true, tag: h.tag, source: h.source, destination: h.destination, context: h.context)
-        handled.append(Int32(i))
+        handled.append((Int32(i), handler.function))
         return true
     }
 
@@ -82,14 +83,10 @@ extension VirtualMachine {
         let saved = (wantSource, wantTag, waiting, matched)
         waiting = false
         while !handled.isEmpty {
-            let id = handled.removeFirst()
+            let (id, function) = handled.removeFirst()
             let i = Int(id)
             guard i < meta.count, meta[i].inUse else { continue }
-            let h = FrameHeader(bodyLength: 0, tag: meta[i].tag, context: meta[i].context, source: meta[i].source,
-                                destination: meta[i].destination, encoding: .raw)
-            if let handler = handlers.first(where: { $0?.matches(h) ?? false }) ?? nil {
-                _ = handler.function(id)
-            }
+            _ = function(id)
             if i < meta.count, meta[i].inUse, !arrived.contains(id) { release(i) }
         }
         (wantSource, wantTag, waiting, matched) = saved

@@ -161,7 +161,6 @@ public final class VirtualMachine {
     var frozenRosters: [String: GroupRoster] = [:]
     /// The group of the latest barrier (no dictionary lookup in a loop of barriers).
     @exclusivity(unchecked) var lastGroup: GroupMembership?
-    @exclusivity(unchecked) var lastGroupName = ""
     let hostCPUs = SystemProbe.availableCPUs()
     let barrierSpinNanoseconds = ShmConfiguration.fromEnvironment().spinNanoseconds
     /// Staging for the collectives' messages.
@@ -170,8 +169,9 @@ public final class VirtualMachine {
     var collectiveScratch: [(base: UnsafeMutableRawPointer?, capacity: Int)] = [(nil, 0), (nil, 0)]
     // Message handlers (Handlers.swift).
     var handlers: [MessageHandler?] = []
-    /// Messages taken by handlers, to run once the reading is done.
-    var handled: [Int32] = []
+    /// Messages taken by handlers (buffer id, the handler's function), to
+    /// run once the reading is done.
+    var handled: [(Int32, (Int32) -> Int32)] = []
     var runningHandlers = false
 
     // Buffer id 0 means "no buffer": slot 0 is never handed out.

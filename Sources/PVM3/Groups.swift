@@ -49,11 +49,8 @@ public func c_gettid(_ group: UnsafeMutablePointer<CChar>?, _ instance: Int32) -
 public func c_barrier(_ group: UnsafeMutablePointer<CChar>?, _ count: Int32) -> Int32 {
     call("pvm_barrier", quiet: .all) { vm throws(PVMError) in
         // The latest group again: no String made (a barrier loop stays at shared-memory speed).
-        if let g = group, g.pointee != 0, vm.isLatestBarrierGroup(g) {
-            try vm.barrier(vm.latestBarrierGroupName, count: count)
-        } else {
-            try vm.barrier(groupName(group), count: count)
-        }
+        if let g = group, try vm.barrierOfLatestGroup(g, count: count) { return 0 }
+        try vm.barrier(groupName(group), count: count)
         return 0
     }
 }
