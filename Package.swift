@@ -171,7 +171,7 @@ let package = Package(
         // The far end of the transport tests: real, separate processes.
         .executableTarget(
             name: "shm-test-peer",
-            dependencies: ["PVMTransport", "PVMSystem"],
+            dependencies: ["PVMTransport", "PVMSystem", "PVMTestSupport"],
             path: "Tests/ShmTestPeer",
             swiftSettings: swiftSettings
         ),

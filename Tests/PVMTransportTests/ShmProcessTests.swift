@@ -8,24 +8,8 @@ import PVMTestSupport
 @Suite(.serialized) struct ShmProcessTests {
     static let peer = TestProducts.executable("shm-test-peer")
 
-    /// Checks, without allocating, that `bytes` is what `shm-test-peer send`
-    /// puts in message `seq` of sender `seed`.
     static func matches(_ bytes: UnsafeRawBufferPointer, seq: UInt64, seed: UInt64) -> Bool {
-        let n = bytes.count
-        if n >= 8 && bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self) != seq { return false }
-        if n >= 16 && bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self) != UInt64(n) { return false }
-        var x = seq &* 0x9E37_79B9_7F4A_7C15 ^ seed
-        var i = min(n, 16)
-        while i + 8 <= n {
-            x = x &* 6364136223846793005 &+ 1442695040888963407
-            if bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) != x { return false }
-            i += 8
-        }
-        while i < n {
-            if bytes[i] != UInt8(truncatingIfNeeded: seq &+ UInt64(i)) { return false }
-            i += 1
-        }
-        return true
+        ShmTestPattern.matches(bytes, seq: seq, seed: seed)
     }
 
     /// Per-sender bookkeeping of what the sink saw.
@@ -226,9 +210,8 @@ import PVMTestSupport
         _ = silent
     }
 
-    /// A record of unknown kind closes that peer only, with a reason; the
-    /// receiving process keeps running.
-    @Test func malformedRecordClosesOnlyThatPeer() throws {
+    /// Starts `shm-test-peer echo` and returns it with its address.
+    static func startEcho() throws -> (ChildProcess, String) {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("pvm-echo-\(getpid())").path
         try? FileManager.default.removeItem(atPath: file)
         let echo = try ChildProcess(Self.peer, ["echo", file])
@@ -238,6 +221,62 @@ import PVMTestSupport
             usleep(10_000)
         }
         try? FileManager.default.removeItem(atPath: file)
+        return (echo, address)
+    }
+
+    /// Both directions at once: windows of 64 messages streamed at a peer
+    /// that sends each one back from inside its handler, so its sends block
+    /// while more arrive (queued aside) on every large path. Every echo must
+    /// come back in order and intact. (The ring's later records once
+    /// overtook the queued ones when the handler returned: single-copy
+    /// echoes came back out of order.)
+    @Test func echoesOfAStreamKeepTheirOrderOnEveryPath() throws {
+        let (echo, address) = try Self.startEcho()
+        let endpoint = try ShmEndpoint(name: "streamer")
+        let peer = try endpoint.connect(to: address)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { scratch.deallocate() }
+        let seed: UInt64 = 0xB1B
+        var sent: UInt64 = 0
+        var next: UInt64 = 0
+        var bad: [String] = []
+        var paths: Set<ShmPath> = []
+        // Inline, single copy (64 and 200 KiB) and pipelined (1 MiB), mixed within windows too.
+        let plans: [[Int]] = [[64], [64 << 10], [200 << 10], [1 << 20], [64, 64 << 10, 300, 1 << 20, 200 << 10]]
+        for plan in plans {
+            for _ in 0..<6 {
+                for k in 0..<64 {
+                    let n = plan[k % plan.count]
+                    let b = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<n])
+                    ShmTestPattern.fill(b, seq: sent, seed: seed)
+                    try endpoint.send(UnsafeRawBufferPointer(b), to: peer)
+                    sent += 1
+                }
+                let deadline = Date().addingTimeInterval(60)
+                while next < sent && Date() < deadline {
+                    try endpoint.receive(timeoutNanoseconds: 1_000_000_000) { event in
+                        guard case .message(_, let m) = event else { return }
+                        paths.insert(m.path)
+                        if !Self.matches(m.bytes, seq: next, seed: seed), bad.count < 5 {
+                            let got = m.bytes.count >= 8 ? m.bytes.loadUnaligned(as: UInt64.self) : 0
+                            bad.append("echo \(next) (\(m.bytes.count) B, \(m.path)): carries message \(got)")
+                        }
+                        next += 1
+                    }
+                }
+                #expect(next == sent, "\(sent - next) echoes missing")
+            }
+        }
+        #expect(bad.isEmpty, "\(bad)")
+        #expect(paths.isSuperset(of: [.inline, .singleCopy, .pipelined]) || !paths.contains(.singleCopy), "paths seen: \(paths)")
+        endpoint.disconnect(peer)
+        #expect(echo.wait(seconds: 20).status == 0)
+    }
+
+    /// A record of unknown kind closes that peer only, with a reason; the
+    /// receiving process keeps running.
+    @Test func malformedRecordClosesOnlyThatPeer() throws {
+        let (echo, address) = try Self.startEcho()
         let endpoint = try ShmEndpoint(name: "writer")
         let peer = try endpoint.connect(to: address)
         var hello: UInt64 = 5

@@ -18,23 +18,8 @@ import Glibc
 #endif
 import PVMSystem
 import PVMTransport
+import PVMTestSupport
 import Foundation
-
-/// Content of message `seq` from sender `seed`: 16-byte header (seq, length)
-/// then a pattern the sink recomputes.
-func fill(_ buffer: UnsafeMutableRawBufferPointer, seq: UInt64, seed: UInt64) {
-    let n = buffer.count
-    if n >= 8 { buffer.storeBytes(of: seq, toByteOffset: 0, as: UInt64.self) }
-    if n >= 16 { buffer.storeBytes(of: UInt64(n), toByteOffset: 8, as: UInt64.self) }
-    var x = seq &* 0x9E37_79B9_7F4A_7C15 ^ seed
-    var i = min(n, 16)
-    while i + 8 <= n {
-        x = x &* 6364136223846793005 &+ 1442695040888963407
-        buffer.storeBytes(of: x, toByteOffset: i, as: UInt64.self)
-        i += 8
-    }
-    while i < n { buffer[i] = UInt8(truncatingIfNeeded: seq &+ UInt64(i)); i += 1 }
-}
 
 /// Size of message `seq`: mostly small, some at the eager limit's edges,
 /// some large (single copy or pipelined), now and then very large.
@@ -74,11 +59,11 @@ do {
             let n = size(seq: seq, seed: seed)
             if loans && seq % 3 == 0 {
                 let loan = try endpoint.loan(capacity: n)
-                fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<n]), seq: seq, seed: seed)
+                ShmTestPattern.fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<n]), seq: seq, seed: seed)
                 try endpoint.send(loan, length: n, to: peer)
             } else {
                 let b = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<n])
-                fill(b, seq: seq, seed: seed)
+                ShmTestPattern.fill(b, seq: seq, seed: seed)
                 try endpoint.send(UnsafeRawBufferPointer(b), to: peer)
             }
         }

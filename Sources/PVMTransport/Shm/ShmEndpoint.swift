@@ -394,9 +394,7 @@ public final class ShmEndpoint {
 
     private func canRead(pid: Int32, address: UInt64, value: UInt64) -> Bool {
         guard configuration.largeMode == .automatic, address != 0 else { return false }
-        var got: UInt64 = 0
-        let n = pvm_vm_read(pid, &got, UnsafeRawPointer(bitPattern: UInt(address)), 8)
-        return n == 8 && got == value
+        return CrossMemoryAttach.probe(pid: pid, address: address, value: value) == .readable
     }
 
     private func register(inbox: consuming SharedSegment, outbox: consuming SharedSegment, socket: consuming OwnedDescriptor,
@@ -620,11 +618,14 @@ public final class ShmEndpoint {
     /// over before its handler runs but stays pinned (unpublished) until the
     /// handler returns: a handler may send, a blocked send drains this ring
     /// further, and the next records then go, in order, to the pending queue.
+    /// Once anything waits there, the ring's later records wait too (they
+    /// would overtake it): the next poll delivers the queue first.
     @inline(__always)
     private func drain(_ index: Int, _ handler: (ShmEvent) throws -> Void) throws -> Int {
         let slot = slots + index
         var count = 0
         while count < configuration.batch {
+            if _slowPath(!queueing && pendingHead != pending.count) { return count }
             guard let record = slot.pointee.consumer.ready() else {
                 if slot.pointee.consumer.idle() { wakeProducerOf(slot) }
                 if _slowPath(slot.pointee.state == .draining) { finishClose(index) }
