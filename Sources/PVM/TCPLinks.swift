@@ -27,6 +27,9 @@ final class TCPLink {
     var peer: Int32
     var handshake: AuthenticationHandshake?
     var handshakeInput: [UInt8] = []
+    /// A large message whose body is still arriving, straight into the
+    /// storage of buffer `id` (see `TaskLibrary.arriveLarge`).
+    var partial: (id: Int, header: FrameHeader, destination: UnsafeMutableRawPointer, got: Int)? = nil
 
     init(fd: Int32, peer: Int32, handshake: AuthenticationHandshake?) {
         connection = FrameConnection(fd: fd)
@@ -236,12 +239,18 @@ extension VirtualMachine {
             // the daemon's socket by now: take it first (order).
             try readDaemon()
         }
+        // The rest of a large message first: its bytes come before any others.
+        if link.partial != nil {
+            guard try continueLarge(link) else { return }
+        }
         let open = link.connection.fillOnce()
         do {
             while true {
                 if let h = try link.connection.pendingLargeFrame(threshold: Self.largeTCPFrame) {
                     guard checkFrame(h, link) else { return }
-                    guard try arriveLarge(h, link) else { closeIncoming(link, "a TCP peer stopped in the middle of a message; closed it"); return }
+                    try startLarge(h, link)
+                    // Not all there yet: the socket's next readiness brings the rest.
+                    guard try continueLarge(link) else { return }
                     continue
                 }
                 guard let (h, frame) = try link.connection.nextFrame() else { break }
@@ -266,30 +275,53 @@ extension VirtualMachine {
         return true
     }
 
-    /// A large message read from the link straight into a buffer of its
-    /// own, handed to the receive that waits for it or queued.
-    func arriveLarge(_ h: FrameHeader, _ link: TCPLink) throws(PVMError) -> Bool {
+    /// A large message: its body goes from the link straight into the
+    /// storage of a buffer of its own, over as many reads as it takes (a
+    /// read never waits: the peer may itself be waiting for this task to
+    /// read what it sends).
+    func startLarge(_ h: FrameHeader, _ link: TCPLink) throws(PVMError) {
         let i = takeID()
-        let count = Int(h.length) - FrameHeader.size
-        let ok: Bool
+        let destination: UnsafeMutableRawPointer
         do {
-            ok = try withObject(i) { b throws(PVMError) in
-                try b.load(receivedCount: count, encoding: h.encoding, signature: h.signature) { destination in
-                    link.connection.readBody(of: h, into: destination, timeoutMilliseconds: 30_000)
-                }
+            destination = try withObject(i) { b throws(PVMError) in
+                try b.prepareReceived(count: Int(h.length) - FrameHeader.size, encoding: h.encoding, signature: h.signature)
             }
         } catch {
             freeIDs.append(Int32(i))
             throw error
         }
-        guard ok else { freeIDs.append(Int32(i)); return false }
-        queue(i, h)
-        if waitingReceiveWants(h) { matched = arrived.removeLast() }
+        link.partial = (i, h, destination, link.connection.startBody(of: h, into: destination))
+    }
+
+    /// Takes in more of the link's large message; once it is whole, hands it
+    /// to the receive that waits for it or queues it. False while it is not
+    /// whole yet, or when the peer went away in the middle of it (the link
+    /// is then closed).
+    func continueLarge(_ link: TCPLink) throws(PVMError) -> Bool {
+        guard let p = link.partial else { return true }
+        let total = Int(p.header.length) - FrameHeader.size
+        guard let got = link.connection.continueBody(into: p.destination, got: p.got, of: total) else {
+            closeIncoming(link, "a TCP peer stopped in the middle of a message; closed it")
+            return false
+        }
+        guard got == total else {
+            link.partial!.got = got
+            return false
+        }
+        link.partial = nil
+        queue(p.id, p.header)
+        if waitingReceiveWants(p.header) { matched = arrived.removeLast() }
         return true
     }
 
     func closeIncoming(_ link: TCPLink, _ reason: String?) {
         if let reason { warn(reason) }
+        if let p = link.partial {
+            // A message cut short is no message: its buffer goes back.
+            try? withObject(p.id) { b in b.reset() }
+            freeIDs.append(Int32(p.id))
+            link.partial = nil
+        }
         endpoint?.unwatch(link.connection.fd)
         tcpIncoming.removeValue(forKey: link.connection.fd)
         link.connection.close()

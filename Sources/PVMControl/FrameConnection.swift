@@ -116,7 +116,7 @@ public final class FrameConnection {
 
     /// The header of the next frame when only part of it has arrived and
     /// its body is at least `threshold` bytes: the caller may read the body
-    /// straight into its destination with `readBody` (no copy through this
+    /// straight into its destination with `startBody` and `continueBody` (no copy through this
     /// buffer). nil otherwise.
     public func pendingLargeFrame(threshold: Int) throws(PVMError) -> FrameHeader? {
         let available = inputEnd - inputStart
@@ -126,29 +126,39 @@ public final class FrameConnection {
         return header
     }
 
-    /// Reads the body of the frame `pendingLargeFrame` announced into
-    /// `destination` (its whole body): what is buffered first, then straight
-    /// from the socket, waiting for the rest up to `timeoutMilliseconds` at a
-    /// time. False if the peer closed or went silent.
-    public func readBody(of header: FrameHeader, into destination: UnsafeMutableRawPointer, timeoutMilliseconds: Int32) -> Bool {
+    /// Starts taking the body of the frame `pendingLargeFrame` announced
+    /// straight into `destination` (room for its whole body): consumes the
+    /// header and copies what is buffered. Returns the body bytes taken so
+    /// far; `continueBody` takes the rest as it arrives.
+    public func startBody(of header: FrameHeader, into destination: UnsafeMutableRawPointer) -> Int {
         let body = Int(header.length) - FrameHeader.size
         inputStart += FrameHeader.size
         let buffered = min(inputEnd - inputStart, body)
         if buffered > 0 { destination.copyMemory(from: input + inputStart, byteCount: buffered) }
         inputStart += buffered
         if inputStart == inputEnd { inputStart = 0; inputEnd = 0 }
-        var got = buffered
-        while got < body {
-            let n = Glibc.read(fd, destination + got, body - got)
+        return buffered
+    }
+
+    /// Reads more of a body begun by `startBody`, without waiting: `got` of
+    /// `total` bytes are in `destination`. Returns the new count (equal to
+    /// `total` when the body is complete), or nil when the peer closed or
+    /// the connection failed. Never blocks: a peer that is itself waiting
+    /// for this task to read stays served (two tasks streaming large
+    /// messages at each other).
+    public func continueBody(into destination: UnsafeMutableRawPointer, got: Int, of total: Int) -> Int? {
+        var got = got
+        while got < total {
+            let n = Glibc.read(fd, destination + got, total - got)
             if n > 0 { got += n; continue }
-            if n == 0 { return false }
+            if n == 0 { return nil }
             switch errno {
             case EINTR: continue
-            case EAGAIN, EWOULDBLOCK: if !wait(timeoutMilliseconds: timeoutMilliseconds) { return false }
-            default: return false
+            case EAGAIN, EWOULDBLOCK: return got
+            default: return nil
             }
         }
-        return true
+        return got
     }
 
     // MARK: Writing

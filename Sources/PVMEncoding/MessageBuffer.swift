@@ -105,12 +105,13 @@ public final class MessageBuffer {
         ownedCount = bytes.count
     }
 
-    /// Makes this a received message of `count` bytes whose bytes `fill`
-    /// writes straight into the storage (a socket read, say): no copy
-    /// through an intermediate buffer. `fill` returns false when it could
-    /// not fill it all (the buffer is then left empty).
-    public func load(receivedCount count: Int, encoding: Encoding, signature: DataSignature,
-                     fill: (UnsafeMutableRawPointer) -> Bool) throws(PVMError) -> Bool {
+    /// Makes this buffer hold a received message of `count` bytes in
+    /// `encoding` from a sender of `signature`, and returns its storage for
+    /// the caller to write the bytes into (a socket read, say, possibly over
+    /// several calls): no copy through an intermediate buffer. The storage
+    /// stays valid until the buffer is reset or loaded again; a caller that
+    /// cannot fill it all must `reset()` the buffer.
+    public func prepareReceived(count: Int, encoding: Encoding, signature: DataSignature) throws(PVMError) -> UnsafeMutableRawPointer {
         let checked = encoding == .default || encoding == .trace ? try signature.validated() : signature
         reset()
         if count > capacity {
@@ -118,11 +119,10 @@ public final class MessageBuffer {
             capacity = count
             storage = Self.allocateStorage(capacity)
         }
-        guard fill(storage) else { return false }
         self.encoding = encoding
         self.signature = checked
         ownedCount = count
-        return true
+        return storage
     }
 
     /// Empties the buffer and makes it a send buffer of `encoding` in this
