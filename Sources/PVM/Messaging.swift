@@ -340,8 +340,13 @@ extension VirtualMachine {
         _ = try r.int()
         if code == LookupResult.notEnrolled { routedOnce.remove(dst) }  // through the daemon until it enrolls; ask again next time
         guard code == 0, !address.isEmpty, let ep = endpoint else { return nil }
-        // The lookup may have queued a message from dst over a connection it made.
-        if let p = peers[dst] { return p }
+        // dst may have connected to this task already (the lookup may even
+        // have queued a message from it): use that connection. The answer
+        // came once what this task routed to dst is in dst's socket.
+        if let p = peers[dst] ?? learnedPeers.removeValue(forKey: dst) {
+            peers[dst] = p
+            return p
+        }
         do {
             let p = try ep.connect(to: address)
             peers[dst] = p
@@ -355,6 +360,8 @@ extension VirtualMachine {
 
     func forget(peer: ShmPeerID) {
         for (t, p) in peers where p == peer { peers.removeValue(forKey: t) }
+        for (t, p) in learnedPeers where p == peer { learnedPeers.removeValue(forKey: t) }
+        if Int(peer) < heard.count { heard[Int(peer)] = false }
         if lastPeer == peer { lastPeerTid = 0 }
     }
 }
@@ -479,7 +486,8 @@ extension VirtualMachine {
                 forget(peer: peer)
                 return
             }
-            if _slowPath(h.source != lastPeerTid) && h.source > 0 && peers[h.source] == nil { peers[h.source] = peer }
+            if _slowPath(Int(peer) >= heard.count || !heard[Int(peer)]) { try firstMessage(from: peer) }
+            if _slowPath(h.source != lastPeerTid) && h.source > 0 && peers[h.source] == nil { learned(h.source, peer) }
             try arrive(h, body, lend: true)
         case .disconnected(let peer, _):
             forget(peer: peer)
@@ -490,6 +498,27 @@ extension VirtualMachine {
             // is in the daemon's socket by now: take it first (order).
             try readDaemon()
         }
+    }
+
+    /// The first message from a peer's ring, which may be on a connection
+    /// this task made (no `.connected` then): what the peer sent through
+    /// the daemon before it is in the daemon's socket (it looked this task
+    /// up first, see `learned`), so take that first (order).
+    @inline(never)
+    func firstMessage(from peer: ShmPeerID) throws(PVMError) {
+        if Int(peer) >= heard.count { heard += [Bool](repeating: false, count: Int(peer) + 1 - heard.count) }
+        heard[Int(peer)] = true
+        try readDaemon()
+    }
+
+    /// `source` sent over a connection without this task having one to it:
+    /// send back over the same connection; but when this task has sent
+    /// `source` messages through the daemon, only after a lookup (its
+    /// answer waits until they are in `source`'s socket), or the ring would
+    /// overtake them.
+    @inline(never)
+    func learned(_ source: Int32, _ peer: ShmPeerID) {
+        if routedOnce.contains(source) { learnedPeers[source] = peer } else { peers[source] = peer }
     }
 
     /// A message has arrived (from a peer's ring, the daemon, or this task

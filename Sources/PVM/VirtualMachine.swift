@@ -115,6 +115,14 @@ public final class VirtualMachine {
     @exclusivity(unchecked) var lastPeer: ShmPeerID = 0
     /// Tasks this one has sent a first message to (through the daemon).
     var routedOnce: Set<Int32> = []
+    /// Connections other tasks made to this one, not used for sending to
+    /// them yet because this task has sent them messages through the
+    /// daemon: the next send looks them up first (see `connectPeer`).
+    var learnedPeers: [Int32: ShmPeerID] = [:]
+    /// By endpoint slot: has this peer delivered a message since it
+    /// connected? Before its first, this task reads the daemon's socket
+    /// (see `handle`).
+    @exclusivity(unchecked) var heard: [Bool] = []
     // The TCP transport (TCPLinks.swift).
     var tcpListener: Int32 = -1
     var tcpPort: Int32 = 0
@@ -251,6 +259,8 @@ public final class VirtualMachine {
         endpoint = nil
         peers.removeAll()
         routedOnce.removeAll()
+        learnedPeers.removeAll()
+        heard.removeAll()
         lastPeerTid = 0
     }
 

@@ -29,13 +29,17 @@ do {
         try m.pack(vm.siblings.map(\.rawValue))
         try m.pack(args.dropFirst().joined(separator: " "))
         if parent > 0 { try vm.send(m, to: TaskID(parent), tag: 1) }
-    case "echo", "late":
+    case "echo", "late", "echo-first-late":
         // Echo every message back to its sender with tag+1, until tag 999.
         // (PVM style: the received buffer is made the send buffer.)
+        // echo-first-late: hold the first echo for 100 ms, untouched by
+        // what arrives meanwhile (the order test of path switches).
+        var first = mode == "echo-first-late"
         while true {
             let id = try vm.receive(from: -1, tag: -1, timeoutNanoseconds: nil)
             let (_, tag, source) = try vm.bufferInfo(id)
             if tag == 999 { break }
+            if first { usleep(100_000); first = false }
             _ = try vm.setSendBuffer(id)
             try vm.send(to: source, tag: tag + 1)
             _ = try vm.setSendBuffer(0)

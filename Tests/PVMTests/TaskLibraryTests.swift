@@ -157,6 +157,34 @@ final class TaskLibraryTests: XCTestCase {
         XCTAssertEqual(Set(next.keys), Set(kids))
     }
 
+    /// Both tasks switch from the daemon to shared memory at once: this
+    /// task's first message goes through the daemon, and while the echo
+    /// task holds its answer, this task connects and streams the rest over
+    /// shared memory. The first echo then goes through the daemon, the next
+    /// ones over the connection this task made; they must not overtake the
+    /// first. (They did: the echo task used that connection at once, and
+    /// this task read its ring before its daemon socket.)
+    func testEchoesKeepTheirOrderWhenBothTasksSwitchPathsAtOnce() throws {
+        for round in 0..<3 {
+            let echo = try spawnOne(["echo-first-late"])
+            for seq: Int32 in 0..<8 {
+                let m = Message(encoding: .raw)
+                try m.pack(seq)
+                try vm.send(m, to: echo, tag: 10)
+                // The echo task has the first and holds its answer while the rest come directly.
+                if seq == 0 { usleep(30_000) }
+            }
+            // Every echo is here (the first in the daemon's socket, the rest
+            // in the ring) before this task looks.
+            usleep(200_000)
+            for seq: Int32 in 0..<8 {
+                let back = try vm.receive(from: echo, tag: 11)
+                XCTAssertEqual(try back.unpack(Int32.self), seq, "round \(round): echo \(seq) out of order")
+            }
+            try vm.send(Message(), to: echo, tag: 999)
+        }
+    }
+
     /// Sends to a task that has not enrolled yet never wait for it: the
     /// daemon holds them, and they arrive in order once it enrolls.
     func testSendsToATaskNotYetEnrolledDoNotBlock() throws {
