@@ -238,9 +238,19 @@ public enum CollectiveDriver {
             var histogram = Self.histogram()
             var account = CPUAccount()
             var previous = Clock.monotonicNanoseconds()
-            do {
+            do throws(PVMError) {
                 for r in 0..<(step.warmup + step.iterations) {
                     if r == step.warmup { account.start() }
+                    // A member that dies between two barriers leaves the
+                    // group, and the next barrier of the whole group is one
+                    // member short but completes: look for its exit notify
+                    // now and then (a probe, not timed into many barriers).
+                    if r & 4095 == 4095 {
+                        let notified = account.excluding {
+                            Result { () throws(PVMError) in try vm.probe(from: TaskID.notifySource.rawValue, tag: TaskLibraryDriver.exitNotifyTag) }
+                        }
+                        if try notified.get() > 0 { throw PVMError(.noTask, "a member of \(group) exited between two barriers") }
+                    }
                     try vm.barrier(group)
                     let now = Clock.monotonicNanoseconds()
                     if r >= step.warmup { _ = histogram.record(now &- previous) }

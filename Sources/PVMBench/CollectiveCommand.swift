@@ -124,12 +124,6 @@ struct Collective: ParsableCommand {
     func run() throws {
         let result = try CollectiveDriver.run(options, peerExecutable: TaskLibraryDriver.peerExecutable(besides: ownExecutable()),
                                               progress: showsProgress())
-        try emit(try render([result], options.common.format), to: options.common.output)
-        if let plot = options.common.plot { try Plot.svg([result]).write(toFile: plot, atomically: true, encoding: .utf8) }
-        let failed = failedSizes([result])
-        if !failed.isEmpty {
-            warn("validation failed: a member received different data than was sent at \(failed.joined(separator: ", "))")
-            throw ExitCode(validationFailedStatus)
-        }
+        try finishRun(result, options.common, what: "a member received different data than was sent")
     }
 }

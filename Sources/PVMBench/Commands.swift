@@ -12,7 +12,8 @@ public struct PVMBenchCommand: ParsableCommand {
         commandName: "pvmbench",
         abstract: "Latency and bandwidth of every PVM message path.",
         discussion: "With no subcommand, runs the default suite (see 'pvmbench help suite').",
-        subcommands: [Suite.self, PingPong.self, MsgRate.self, Collective.self, SpawnBench.self, Convert.self, Peer.self],
+        subcommands: [Suite.self, PingPong.self, Bandwidth.self, BidirectionalBandwidth.self, MsgRate.self, Collective.self, SpawnBench.self,
+                      Convert.self, PlotCommand.self, Tune.self, Peer.self, MessageRatePair.self],
         defaultSubcommand: Suite.self)
 
     public init() {}
@@ -82,33 +83,161 @@ struct PingPong: ParsableCommand {
         case .c: result = try CLibraryDriver.pingpong(common, ownExecutable: ownExecutable(), progress: showsProgress())
         case .transport: result = try PingPongDriver.run(common, peerExecutable: ownExecutable(), progress: showsProgress())
         }
-        try emit(try render([result], common.format), to: common.output)
-        if let plot = common.plot { try Plot.svg([result]).write(toFile: plot, atomically: true, encoding: .utf8) }
-        let failed = failedSizes([result])
-        if !failed.isEmpty {
-            warn("validation failed: a received message differed from what was sent at \(failed.joined(separator: ", "))")
-            throw ExitCode(validationFailedStatus)
+        try finishRun(result, common, what: "a received message differed from what was sent")
+    }
+}
+
+/// Writes a run's output, its chart when asked, and fails with the
+/// validation status when a -c check failed.
+func finishRun(_ run: RunResult, _ common: CommonOptions, what: String) throws {
+    try emit(try render([run], common.format), to: common.output)
+    if let plot = common.plot { try Plot.svg([run]).write(toFile: plot, atomically: true, encoding: .utf8) }
+    let failed = failedSizes([run])
+    if !failed.isEmpty {
+        warn("validation failed: \(what) at \(failed.joined(separator: ", "))")
+        throw ExitCode(validationFailedStatus)
+    }
+}
+
+/// `pvmbench bw`: streaming bandwidth with a window of messages in flight.
+struct Bandwidth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bw",
+        abstract: "Streaming bandwidth: a window of messages in flight, then one acknowledgement (OSU's osu_bw).",
+        discussion: """
+            This end sends --window messages of a size back to back and then a marker; the far end (a second \
+            process, or a task spawned through the daemon with --api pvm) takes them in and acknowledges the \
+            marker. -i and -x count windows (defaults: about 256 MiB a size, 10 to 2,000 windows). MB/s is the \
+            size over the time per message (the whole run's time over its messages); us/msg p50 and p99 are \
+            over windows. With --api pvm every message is initsend, pack and send, and the far end unpacks \
+            each. -c gives every message a pattern of its own that the far end checks (the fill is timed).
+            """)
+
+    @OptionGroup var options: StreamOptions
+
+    func run() throws {
+        try finishRun(try StreamingDriver.run(options, bidirectional: false), options.common, what: "the far end received different data than was sent")
+    }
+}
+
+/// `pvmbench bibw`: both directions at once.
+struct BidirectionalBandwidth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bibw",
+        abstract: "Bidirectional bandwidth: both ends stream a window at once (OSU's osu_bibw).",
+        discussion: """
+            This end sends --window messages back to back while the far end sends each one back as it \
+            arrives, so both directions carry data at once; a window ends when all its messages are back. \
+            MB/s counts both directions (the size over the time per message, messages of both directions \
+            counted). -c checks every message that comes back.
+            """)
+
+    @OptionGroup var options: StreamOptions
+
+    func run() throws {
+        try finishRun(try StreamingDriver.run(options, bidirectional: true), options.common, what: "a message came back different from what was sent")
+    }
+}
+
+extension StreamingDriver {
+    /// bw or bibw through the layer the options name.
+    static func run(_ options: StreamOptions, bidirectional: Bool) throws -> RunResult {
+        switch options.common.api {
+        case .transport:
+            return try transport(options, bidirectional: bidirectional, peerExecutable: ownExecutable(), progress: showsProgress())
+        case .pvm:
+            return try taskLibrary(options, bidirectional: bidirectional,
+                                   peerExecutable: TaskLibraryDriver.peerExecutable(besides: ownExecutable()), progress: showsProgress())
+        case .c:
+            throw BenchError("\(bidirectional ? "bibw" : "bw") measures the bare transport (--api transport) or the task library (--api pvm); pingpong takes --api c")
         }
     }
 }
 
-/// Small-message rate: messages streamed back to back to one receiver.
+/// Small-message rate: messages streamed back to back by N pairs.
 struct MsgRate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "msgrate", abstract: "Streaming message rate between two processes (one pair in this build).")
+        commandName: "msgrate",
+        abstract: "Message rate of N sender/receiver pairs streaming at once (OSU's osu_mbw_mr).",
+        discussion: """
+            Each pair's sender sends -x warm-up messages and then -i timed ones back to back (default: about \
+            2 GiB a size, 200 to 1,000,000 messages; 8 B when no size is given), then a marker that its \
+            receiver acknowledges. The rate is all pairs' timed messages over the longest pair's time; p50 and \
+            p99 are over pairs. --api transport: the senders are this process (one pair) or one process per \
+            pair, each with its own receiving process, joined by the shared-memory transport. --api pvm: 2N \
+            tasks spawned through the daemon (initsend, pack, send; the receiver unpacks each). With more \
+            pairs than CPUs the pairs take turns on them.
+            """)
 
-    @OptionGroup var common: CommonOptions
+    @OptionGroup var options: MessageRateOptions
+
+    func run() throws {
+        let run = try StreamingDriver.messageRate(options, ownExecutable: ownExecutable(), progress: showsProgress())
+        try finishRun(run, options.common, what: "a receiver got different data than was sent")
+    }
+}
+
+/// One pair of a several-pair `msgrate --api transport` (started by
+/// pvmbench itself, never by users): for each size it says `ready SIZE`,
+/// waits for a line on standard input, streams, and says
+/// `result SIZE MESSAGES ELAPSED_NS CPU_NS PATH pass|fail`.
+struct MessageRatePair: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "msgrate-pair", abstract: "Internal: one pair of a several-pair msgrate.", shouldDisplay: false)
+
+    @OptionGroup var sweep: SweepOptions
+
+    func run() throws {
+        var common = try CommonOptions.parse(["--api", "transport"])
+        common.sweep = sweep
+        let sizes = try common.messageSizes(default: [8])
+        var stream = try RateStream(common, peerExecutable: ownExecutable(), largest: sizes.max()!)
+        defer { stream.finish() }
+        for size in sizes {
+            say("ready \(size)")
+            guard readLine() != nil else { return }
+            let (n, warmup) = StreamingDriver.messages(size: size, sweep: sweep)
+            let m = try stream.measure(size: size, messages: n, warmup: warmup)
+            say("result \(size) \(n) \(m.elapsed) \(m.cpu) \(m.path) \(m.valid ? "pass" : "fail")")
+        }
+    }
+
+    /// One line to pvmbench, at once (standard output is a pipe).
+    func say(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}
+
+/// `pvmbench plot`: draws result files on one chart.
+struct PlotCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plot",
+        abstract: "Draws result files (--format json output) as one SVG: latency and bandwidth against size, one curve per run.",
+        discussion: """
+            Each FILE holds one run object or an array of them (BENCHMARKS.md's JSON; the default suite's \
+            pvmbench-results.json, or a peer's figures converted to the same schema, as perf/peers.sh does). \
+            Every run becomes one curve, labelled by its benchmark, transport and api, in the latency chart \
+            (ping-pong and collective runs: p50 one way) and in the bandwidth chart (every run that moves data).
+            """)
+
+    @Argument(help: ArgumentHelp("Result files to draw.", valueName: "file.json"))
+    var files: [String] = []
+
+    @Option(name: .customShort("o"), help: ArgumentHelp("The SVG file to write.", valueName: "file.svg"))
+    var output: String
+
+    @Option(help: "The chart's title.")
+    var title = "pvmbench"
 
     func validate() throws {
-        if common.api != .transport { throw ValidationError("msgrate measures the bare transport in this build: add --api transport") }
-        if common.zeroCopy { throw ValidationError("msgrate does not take --zero-copy yet") }
-        if common.checkData { throw ValidationError("msgrate does not take -c yet") }
+        if files.isEmpty { throw ValidationError("give at least one result file to draw") }
     }
 
     func run() throws {
-        let result = try PingPongDriver.messageRate(common, peerExecutable: ownExecutable(), progress: showsProgress())
-        try emit(try render([result], common.format), to: common.output)
-        if let plot = common.plot { try Plot.svg([result]).write(toFile: plot, atomically: true, encoding: .utf8) }
+        let runs = try Plot.load(files)
+        guard !runs.isEmpty else { throw BenchError("no runs in \(files.joined(separator: ", "))") }
+        try Plot.svg(runs, title: title).write(toFile: output, atomically: true, encoding: .utf8)
+        FileHandle.standardError.write(Data("pvmbench: drew \(runs.count) run\(runs.count == 1 ? "" : "s") in \(output)\n".utf8))
     }
 }
 

@@ -71,7 +71,7 @@ final class PeerSession {
 
     /// Runs the measurement of one size; an error on the way becomes what
     /// users need to read (see `explain`).
-    func measuring(_ size: Int, _ body: () throws -> SizeResult) throws -> SizeResult {
+    func measuring<R>(_ size: Int, _ body: () throws -> R) throws -> R {
         do {
             return try body()
         } catch {
@@ -229,69 +229,63 @@ public enum PingPongDriver {
                          machine: .current(), results: results)
     }
 
-    /// Streaming message rate: `iterations` messages of each size sent back
-    /// to back, timed from the first send until the peer acknowledges the
-    /// last (OSU's osu_mbw_mr with one pair and no window limit other than
-    /// the ring).
+    /// Streaming message rate over the bare transport, one pair: for each
+    /// size, `-x` warm-up messages and then `-i` timed ones sent back to
+    /// back, timed from the first send until the peer acknowledges the
+    /// marker after the last (OSU's osu_mbw_mr with one pair and no window
+    /// limit other than the ring).
     public static func messageRate(_ options: CommonOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
         let sizes = try options.messageSizes(default: [8])
-        let session = try PeerSession(options, peerExecutable: peerExecutable, arguments: ["--sink"])
-        let endpoint = session.endpoint
-        let peer = session.peer
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(sizes.max()!, 1), alignment: 64)
-        defer { scratch.deallocate() }
-        scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
+        var stream = try RateStream(options, peerExecutable: peerExecutable, largest: sizes.max()!)
         var results: [SizeResult] = []
         for size in sizes {
-            results.append(try session.measuring(size) { () throws -> SizeResult in
-                let n = options.sweep.iterations ?? (size <= 8192 ? 10_000_000 : 100_000)
-                if progress { FileHandle.standardError.write(Data("\rmsgrate \(size) B: \(n) messages...        ".utf8)) }
-                let message = UnsafeRawBufferPointer(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]))
-                var acked = false
-                var gone: String? = nil
-                let cpu0 = Clock.threadCPUNanoseconds()
-                let t0 = Clock.monotonicNanoseconds()
-                for _ in 0..<n { try endpoint.send(message, to: peer) }
-                try endpoint.send(UnsafeRawBufferPointer(start: nil, count: 0), to: peer)
-                let sent = Clock.monotonicNanoseconds()
-                while !acked {
-                    let events = try endpoint.receive(timeoutNanoseconds: PeerSession.watchdogNanoseconds) { event in
-                        if case .message = event { acked = true }
-                        if case .disconnected(_, let r) = event { gone = r }
-                    }
-                    if let gone { throw BenchError("the peer process went away in the middle of the measurement (\(size) B): \(gone)") }
-                    if events == 0 { try session.checkAlive(waitingSince: sent) }
-                }
-                let perMessage = Double(Clock.monotonicNanoseconds() - t0) / Double(n)
-                let cpu = Double(Clock.threadCPUNanoseconds() - cpu0) / Double(n)
-                var h = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-                _ = h.record(UInt64(perMessage.rounded()))
-                var oneWay = OneWay(h)
-                oneWay.mean = perMessage
-                return SizeResult(bytes: size, iterations: n, oneWayNs: oneWay, gbytesPerS: Double(size) / perMessage,
-                                  messagesPerS: 1e9 / perMessage, cpuNsPerMsg: cpu, path: endpoint.path(to: peer, size: size).rawValue, validated: nil)
-            })
+            let (n, warmup) = StreamingDriver.messages(size: size, sweep: options.sweep, divisor: options.iterationDivisor)
+            if progress { FileHandle.standardError.write(Data("\rmsgrate \(size) B: \(n) messages...        ".utf8)) }
+            let m = try stream.measure(size: size, messages: n, warmup: warmup)
+            results.append(StreamingDriver.aggregate(size: size, reports: [(n, m.elapsed, m.cpu)], path: m.path,
+                                                     validated: options.checkData ? m.valid : nil))
         }
         if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        session.finish()
+        stream.finish()
         return RunResult(benchmark: "msgrate", transport: "shm", api: "transport", zeroCopy: false, machine: .current(), results: results)
     }
 
     /// The far end: echo every message back with the same size until the
     /// measuring side disconnects (or, with `sink`, swallow them and
     /// acknowledge each 0-byte end marker). `corrupt` is a test hook: flip
-    /// the last byte of every echo.
+    /// the last byte of every echo (a sink checks each message as if its
+    /// last byte were flipped).
     public static func serve(address: String, zeroCopy: Bool, validate: Bool, sink: Bool = false, corrupt: Bool = false) throws {
         let endpoint = try ShmEndpoint(name: "pvmbench-peer")
         _ = try endpoint.connect(to: address)
         var done = false
-        var one: UInt8 = 1
+        // Streaming: data messages seen (the pattern's round under -c), and
+        // whether all since the last acknowledgement checked out.
+        var counter = 0
+        var valid: UInt8 = 1
         while !done {
             try endpoint.receive { event in
                 switch event {
                 case .message(let from, let message) where sink:
-                    // Streaming: count silently; a 0-byte message ends a size and is acknowledged.
-                    if message.bytes.count == 0 { try withUnsafeBytes(of: &one) { try endpoint.send($0, to: from) } }
+                    // A 0-byte message ends a window or a size and is acknowledged (1: all valid).
+                    if message.bytes.count == 0 {
+                        try withUnsafeBytes(of: &valid) { try endpoint.send($0, to: from) }
+                        valid = 1
+                    } else {
+                        if validate {
+                            if corrupt {
+                                // Test hook: check a damaged copy, as if the last byte had changed on the way.
+                                let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: message.bytes.count, alignment: 16)
+                                defer { copy.deallocate() }
+                                copy.copyMemory(from: message.bytes)
+                                copy[copy.count - 1] ^= 0xFF
+                                if !check(UnsafeRawBufferPointer(copy), size: copy.count, round: counter) { valid = 0 }
+                            } else if !check(message.bytes, size: message.bytes.count, round: counter) {
+                                valid = 0
+                            }
+                        }
+                        counter += 1
+                    }
                 case .message(let from, let message):
                     let n = message.bytes.count
                     if zeroCopy {
@@ -317,5 +311,73 @@ public enum PingPongDriver {
                 }
             }
         }
+    }
+}
+
+/// The sending end of a msgrate pair over the bare transport, joined to a
+/// sink peer process (`pvmbench peer --sink`); used by `msgrate` itself and
+/// by each `msgrate-pair` process of a several-pair run.
+struct RateStream {
+    let session: PeerSession
+    let scratch: UnsafeMutableRawBufferPointer
+    let validating: Bool
+    /// Data messages sent so far (the peer counts the same).
+    var sent = 0
+
+    init(_ options: CommonOptions, peerExecutable: String, largest: Int) throws {
+        session = try PeerSession(options, peerExecutable: peerExecutable, arguments: ["--sink"] + (options.checkData ? ["--validate"] : []))
+        validating = options.checkData
+        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(largest, 1), alignment: 64)
+        scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
+    }
+
+    /// Sends `warmup` messages and waits for their acknowledgement, then
+    /// times `messages` more until theirs.
+    mutating func measure(size: Int, messages: Int, warmup: Int) throws -> (elapsed: UInt64, cpu: UInt64, valid: Bool, path: String) {
+        let endpoint = session.endpoint
+        return try session.measuring(size) { () throws -> (elapsed: UInt64, cpu: UInt64, valid: Bool, path: String) in
+            var valid = true
+            var elapsed: UInt64 = 0, cpu: UInt64 = 0
+            let message = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size])
+            for (count, timed) in [(warmup, false), (messages, true)] {
+                let cpu0 = Clock.threadCPUNanoseconds()
+                let t0 = Clock.monotonicNanoseconds()
+                for _ in 0..<count {
+                    if validating { PingPongDriver.fill(message, round: sent) }
+                    try endpoint.send(UnsafeRawBufferPointer(message), to: session.peer)
+                    sent += 1
+                }
+                if try !acknowledged(size) { valid = false }
+                if timed {
+                    elapsed = Clock.monotonicNanoseconds() &- t0
+                    cpu = Clock.threadCPUNanoseconds() &- cpu0
+                }
+            }
+            return (elapsed, cpu, valid, endpoint.path(to: session.peer, size: size).rawValue)
+        }
+    }
+
+    /// Sends the 0-byte marker and waits for the peer's answer: whether
+    /// every message since the last one checked out.
+    private func acknowledged(_ size: Int) throws -> Bool {
+        let endpoint = session.endpoint
+        try endpoint.send(UnsafeRawBufferPointer(start: nil, count: 0), to: session.peer)
+        let sent = Clock.monotonicNanoseconds()
+        var answer: Bool? = nil
+        var gone: String? = nil
+        while answer == nil {
+            let events = try endpoint.receive(timeoutNanoseconds: PeerSession.watchdogNanoseconds) { event in
+                if case .message(_, let m) = event { answer = m.bytes.count == 1 && m.bytes[0] == 1 }
+                if case .disconnected(_, let r) = event { gone = r }
+            }
+            if let gone { throw BenchError("the peer process went away in the middle of the measurement (\(size) B): \(gone)") }
+            if events == 0 { try session.checkAlive(waitingSince: sent) }
+        }
+        return answer!
+    }
+
+    func finish() {
+        session.finish()
+        scratch.deallocate()
     }
 }

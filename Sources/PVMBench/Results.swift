@@ -23,6 +23,24 @@ public struct OneWay: Codable, Sendable, Equatable {
         max = h.max
         mean = h.mean
     }
+
+    enum CodingKeys: String, CodingKey {
+        case min, p50, p90, p99, p999, max, mean
+    }
+
+    /// Reads what other tools' converted results may lack: a peer that
+    /// reports only a mean (NetPIPE) gives every percentile that mean.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        mean = try c.decode(Double.self, forKey: .mean)
+        let m = UInt64(Swift.max(mean, 0).rounded())
+        min = try c.decodeIfPresent(UInt64.self, forKey: .min) ?? m
+        p50 = try c.decodeIfPresent(UInt64.self, forKey: .p50) ?? m
+        p90 = try c.decodeIfPresent(UInt64.self, forKey: .p90) ?? m
+        p99 = try c.decodeIfPresent(UInt64.self, forKey: .p99) ?? m
+        p999 = try c.decodeIfPresent(UInt64.self, forKey: .p999) ?? p99
+        max = try c.decodeIfPresent(UInt64.self, forKey: .max) ?? m
+    }
 }
 
 /// One message size's measurement (BENCHMARKS.md's `results` entries, plus
@@ -60,6 +78,22 @@ public struct SizeResult: Codable, Sendable {
         case gbytesPerS = "gbytes_per_s"
         case messagesPerS = "messages_per_s"
         case cpuNsPerMsg = "cpu_ns_per_msg"
+    }
+
+    /// Reads BENCHMARKS.md's required fields and defaults the extras
+    /// (`cpu_ns_per_msg`, `path`, ...), so results converted from other
+    /// tools can be drawn beside ours.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        bytes = try c.decode(Int.self, forKey: .bytes)
+        iterations = try c.decodeIfPresent(Int.self, forKey: .iterations) ?? 0
+        oneWayNs = try c.decode(OneWay.self, forKey: .oneWayNs)
+        gbytesPerS = try c.decode(Double.self, forKey: .gbytesPerS)
+        messagesPerS = try c.decodeIfPresent(Double.self, forKey: .messagesPerS) ?? (oneWayNs.mean > 0 ? 1e9 / oneWayNs.mean : 0)
+        cpuNsPerMsg = try c.decodeIfPresent(Double.self, forKey: .cpuNsPerMsg) ?? 0
+        path = try c.decodeIfPresent(String.self, forKey: .path) ?? ""
+        validated = try c.decodeIfPresent(Bool.self, forKey: .validated)
+        tasks = try c.decodeIfPresent(Int.self, forKey: .tasks)
     }
 }
 
@@ -99,6 +133,10 @@ public struct RunResult: Codable, Sendable {
     /// The group operation of a `collective` run (barrier, bcast, reduce);
     /// nil (and absent from the JSON) for the other benchmarks.
     public var operation: String? = nil
+    /// Messages in flight per window of a bw or bibw run (OSU's window size).
+    public var window: Int? = nil
+    /// Sender/receiver pairs of a msgrate run.
+    public var pairs: Int? = nil
 
     public init(benchmark: String, transport: String, api: String, zeroCopy: Bool, machine: MachineInfo, results: [SizeResult]) {
         self.benchmark = benchmark
@@ -110,13 +148,27 @@ public struct RunResult: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case benchmark, transport, api, machine, results, operation
+        case benchmark, transport, api, machine, results, operation, window, pairs
         case zeroCopy = "zero_copy"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        benchmark = try c.decode(String.self, forKey: .benchmark)
+        transport = try c.decode(String.self, forKey: .transport)
+        api = try c.decode(String.self, forKey: .api)
+        zeroCopy = try c.decodeIfPresent(Bool.self, forKey: .zeroCopy) ?? false
+        machine = try c.decodeIfPresent(MachineInfo.self, forKey: .machine)
+            ?? MachineInfo(hostname: "unknown", cpus: 0, cpuModel: "unknown", kernel: "unknown")
+        results = try c.decode([SizeResult].self, forKey: .results)
+        operation = try c.decodeIfPresent(String.self, forKey: .operation)
+        window = try c.decodeIfPresent(Int.self, forKey: .window)
+        pairs = try c.decodeIfPresent(Int.self, forKey: .pairs)
     }
 
     /// A short label for tables and plot legends.
     public var label: String {
-        "\(title) \(transport)/\(api)\(zeroCopy ? " zero-copy" : "")\(groupSize.map { ", \($0) tasks" } ?? "")"
+        "\(title) \(transport)/\(api)\(zeroCopy ? " zero-copy" : "")\(groupSize.map { ", \($0) tasks" } ?? "")\(pairs.flatMap { $0 > 1 ? ", \($0) pairs" : nil } ?? "")"
     }
 
     /// The benchmark's name, with the operation of a collective run.
@@ -139,7 +191,7 @@ public enum Report {
         return String(decoding: try e.encode(runs), as: UTF8.self) + "\n"
     }
 
-    public static let csvHeader = "benchmark,transport,api,zero_copy,bytes,iterations,min_ns,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,gbytes_per_s,messages_per_s,cpu_ns_per_msg,path,validated,operation,tasks"
+    public static let csvHeader = "benchmark,transport,api,zero_copy,bytes,iterations,min_ns,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,gbytes_per_s,messages_per_s,cpu_ns_per_msg,path,validated,operation,tasks,window,pairs"
 
     public static func csv(_ runs: [RunResult]) -> String {
         var out = csvHeader + "\n"
@@ -147,7 +199,7 @@ public enum Report {
             for r in run.results {
                 let o = r.oneWayNs
                 let v = r.validated.map { $0 ? "pass" : "fail" } ?? ""
-                out += "\(run.benchmark),\(run.transport),\(run.api),\(run.zeroCopy),\(r.bytes),\(r.iterations),\(o.min),\(o.p50),\(o.p90),\(o.p99),\(o.p999),\(o.max),\(fmt(o.mean, 1)),\(fmt(r.gbytesPerS, 4)),\(fmt(r.messagesPerS, 0)),\(fmt(r.cpuNsPerMsg, 1)),\(r.path),\(v),\(run.operation ?? ""),\(r.tasks.map(String.init) ?? "")\n"
+                out += "\(run.benchmark),\(run.transport),\(run.api),\(run.zeroCopy),\(r.bytes),\(r.iterations),\(o.min),\(o.p50),\(o.p90),\(o.p99),\(o.p999),\(o.max),\(fmt(o.mean, 1)),\(fmt(r.gbytesPerS, 4)),\(fmt(r.messagesPerS, 0)),\(fmt(r.cpuNsPerMsg, 1)),\(r.path),\(v),\(run.operation ?? ""),\(r.tasks.map(String.init) ?? ""),\(run.window.map(String.init) ?? ""),\(run.pairs.map(String.init) ?? "")\n"
             }
         }
         return out
@@ -169,7 +221,12 @@ public enum Report {
             out += "# zero copy: loaned buffers are handed over in place and not read or written while timed (unless -c);\n"
             out += "#   MB/s is size over hand-over time, not a memory bandwidth\n"
         }
+        if let window = run.window { out += "# window: \(window) messages in flight, then an acknowledgement (OSU's method)\(run.benchmark == "bibw" ? "; both directions at once, MB/s counts both" : "")\n" }
+        if let pairs = run.pairs { out += "# \(pairs) sender/receiver pair\(pairs == 1 ? "" : "s") streaming at once; the rate is their sum\n" }
         let validated = run.results.contains { $0.validated != nil }
+        if Plot.streaming.contains(run.benchmark) {
+            return out + streamingTable(run, validated: validated)
+        }
         out += pad("# Size", 10) + pad("Latency(us)", 13) + pad("p50(us)", 11) + pad("p90(us)", 11) + pad("p99(us)", 11)
             + pad("p99.9(us)", 11) + pad("min(us)", 11) + pad("max(us)", 11) + pad("MB/s", 13) + pad(run.operation == nil ? "CPU(ns/msg)" : "CPU(ns/op)", 13)
             + (validated ? pad("Path", 13) + "Validation" : "Path") + "\n"
@@ -178,6 +235,22 @@ public enum Report {
             let us = { (ns: UInt64) in fmt(Double(ns) / 1000, 3) }
             out += pad("\(r.bytes)", 10) + pad(fmt(o.mean / 1000, 3), 13) + pad(us(o.p50), 11) + pad(us(o.p90), 11) + pad(us(o.p99), 11)
                 + pad(us(o.p999), 11) + pad(us(o.min), 11) + pad(us(o.max), 11) + pad(fmt(r.gbytesPerS * 1000, 2), 13)
+                + pad(fmt(r.cpuNsPerMsg, 1), 13)
+                + (r.validated.map { pad(r.path, 13) + ($0 ? "Pass" : "Fail") } ?? r.path) + "\n"
+        }
+        return out
+    }
+
+    /// bw, bibw, msgrate: OSU's osu_bw / osu_mbw_mr columns first (size,
+    /// MB/s, messages/s), then the time per message (mean over the run, and
+    /// percentiles over windows or pairs).
+    static func streamingTable(_ run: RunResult, validated: Bool) -> String {
+        var out = pad("# Size", 10) + pad("MB/s", 13) + pad("Messages/s", 15) + pad("us/msg", 11) + pad("p50(us)", 11)
+            + pad("p99(us)", 11) + pad("CPU(ns/msg)", 13) + (validated ? pad("Path", 13) + "Validation" : "Path") + "\n"
+        for r in run.results {
+            let o = r.oneWayNs
+            out += pad("\(r.bytes)", 10) + pad(fmt(r.gbytesPerS * 1000, 2), 13) + pad(fmt(r.messagesPerS, 0), 15)
+                + pad(fmt(o.mean / 1000, 4), 11) + pad(fmt(Double(o.p50) / 1000, 4), 11) + pad(fmt(Double(o.p99) / 1000, 4), 11)
                 + pad(fmt(r.cpuNsPerMsg, 1), 13)
                 + (r.validated.map { pad(r.path, 13) + ($0 ? "Pass" : "Fail") } ?? r.path) + "\n"
         }

@@ -65,75 +65,151 @@ public enum TaskLibraryDriver {
         }
     }
 
-    public static func pingpong(_ options: CommonOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
-        let sizes = try options.messageSizes()
-        let viaDaemon = options.transport == .daemon
+    /// The arguments that make a spawned `pvmbench-task` use `transport`'s path.
+    static func routeArguments(_ transport: TransportChoice) -> [String] {
+        transport == .daemon ? ["--route", "daemon"] : transport == .tcp ? ["--route", "tcp"] : []
+    }
+
+    /// Runs `body` enrolled in the virtual machine (started here when none
+    /// runs, and stopped again), with `transport`'s path chosen for this
+    /// task: TCP even between two tasks of this host, or routing through
+    /// the daemon.
+    static func withMachine<R>(_ options: CommonOptions, _ body: (VirtualMachine) throws -> R) throws -> R {
         let viaTCP = options.transport == .tcp
-        let path = viaDaemon ? "daemon" : viaTCP ? "tcp" : "shm"
-        // TCP even between two tasks of this host (both ends).
         if viaTCP { setenv("PVM_TRANSPORT", "tcp", 1) }
         defer { if viaTCP { unsetenv("PVM_TRANSPORT") } }
         let vm = try enroll()
         defer { leave(vm) }
-        if viaDaemon { vm.route = .dontRoute }
-        var peerHost: String? = nil
-        if let (here, there) = options.hostPair {
-            let names = (try? vm.config().map(\.name)) ?? []
-            guard here == vm.hostName else { throw BenchError("--hosts \(here),\(there): the measuring end runs on this host, \(vm.hostName)") }
-            guard names.contains(there) else { throw BenchError("--hosts: \(there) is not a host of the virtual machine (hosts: \(names.joined(separator: ", ")))") }
-            peerHost = there
+        if options.transport == .daemon { vm.route = .dontRoute }
+        return try body(vm)
+    }
+
+    /// Spawns `count` copies of `pvmbench-task` on this host, each watched
+    /// for its exit (see `receive`).
+    static func spawnTasks(_ vm: VirtualMachine, _ executable: String, _ arguments: [String], count: Int) throws -> [Int32] {
+        let results: [Int32]
+        do { results = try vm.spawnResults(executable, arguments: arguments, flags: 0, where: "", count: count) } catch {
+            throw BenchError("cannot spawn \(executable): \(error)")
         }
-        let peer = try spawnPeer(vm, peerExecutable, viaDaemon ? ["--route", "daemon"] : viaTCP ? ["--route", "tcp"] : [], on: peerHost)
-        let validating = options.checkData
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, sizes.max()!), alignment: 4096)
-        defer { scratch.deallocate() }
-        scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
-        let base = scratch.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        var results: [SizeResult] = []
-        for size in sizes {
-            let (iterations, warmup) = options.counts(for: size)
-            if progress { FileHandle.standardError.write(Data("\rpingpong --api pvm \(size) B: \(iterations) iterations...            ".utf8)) }
-            var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-            var allValid = true
-            var account = CPUAccount()
-            for r in 0..<(warmup + iterations) {
-                if r == warmup {
-                    account.start()
-                }
-                if validating {
-                    account.excluding {
-                        PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]), round: r)
-                    }
-                }
-                let t0 = Clock.monotonicNanoseconds()
-                _ = try vm.initSend(encoding: Encoding.raw.rawValue)
-                try vm.pack(base, count: size)
-                try vm.send(to: peer, tag: echoTag)
-                _ = try receive(vm, from: peer, tag: echoTag)
-                try vm.unpack(into: base, count: size)
-                let t1 = Clock.monotonicNanoseconds()
-                if validating {
-                    account.excluding {
-                        if !PingPongDriver.check(UnsafeRawBufferPointer(rebasing: scratch[0..<size]), size: size, round: r) { allValid = false }
-                    }
-                }
-                if r >= warmup { _ = histogram.record((t1 &- t0) / 2) }
+        let started = results.filter { $0 > 0 }
+        guard started.count == count else {
+            throw BenchError("the daemon started \(started.count) of \(count) copies of \(executable): \(PVMError(code: results.first { $0 <= 0 } ?? -14).text)")
+        }
+        try vm.notify(NotifyKind.taskExit.rawValue, tag: exitNotifyTag, count: Int32(count), tids: started)
+        return started
+    }
+
+    /// Receives the next message with `tag` from any of `tids`, failing (not
+    /// hanging) when a watched task exits.
+    static func receive(_ vm: VirtualMachine, fromAnyOf tids: [Int32], tag: Int32) throws -> Int32 {
+        while true {
+            let id = try vm.receive(from: -1, tag: -1, timeoutNanoseconds: nil)
+            let (_, t, src) = try vm.bufferInfo(id)
+            if t == tag && tids.contains(src) { return id }
+            if src == TaskID.notifySource.rawValue && t == exitNotifyTag {
+                throw BenchError("a pvmbench-task exited in the middle of the measurement")
             }
-            let cpu = account.perOperation(2 * iterations)
-            let oneWay = OneWay(histogram)
-            results.append(SizeResult(bytes: size, iterations: iterations, oneWayNs: oneWay,
-                                      gbytesPerS: Double(size) / oneWay.mean, messagesPerS: 1e9 / oneWay.mean,
-                                      cpuNsPerMsg: cpu, path: path, validated: validating ? allValid : nil))
         }
-        if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        // The path actually used (another host's peer: TCP, unless none could be made).
-        let used = viaDaemon ? "daemon" : vm.path(to: TaskID(peer)).rawValue
-        _ = try vm.initSend(encoding: Encoding.raw.rawValue)
-        try vm.send(to: peer, tag: stopTag)
-        // Wait for the peer to go (its exit notify), so nothing is left behind.
-        _ = try? vm.receive(from: TaskID.notifySource.rawValue, tag: exitNotifyTag, timeoutNanoseconds: 10_000_000_000)
-        return RunResult(benchmark: "pingpong", transport: used, api: "pvm", zeroCopy: false,
-                         machine: .current(), results: results.map { var r = $0; r.path = used; return r })
+    }
+
+    /// Tells `tasks` to stop and waits for them to go (their exit notifies),
+    /// so nothing is left behind.
+    static func stop(_ vm: VirtualMachine, _ tasks: [Int32]) {
+        guard !tasks.isEmpty else { return }
+        for t in tasks {
+            _ = try? vm.initSend(encoding: Encoding.raw.rawValue)
+            try? vm.send(to: t, tag: stopTag)
+        }
+        let deadline = Clock.monotonicNanoseconds() + 10_000_000_000
+        var gone = 0
+        while gone < tasks.count, Clock.monotonicNanoseconds() < deadline {
+            guard let id = try? vm.receive(from: TaskID.notifySource.rawValue, tag: exitNotifyTag, timeoutNanoseconds: deadline - Clock.monotonicNanoseconds()),
+                  id > 0 else { break }
+            gone += 1
+        }
+    }
+
+    /// The path messages from this task to `peer` take.
+    static func pathBetween(_ vm: VirtualMachine, _ peer: Int32, _ transport: TransportChoice) -> String {
+        transport == .daemon ? "daemon" : vm.path(to: TaskID(peer)).rawValue
+    }
+
+    /// Runs `body` with one echoing peer task (`pvmbench-task`, with
+    /// `arguments`) spawned on this host or on `--hosts`' second host; then
+    /// stops the peer and records the path actually used in the run.
+    static func withPeer(_ options: CommonOptions, peerExecutable: String, arguments: [String],
+                         _ body: (VirtualMachine, Int32) throws -> RunResult) throws -> RunResult {
+        try withMachine(options) { vm in
+            var peerHost: String? = nil
+            if let (here, there) = options.hostPair {
+                let names = (try? vm.config().map(\.name)) ?? []
+                guard here == vm.hostName else { throw BenchError("--hosts \(here),\(there): the measuring end runs on this host, \(vm.hostName)") }
+                guard names.contains(there) else { throw BenchError("--hosts: \(there) is not a host of the virtual machine (hosts: \(names.joined(separator: ", ")))") }
+                peerHost = there
+            }
+            let peer = try spawnPeer(vm, peerExecutable, routeArguments(options.transport) + arguments, on: peerHost)
+            var run: RunResult
+            do { run = try body(vm, peer) } catch {
+                // The peer may be gone already (that is often the error) or stuck: no goodbye.
+                try? vm.kill(peer)
+                throw error
+            }
+            // The path actually used (another host's peer: TCP, unless none could be made).
+            let used = pathBetween(vm, peer, options.transport)
+            stop(vm, [peer])
+            run.transport = used
+            for i in run.results.indices { run.results[i].path = used }
+            return run
+        }
+    }
+
+    public static func pingpong(_ options: CommonOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
+        let sizes = try options.messageSizes()
+        return try withPeer(options, peerExecutable: peerExecutable, arguments: []) { vm, peer in
+            let validating = options.checkData
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, sizes.max()!), alignment: 4096)
+            defer { scratch.deallocate() }
+            scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
+            let base = scratch.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var results: [SizeResult] = []
+            for size in sizes {
+                let (iterations, warmup) = options.counts(for: size)
+                if progress { FileHandle.standardError.write(Data("\rpingpong --api pvm \(size) B: \(iterations) iterations...            ".utf8)) }
+                var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                var allValid = true
+                var account = CPUAccount()
+                for r in 0..<(warmup + iterations) {
+                    if r == warmup {
+                        account.start()
+                    }
+                    if validating {
+                        account.excluding {
+                            PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]), round: r)
+                        }
+                    }
+                    let t0 = Clock.monotonicNanoseconds()
+                    _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+                    try vm.pack(base, count: size)
+                    try vm.send(to: peer, tag: echoTag)
+                    _ = try receive(vm, from: peer, tag: echoTag)
+                    try vm.unpack(into: base, count: size)
+                    let t1 = Clock.monotonicNanoseconds()
+                    if validating {
+                        account.excluding {
+                            if !PingPongDriver.check(UnsafeRawBufferPointer(rebasing: scratch[0..<size]), size: size, round: r) { allValid = false }
+                        }
+                    }
+                    if r >= warmup { _ = histogram.record((t1 &- t0) / 2) }
+                }
+                let cpu = account.perOperation(2 * iterations)
+                let oneWay = OneWay(histogram)
+                results.append(SizeResult(bytes: size, iterations: iterations, oneWayNs: oneWay,
+                                          gbytesPerS: Double(size) / oneWay.mean, messagesPerS: 1e9 / oneWay.mean,
+                                          cpuNsPerMsg: cpu, path: "", validated: validating ? allValid : nil))
+            }
+            if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            return RunResult(benchmark: "pingpong", transport: "", api: "pvm", zeroCopy: false, machine: .current(), results: results)
+        }
     }
 
     /// Time to spawn `tasks` tasks and hear from each (one message each),

@@ -9,6 +9,11 @@ import Glibc
 #endif
 import PVM
 
+/// Test hook (not API): damage the last byte of every message this task
+/// echoes or checks, so tests can prove that pvmbench's -c notices. Set by
+/// `PVMBENCH_TEST_CORRUPT_ECHO=1` in the daemon's environment.
+let corruptForTest = getenv("PVMBENCH_TEST_CORRUPT_ECHO").map { String(cString: $0) == "1" } ?? false
+
 let echoTag: Int32 = 1
 let stopTag: Int32 = 2
 let helloTag: Int32 = 3
@@ -17,6 +22,12 @@ let joinedTag: Int32 = 4
 let bcastTag: Int32 = 5
 let reduceTag: Int32 = 6
 let resultTag: Int32 = 7
+// pvmbench bw, bibw and msgrate's tags (StreamingDriver in Sources/PVMBench/Streaming.swift).
+let dataTag: Int32 = 8
+let markTag: Int32 = 9
+let ackTag: Int32 = 10
+let goTag: Int32 = 11
+let reportTag: Int32 = 12
 
 /// Echoes every message from the parent (unpacked and packed again, as a
 /// PVM program would) until a message with another tag; with `--hello`,
@@ -47,9 +58,118 @@ func serve(route: String?, hello: Bool) throws(PVMError) {
             scratch = .allocate(capacity: n)
         }
         try vm.unpack(into: scratch, count: n)
+        if corruptForTest && n > 0 { scratch[n - 1] ^= 0xFF }
         _ = try vm.initSend(encoding: Encoding.raw.rawValue)
         try vm.pack(UnsafePointer(scratch), count: n)
         try vm.send(to: parent, tag: echoTag)
+    }
+}
+
+// MARK: pvmbench bw and msgrate
+
+/// A receive buffer that grows to the largest message seen.
+struct Scratch {
+    var capacity = 1 << 16
+    var bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: 1 << 16)
+
+    mutating func reserve(_ n: Int) {
+        guard n > capacity else { return }
+        bytes.deallocate()
+        capacity = n
+        bytes = .allocate(capacity: n)
+    }
+}
+
+/// The receiving end of a stream: takes in and unpacks every data message
+/// (checking its pattern with `--validate`; the sender's messages are
+/// numbered from 0), answers each marker to its sender with 1 when every
+/// message since the last marker checked out (0 otherwise), and leaves on
+/// a stop from its parent.
+func sink(route: String?, validate: Bool) throws(PVMError) {
+    let vm = try VirtualMachine.shared()
+    defer { try? vm.exit() }
+    if route == "daemon" { vm.route = .dontRoute }
+    var scratch = Scratch()
+    defer { scratch.bytes.deallocate() }
+    var counter = 0
+    var valid: Int32 = 1
+    while true {
+        let id = try vm.receive(from: -1, tag: -1, timeoutNanoseconds: nil)
+        let (bytes, tag, source) = try vm.bufferInfo(id)
+        switch tag {
+        case dataTag:
+            let n = Int(bytes)
+            scratch.reserve(n)
+            try vm.unpack(into: scratch.bytes, count: n)
+            if corruptForTest && n > 0 { scratch.bytes[n - 1] ^= 0xFF }
+            if validate {
+                for i in 0..<n where scratch.bytes[i] != pattern(i, counter) {
+                    valid = 0
+                    break
+                }
+            }
+            counter += 1
+        case markTag:
+            _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+            try vm.pack(&valid, count: 1)
+            try vm.send(to: source, tag: ackTag)
+            valid = 1
+        default:
+            return
+        }
+    }
+}
+
+/// The sending end of a msgrate pair: for each go from its parent (size
+/// and count), streams that many messages to `receiver` (initsend, pack,
+/// send), then a marker, waits for the acknowledgement, and reports the
+/// elapsed and CPU nanoseconds, the verdict and the path taken to the
+/// parent. Leaves on
+/// any other message from the parent.
+func stream(to receiver: Int32, route: String?, validate: Bool) throws(PVMError) {
+    let vm = try VirtualMachine.shared()
+    defer { try? vm.exit() }
+    if route == "daemon" { vm.route = .dontRoute }
+    let parent = try vm.parent().rawValue
+    var scratch = Scratch()
+    defer { scratch.bytes.deallocate() }
+    scratch.bytes.initialize(repeating: 0x5A, count: scratch.capacity)
+    var counter = 0
+    while true {
+        let id = try vm.receive(from: parent, tag: -1, timeoutNanoseconds: nil)
+        let (_, tag, _) = try vm.bufferInfo(id)
+        guard tag == goTag else { return }
+        var plan: [Int] = [0, 0]
+        try vm.unpack(into: &plan, count: 2)
+        let size = Int(plan[0]), count = Int(plan[1])
+        if size > scratch.capacity {
+            scratch.reserve(size)
+            scratch.bytes.initialize(repeating: 0x5A, count: size)
+        }
+        let c0 = threadCPUNanoseconds()
+        let t0 = monotonicNanoseconds()
+        for _ in 0..<count {
+            if validate { for i in 0..<size { scratch.bytes[i] = pattern(i, counter) } }
+            _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+            try vm.pack(UnsafePointer(scratch.bytes), count: size)
+            try vm.send(to: receiver, tag: dataTag)
+            counter += 1
+        }
+        _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+        try vm.send(to: receiver, tag: markTag)
+        _ = try vm.receive(from: receiver, tag: ackTag, timeoutNanoseconds: nil)
+        var valid: Int32 = 0
+        try vm.unpack(into: &valid, count: 1)
+        // The path the stream took: 0 shared memory, 1 TCP, 2 the daemons.
+        let path: Int = switch vm.path(to: TaskID(receiver)) {
+        case .sharedMemory: 0
+        case .tcp: 1
+        case .daemons: 2
+        }
+        var report: [Int] = [Int(monotonicNanoseconds() &- t0), Int(threadCPUNanoseconds() &- c0), Int(valid), path]
+        _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+        try vm.pack(&report, count: 4)
+        try vm.send(to: parent, tag: reportTag)
     }
 }
 
@@ -77,6 +197,12 @@ func parsePlan(_ text: String) -> [Step]? {
 func monotonicNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
+func threadCPUNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }
 
@@ -211,6 +337,8 @@ var tasks = 0
 var plan: [Step] = []
 var rootPid: pid_t = 0
 var validate = false
+var sinking = false
+var streamTo: Int32? = nil
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
@@ -224,6 +352,10 @@ while let a = args.popFirst() {
         plan = p
     case "--root-pid": rootPid = args.popFirst().flatMap { pid_t($0) } ?? 0
     case "--validate": validate = true
+    case "--sink": sinking = true
+    case "--stream-to":
+        guard let t = args.popFirst().flatMap({ Int32($0) }), t > 0 else { fail("--stream-to takes a task id", status: 64) }
+        streamTo = t
     default: fail("unknown argument \(a) (this program is started by pvmbench)", status: 64)
     }
 }
@@ -234,6 +366,10 @@ do {
         guard !group.isEmpty, tasks >= 2, !plan.isEmpty else { fail("--collective needs --group, --tasks (2 or more) and --plan", status: 64) }
         if rootPid > 0 { watch(rootPid: rootPid) }
         try collective(operation, group: group, tasks: tasks, plan: plan, route: route, validate: validate)
+    } else if sinking {
+        try sink(route: route, validate: validate)
+    } else if let streamTo {
+        try stream(to: streamTo, route: route, validate: validate)
     } else {
         try serve(route: route, hello: hello)
     }

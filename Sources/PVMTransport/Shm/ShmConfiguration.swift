@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import PVMSystem
+import Synchronization
 
 /// How a large message (above `eagerLimit`) crosses shared memory.
 public enum ShmLargeMode: String, Sendable, CaseIterable {
@@ -14,8 +15,9 @@ public enum ShmLargeMode: String, Sendable, CaseIterable {
 }
 
 /// Tunables of the shared-memory transport. Defaults come from measurements
-/// on the project's machine kind (2 vCPU); every value can be overridden from
-/// the environment (`fromEnvironment`), and later from `pvmbench tune`.
+/// on the project's machine kind (2 vCPU); `pvmbench tune` measures this
+/// machine and writes its own values to the tune file, and every value can
+/// be overridden from the environment (`fromEnvironment`).
 public struct ShmConfiguration: Sendable, Equatable {
     /// Data bytes of each ring (power of two). One ring per sender per receiver.
     public var ringCapacity: Int = 256 << 10
@@ -51,24 +53,105 @@ public struct ShmConfiguration: Sendable, Equatable {
 
     public init() {}
 
-    /// Defaults, overridden by PVM_SHM_RING, PVM_SHM_EAGER, PVM_SHM_LARGE
-    /// (automatic|pipelined), PVM_SHM_SINGLE_COPY_MAX, PVM_SHM_SPIN_NS, PVM_SHM_HEAP and
-    /// PVM_SHM_MAX_PEERS. Sizes take K/M/G suffixes.
+    /// The configuration of this process: the built-in defaults, overridden
+    /// by the tune file (see `TuneFile`: `$PVM_TUNE_FILE`, else
+    /// `$XDG_CONFIG_HOME/pvm/tune.conf`, else `$HOME/.config/pvm/tune.conf`,
+    /// as written by `pvmbench tune`), overridden by the environment:
+    /// PVM_SHM_RING, PVM_SHM_EAGER, PVM_SHM_LARGE (automatic|pipelined),
+    /// PVM_SHM_SINGLE_COPY_MAX, PVM_SHM_PIECE, PVM_SHM_SPIN_NS, PVM_SHM_HEAP
+    /// and PVM_SHM_MAX_PEERS. Sizes take K/M/G suffixes.
+    ///
+    /// The file is read and checked once per process, on the first call;
+    /// its warnings go to standard error once. The environment is read on
+    /// every call (a handful of getenv, made when an endpoint is created,
+    /// never per message).
     public static func fromEnvironment() -> ShmConfiguration {
-        var c = ShmConfiguration()
-        if let v = env("PVM_SHM_RING").flatMap(parseSize) {
-            c.ringCapacity = v
-            // The default eager limit follows the ring (an explicit one is checked as given).
-            c.eagerLimit = max(0, min(c.eagerLimit, v / 4 - recordHeaderSize))
+        let (configuration, warnings) = resolved(environment: environmentValue, file: processTuneFile)
+        reportOnce(warnings)
+        return configuration
+    }
+
+    /// The configuration from `environment` over `file` over the defaults,
+    /// and what was wrong with the file's values in that light (a file's
+    /// value that would make the configuration invalid is dropped, with a
+    /// warning). Pure: the whole of `fromEnvironment` but the reading.
+    ///
+    /// The default eager limit follows the ring (a quarter ring less the
+    /// record header, at most the default); an explicit one is taken as
+    /// given from the environment and checked against the ring from the file.
+    public static func resolved(environment: (String) -> String?, file: TuneFile?) -> (configuration: ShmConfiguration, warnings: [TuneFileWarning]) {
+        let env = ShmSettings(environment: environment)
+        var fromFile = file?.settings ?? ShmSettings()
+        var warnings: [TuneFileWarning] = []
+        func fileWarning(_ key: ShmSettingKey, _ message: String) {
+            if let file { warnings.append(TuneFileWarning(path: file.path, line: file.lines[key] ?? 0, message: message)) }
         }
-        if let v = env("PVM_SHM_EAGER").flatMap(parseSize) { c.eagerLimit = v }
-        if let v = env("PVM_SHM_LARGE").flatMap(ShmLargeMode.init(rawValue:)) { c.largeMode = v }
-        if let v = env("PVM_SHM_SINGLE_COPY_MAX").flatMap(parseSize) { c.singleCopyLimit = v }
-        if let v = env("PVM_SHM_PIECE").flatMap(parseSize) { c.pipelinePiece = v }
-        if let v = env("PVM_SHM_SPIN_NS").flatMap({ UInt64($0) }) { c.spinNanoseconds = v }
-        if let v = env("PVM_SHM_HEAP").flatMap(parseSize) { c.heapSize = v }
-        if let v = env("PVM_SHM_MAX_PEERS").flatMap({ Int($0) }) { c.maxPeers = v }
-        return c
+        let defaults = ShmConfiguration()
+        let maxInline = largestInline(ringCapacity:)
+
+        // The environment's eager limit wins; a ring from the file too small
+        // for it would only make every endpoint fail, so that ring goes.
+        if let eager = env.eagerLimit, env.ringCapacity == nil, let ring = fromFile.ringCapacity,
+           eager > maxInline(ring), eager <= maxInline(defaults.ringCapacity) {
+            fileWarning(.ring, "PVM_SHM_RING = \(ring) ignored: PVM_SHM_EAGER=\(eager) from the environment needs a larger ring")
+            fromFile.ringCapacity = nil
+        }
+        var c = defaults
+        c.ringCapacity = env.ringCapacity ?? fromFile.ringCapacity ?? defaults.ringCapacity
+        if let eager = env.eagerLimit {
+            c.eagerLimit = eager
+        } else if let eager = fromFile.eagerLimit, eager <= maxInline(c.ringCapacity) {
+            c.eagerLimit = eager
+        } else {
+            if let eager = fromFile.eagerLimit {
+                fileWarning(.eager, "PVM_SHM_EAGER = \(eager) ignored: above a quarter of the \(c.ringCapacity)-byte ring less the record header (\(maxInline(c.ringCapacity)))")
+            }
+            c.eagerLimit = max(0, min(defaults.eagerLimit, maxInline(c.ringCapacity)))
+        }
+        c.largeMode = env.largeMode ?? fromFile.largeMode ?? defaults.largeMode
+        c.singleCopyLimit = env.singleCopyLimit ?? fromFile.singleCopyLimit ?? defaults.singleCopyLimit
+        c.pipelinePiece = env.pipelinePiece ?? fromFile.pipelinePiece ?? defaults.pipelinePiece
+        c.spinNanoseconds = env.spinNanoseconds ?? fromFile.spinNanoseconds ?? defaults.spinNanoseconds
+        c.heapSize = env.heapSize ?? fromFile.heapSize ?? defaults.heapSize
+        c.maxPeers = env.maxPeers ?? fromFile.maxPeers ?? defaults.maxPeers
+        return (c, warnings)
+    }
+
+    /// The largest message a ring of `ringCapacity` bytes carries inline:
+    /// a quarter ring less the record header (the highest eager limit).
+    public static func largestInline(ringCapacity: Int) -> Int { ringCapacity / 4 - recordHeaderSize }
+
+    /// This process's tune file, read and checked on first use (nil: none).
+    /// Its own warnings are reported then, once.
+    public static let processTuneFile: TuneFile? = {
+        guard let path = TuneFile.defaultPath(environment: environmentValue), let file = TuneFile.load(path: path) else { return nil }
+        reportOnce(file.warnings)
+        return file
+    }()
+
+    /// Warnings already written by this process.
+    private static let reported = Mutex<Set<String>>([])
+
+    /// Writes each warning to standard error as one line, the first time it
+    /// comes up in this process.
+    static func reportOnce(_ warnings: [TuneFileWarning]) {
+        for warning in warnings {
+            let line = "pvm: \(warning)\n"
+            guard reported.withLock({ $0.insert(line).inserted }) else { continue }
+            // One write(2) of the whole line, so lines of several processes sharing the terminal do not interleave.
+            let bytes = Array(line.utf8)
+            var done = 0
+            while done < bytes.count {
+                let n = bytes.withUnsafeBytes { write(2, $0.baseAddress! + done, $0.count - done) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
+        }
+    }
+
+    private static func environmentValue(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
     }
 
     /// Checks the values and says what is wrong.
@@ -87,9 +170,6 @@ public struct ShmConfiguration: Sendable, Equatable {
         return self
     }
 
-    private static func env(_ name: String) -> String? {
-        getenv(name).map { String(cString: $0) }
-    }
 }
 
 /// Parses "4096", "64K", "4M", "1G" (powers of 1024).
