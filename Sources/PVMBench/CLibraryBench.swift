@@ -106,7 +106,7 @@ public enum CLibraryDriver {
         for size in sizes {
             let (iterations, warmup) = options.counts(for: size)
             if progress { FileHandle.standardError.write(Data("\rpingpong --api c \(size) B: \(iterations) iterations...            ".utf8)) }
-            var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+            var histogram = timeHistogram()
             var allValid = true
             var account = CPUAccount()
             for r in 0..<(warmup + iterations) {

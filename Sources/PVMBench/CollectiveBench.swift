@@ -213,10 +213,6 @@ public enum CollectiveDriver {
         let scratch: UnsafeMutableRawBufferPointer
         let validating: Bool
 
-        static func histogram() -> Histogram<UInt64> {
-            Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-        }
-
         func result(_ step: CollectiveStep, _ histogram: Histogram<UInt64>, cpu: Double, validated: Bool?) -> SizeResult {
             let oneWay = OneWay(histogram)
             return SizeResult(bytes: step.bytes, iterations: step.iterations, oneWayNs: oneWay,
@@ -235,7 +231,7 @@ public enum CollectiveDriver {
 
         /// Per-barrier intervals at the root (see `Collective`'s help).
         func barrier(_ step: CollectiveStep) throws -> SizeResult {
-            var histogram = Self.histogram()
+            var histogram = timeHistogram()
             var account = CPUAccount()
             var previous = Clock.monotonicNanoseconds()
             do throws(PVMError) {
@@ -356,7 +352,7 @@ public enum CollectiveDriver {
                 try vm.unpack(into: UnsafeMutableRawPointer(incoming).assumingMemoryBound(to: UInt8.self), count: 8 * step.iterations)
                 for i in 0..<step.iterations { sums[i] &+= incoming[i] }
             }
-            var histogram = Self.histogram()
+            var histogram = timeHistogram()
             let n = UInt64(tasks)
             for s in sums { _ = histogram.record((s + n / 2) / n) }
             return (histogram, valid)

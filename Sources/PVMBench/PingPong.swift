@@ -159,7 +159,7 @@ public enum PingPongDriver {
             results.append(try session.measuring(size) { () throws -> SizeResult in
                 let (iterations, warmup) = options.counts(for: size)
                 if progress { FileHandle.standardError.write(Data("\rpingpong\(options.zeroCopy ? " zero-copy" : "") \(size) B: \(iterations) iterations...            ".utf8)) }
-                var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                var histogram = timeHistogram()
                 var replyAt: UInt64 = 0
                 var allValid = true
                 var path = ShmPath.inline

@@ -4,6 +4,12 @@ import Glibc
 import Foundation
 import Histogram
 
+/// A histogram of times in nanoseconds, as every measurement records them
+/// (up to a minute, three significant digits).
+func timeHistogram() -> Histogram<UInt64> {
+    Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+}
+
 /// One-way time statistics in nanoseconds.
 public struct OneWay: Codable, Sendable, Equatable {
     public var min: UInt64

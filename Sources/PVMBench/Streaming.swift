@@ -132,7 +132,7 @@ public enum StreamingDriver {
             results.append(try session.measuring(size) { () throws -> SizeResult in
                 let (windows, warmup) = windows(size: size, window: window, sweep: common.sweep, divisor: common.iterationDivisor)
                 progressLine("\(name) \(size) B: \(windows) windows of \(window)...", progress)
-                var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                var histogram = timeHistogram()
                 var allValid = true
                 var acks = 0
                 var echoes = 0
@@ -239,7 +239,7 @@ public enum StreamingDriver {
             for size in sizes {
                 let (windows, warmup) = windows(size: size, window: window, sweep: common.sweep, divisor: common.iterationDivisor)
                 progressLine("\(name) --api pvm \(size) B: \(windows) windows of \(window)...", progress)
-                var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                var histogram = timeHistogram()
                 var allValid = true
                 var account = CPUAccount()
                 var start: UInt64 = 0
@@ -317,7 +317,7 @@ public enum StreamingDriver {
     static func aggregate(size: Int, reports: [(messages: Int, elapsed: UInt64, cpu: UInt64)], path: String, validated: Bool?) -> SizeResult {
         let total = reports.reduce(0) { $0 + $1.messages }
         let longest = reports.map(\.elapsed).max() ?? 1
-        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        var histogram = timeHistogram()
         for r in reports { _ = histogram.record(max(1, r.elapsed / UInt64(max(r.messages, 1)))) }
         let cpu = Double(reports.reduce(0) { $0 + $1.cpu }) / Double(max(total, 1))
         return result(size: size, messages: total, perMessage: Double(longest) / Double(max(total, 1)),

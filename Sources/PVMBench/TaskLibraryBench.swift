@@ -175,7 +175,7 @@ public enum TaskLibraryDriver {
             for size in sizes {
                 let (iterations, warmup) = options.counts(for: size)
                 if progress { FileHandle.standardError.write(Data("\rpingpong --api pvm \(size) B: \(iterations) iterations...            ".utf8)) }
-                var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                var histogram = timeHistogram()
                 var allValid = true
                 var account = CPUAccount()
                 for r in 0..<(warmup + iterations) {
@@ -217,7 +217,7 @@ public enum TaskLibraryDriver {
     public static func spawn(tasks: Int, repetitions: Int, peerExecutable: String, progress: Bool) throws -> RunResult {
         let vm = try enroll()
         defer { leave(vm) }
-        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        var histogram = timeHistogram()
         var cpuTotal: UInt64 = 0
         for rep in 0..<(repetitions + 1) {
             if progress { FileHandle.standardError.write(Data("\rspawn \(tasks) tasks: repetition \(rep + 1) of \(repetitions + 1)...    ".utf8)) }
