@@ -295,7 +295,8 @@ public final class VirtualMachine {
     // MARK: Daemon requests
 
     /// Sends a request to the daemon and waits for its reply. Messages that
-    /// arrive on the daemon connection meanwhile are queued for receives.
+    /// arrive on the daemon connection meanwhile are queued for receives,
+    /// and those in this task's rings are taken in aside.
     @discardableResult
     func request(_ op: DaemonOperation, _ body: ControlWriter) throws(PVMError) -> ControlReader {
         try checkDaemon()
@@ -312,7 +313,12 @@ public final class VirtualMachine {
                 continue
             }
             if state != .enrolled { throw PVMError(.sysErr, "the daemon went away during \(op)") }
-            _ = d.wait(timeoutMilliseconds: -1)
+            // Keep the inbox moving meanwhile: the answer may wait on a peer
+            // blocked on this task's full ring (a lookup is answered once
+            // what this task routed is in the peer's socket, and that peer
+            // reads its socket only when its send to this task completes).
+            endpoint?.takeInAside()
+            _ = d.wait(timeoutMilliseconds: 1)
         }
     }
 

@@ -164,12 +164,19 @@ final class TaskLibraryTests: XCTestCase {
     /// ones over the connection this task made; they must not overtake the
     /// first. (They did: the echo task used that connection at once, and
     /// this task read its ring before its daemon socket.)
+    ///
+    /// With 1 MiB messages, more than a socket holds: the echo task's
+    /// lookup waits until its first echo is in this task's socket, while
+    /// this task is blocked sending into the echo task's full ring; the
+    /// echo task takes its ring in while it waits (a deadlock otherwise).
     func testEchoesKeepTheirOrderWhenBothTasksSwitchPathsAtOnce() throws {
-        for round in 0..<3 {
+        for (round, size) in [4, 4, 4, 1 << 20, 1 << 20].enumerated() {
             let echo = try spawnOne(["echo-first-late"])
+            let padding = [UInt8](repeating: 0xA5, count: size - 4)
             for seq: Int32 in 0..<8 {
                 let m = Message(encoding: .raw)
                 try m.pack(seq)
+                if !padding.isEmpty { try m.pack(padding) }
                 try vm.send(m, to: echo, tag: 10)
                 // The echo task has the first and holds its answer while the rest come directly.
                 if seq == 0 { usleep(30_000) }
@@ -180,6 +187,7 @@ final class TaskLibraryTests: XCTestCase {
             for seq: Int32 in 0..<8 {
                 let back = try vm.receive(from: echo, tag: 11)
                 XCTAssertEqual(try back.unpack(Int32.self), seq, "round \(round): echo \(seq) out of order")
+                XCTAssertEqual(back.byteCount, size)
             }
             try vm.send(Message(), to: echo, tag: 999)
         }

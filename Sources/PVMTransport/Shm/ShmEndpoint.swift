@@ -809,6 +809,15 @@ public final class ShmEndpoint {
         return n
     }
 
+    /// Takes in what has arrived without delivering it: copied aside and
+    /// delivered, in order, by the next poll, as a blocked send does. For a
+    /// caller that waits for something else (its daemon's answer, say) while
+    /// a peer may be blocked on this task's full ring. Safe anywhere, inside
+    /// a handler too. Slow path: it copies what it takes.
+    public func takeInAside() {
+        drainIntoPending()
+    }
+
     /// While this task is blocked in a send, what arrives is copied aside and
     /// delivered, in order, by the next poll. Draining keeps both directions
     /// moving when two tasks send large messages to each other at once.
