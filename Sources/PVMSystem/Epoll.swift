@@ -98,4 +98,15 @@ public struct Doorbell: ~Copyable {
     public func drain() -> Bool {
         pvm_eventfd_drain(descriptor.rawValue) == 1
     }
+
+    /// Waits until the bell is rung or `timeoutMilliseconds` pass, without
+    /// clearing it (one `poll`, retried on EINTR). True if it was rung.
+    public func wait(timeoutMilliseconds: Int32) -> Bool {
+        var p = pollfd(fd: descriptor.rawValue, events: Int16(POLLIN), revents: 0)
+        while true {
+            let r = poll(&p, 1, timeoutMilliseconds)
+            if r < 0 && errno == EINTR { continue }
+            return r > 0
+        }
+    }
 }

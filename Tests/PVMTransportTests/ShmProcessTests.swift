@@ -273,6 +273,66 @@ import PVMTestSupport
         #expect(echo.wait(seconds: 20).status == 0)
     }
 
+    /// A send blocked on a peer's full ring sleeps, even while a descriptor
+    /// this endpoint watches is readable and nobody reads it (the events it
+    /// queues can only be delivered after the send): the sending thread uses
+    /// almost no CPU. And when the peer dies the send fails promptly. (It
+    /// spun: epoll returned at once for the readable descriptor.)
+    @Test func blockedSendSleepsWhileAWatchedDescriptorIsReadable() throws {
+        final class Sender: @unchecked Sendable {
+            let endpoint: ShmEndpoint
+            var peer: ShmPeerID = 0
+            var thread = pthread_t()
+            var failure: String? = nil
+            let done = DispatchSemaphore(value: 0)
+            init(_ endpoint: ShmEndpoint) { self.endpoint = endpoint }
+        }
+        let endpoint = try ShmEndpoint(name: "blocked")
+        let stall = try ChildProcess(Self.peer, ["stall", endpoint.address])
+        let sender = Sender(endpoint)
+        var connected = false
+        let deadline = Date().addingTimeInterval(20)
+        while !connected && Date() < deadline {
+            try endpoint.receive(timeoutNanoseconds: 1_000_000_000) { if case .connected(let p) = $0 { sender.peer = p; connected = true } }
+        }
+        try #require(connected, "the stalling peer did not connect")
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        #expect(write(fds[1], "x", 1) == 1)
+        try endpoint.watch(fds[0])
+        let started = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            sender.thread = pthread_self()
+            started.signal()
+            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 64)
+            defer { chunk.deallocate() }
+            do {
+                while true { try sender.endpoint.send(UnsafeRawBufferPointer(chunk), to: sender.peer) }
+            } catch {
+                sender.failure = "\(error)"
+            }
+            sender.done.signal()
+        }
+        started.wait()
+        usleep(300_000)  // the ring is full by now, and the send blocked
+        var clock = clockid_t()
+        #expect(pthread_getcpuclockid(sender.thread, &clock) == 0)
+        func cpu() -> UInt64 {
+            var ts = timespec()
+            clock_gettime(clock, &ts)
+            return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        }
+        let before = cpu()
+        usleep(1_000_000)
+        let used = cpu() - before
+        #expect(used < 150_000_000, "the blocked send used \(used / 1_000_000) ms of CPU in 1 s")
+        kill(stall.pid, SIGKILL)
+        _ = stall.wait(seconds: 10)
+        #expect(sender.done.wait(timeout: .now() + 10) == .success, "the blocked send did not notice the peer's death")
+        #expect(sender.failure != nil)
+    }
+
     /// A record of unknown kind closes that peer only, with a reason; the
     /// receiving process keeps running.
     @Test func malformedRecordClosesOnlyThatPeer() throws {

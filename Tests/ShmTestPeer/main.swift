@@ -10,6 +10,8 @@
 //   wait ADDRESS
 //       connect, send "ready", block in receive; reply with the CPU time the
 //       blocked receive used (8 bytes, nanoseconds).
+//   stall ADDRESS
+//       connect, then never read (until killed, or 60 s).
 //   reserve-under-limit
 //       try to create an endpoint and a ring under RLIMIT_FSIZE = 64 KiB;
 //       print the error and exit 3 (or exit 0 if it unexpectedly worked).
@@ -106,6 +108,12 @@ do {
         var used = Clock.threadCPUNanoseconds() - before
         try withUnsafeBytes(of: &used) { try endpoint.send($0, to: peer) }
         while endpoint.peerCount > 0 { try endpoint.receive(timeoutNanoseconds: 2_000_000_000) { _ in } }
+    case "stall":
+        guard args.count >= 3 else { fail("stall ADDRESS") }
+        let endpoint = try ShmEndpoint(name: "stall")
+        _ = try endpoint.connect(to: args[2])
+        sleep(60)
+        _ = endpoint
     case "reserve-under-limit":
         signal(SIGXFSZ, SIG_IGN)
         var limit = rlimit(rlim_cur: 64 << 10, rlim_max: 64 << 10)

@@ -177,6 +177,8 @@ public final class ShmEndpoint {
     @exclusivity(unchecked) private var idlePolls: UInt32 = 0
     private var openPeers = 0
     @exclusivity(unchecked) private var queueing = false
+    /// Doorbell-only waits of blocked sends (see `sleep`).
+    private var quietWaits: UInt32 = 0
     @exclusivity(unchecked) private var deliveringLarge = false
 
     private static let doorbellToken: UInt64 = 0
@@ -878,8 +880,20 @@ public final class ShmEndpoint {
                 if slots[i].consumer.ready() != nil || slots[i].state == .draining { ready = true; break }
             }
         }
-        if !ready && connectionEvents.isEmpty && externalEvents.isEmpty {
-            pumpEvents(timeoutMilliseconds: timeoutMilliseconds)
+        if !ready {
+            if connectionEvents.isEmpty && externalEvents.isEmpty {
+                pumpEvents(timeoutMilliseconds: timeoutMilliseconds)
+            } else if waitingSlot != nil {
+                // A blocked send with events queued for the next poll, which
+                // it cannot reach: their descriptors stay readable, so epoll
+                // would return at once and the send would spin. Wait on the
+                // doorbell alone (the peer rings it when it frees space, as
+                // `waiting` is set), and look at the sockets now and then (a
+                // peer that dies is noticed there).
+                if doorbell.wait(timeoutMilliseconds: 1) { doorbell.drain() }
+                quietWaits &+= 1
+                if quietWaits & 63 == 0 { pumpEvents(timeoutMilliseconds: 0) }
+            }
         }
         for i in 0..<peerLimit where slots[i].state != .free { slots[i].consumer.setArmed(false) }
         if let w = waitingSlot, slots[w].state != .free { slots[w].producer.setWaiting(false) }
@@ -894,7 +908,9 @@ public final class ShmEndpoint {
             switch token {
             case Self.doorbellToken: doorbell.drain()
             case Self.listenerToken: accepting = true
-            case Self.externalTokenBase...: externalEvents.append(Int32(bitPattern: UInt32(truncatingIfNeeded: token - Self.externalTokenBase)))
+            case Self.externalTokenBase...:
+                let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: token - Self.externalTokenBase))
+                if !externalEvents.contains(fd) { externalEvents.append(fd) }
             case Self.handshakeTokenBase...: handshakeTokens.append(token)
             default: sockets.append(Int(token - Self.peerTokenBase))
             }
