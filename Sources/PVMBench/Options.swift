@@ -147,6 +147,12 @@ public struct CommonOptions: ParsableArguments, Sendable {
         }
     }
 
+    /// `checkAvailable`, its refusal in the words a run reports (the
+    /// drivers' check, for callers that build options without parsing).
+    func checkedForRun() throws(BenchError) {
+        do { try checkAvailable() } catch { throw BenchError(error.message) }
+    }
+
     // The sweep, forwarded (the drivers read these).
     public var checkData: Bool {
         get { sweep.checkData }

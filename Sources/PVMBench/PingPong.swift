@@ -32,11 +32,7 @@ final class PeerSession {
     private(set) var peer: ShmPeerID = 0
 
     init(_ options: CommonOptions, peerExecutable: String, arguments: [String]) throws {
-        do {
-            try options.checkAvailable()
-        } catch {
-            throw BenchError(error.message)
-        }
+        try options.checkedForRun()
         endpoint = try ShmEndpoint(name: "pvmbench")
         child.executableURL = URL(fileURLWithPath: peerExecutable)
         child.arguments = ["peer", "--address", endpoint.address] + arguments

@@ -217,7 +217,7 @@ public enum StreamingDriver {
     /// again.
     public static func taskLibrary(_ options: StreamOptions, bidirectional: Bool, peerExecutable: String, progress: Bool) throws -> RunResult {
         let common = options.common
-        try checked(common)
+        try common.checkedForRun()
         let sizes = try common.messageSizes()
         let window = options.window
         let name = bidirectional ? "bibw" : "bw"
@@ -288,10 +288,6 @@ public enum StreamingDriver {
         }
     }
 
-    static func checked(_ common: CommonOptions) throws {
-        do { try common.checkAvailable() } catch { throw BenchError(error.message) }
-    }
-
     // MARK: msgrate
 
     /// `msgrate` through the layer `options.common.api` names.
@@ -330,7 +326,7 @@ public enum StreamingDriver {
     /// line on their standard input.
     static func transportPairs(_ options: MessageRateOptions, ownExecutable: String, progress: Bool) throws -> RunResult {
         let common = options.common
-        try checked(common)
+        try common.checkedForRun()
         let sizes = try common.messageSizes(default: [8])
         var arguments = ["msgrate-pair", "--sizes", sizes.map(String.init).joined(separator: ",")]
         if let i = common.sweep.iterations { arguments += ["-i", "\(i)"] }
@@ -371,7 +367,7 @@ public enum StreamingDriver {
     /// acknowledgement, and reports its time here.
     static func taskLibraryPairs(_ options: MessageRateOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
         let common = options.common
-        try checked(common)
+        try common.checkedForRun()
         let sizes = try common.messageSizes(default: [8])
         let route = TaskLibraryDriver.routeArguments(common.transport)
         let validate = common.checkData ? ["--validate"] : []

@@ -37,18 +37,7 @@ public enum TaskLibraryDriver {
 
     /// Spawns the echoing peer (`pvmbench-task`).
     static func spawnPeer(_ vm: VirtualMachine, _ executable: String, _ arguments: [String], on host: String? = nil) throws -> Int32 {
-        let results: [Int32]
-        do {
-            results = try vm.spawnResults(executable, arguments: arguments, flags: host == nil ? 0 : SpawnFlags.host.rawValue,
-                                          where: host ?? "", count: 1)
-        } catch {
-            throw BenchError("cannot spawn the peer task: \(error)")
-        }
-        guard let t = results.first, t > 0 else {
-            throw BenchError("the daemon could not start the peer task \(executable): \(PVMError(code: results.first ?? -14).text)")
-        }
-        try vm.notify(NotifyKind.taskExit.rawValue, tag: exitNotifyTag, count: 1, tids: [t])
-        return t
+        try spawnTasks(vm, executable, arguments, count: 1, on: host)[0]
     }
 
     /// Receives the next message from `peer` with `tag`; a TaskExit notify
@@ -84,11 +73,14 @@ public enum TaskLibraryDriver {
         return try body(vm)
     }
 
-    /// Spawns `count` copies of `pvmbench-task` on this host, each watched
-    /// for its exit (see `receive`).
-    static func spawnTasks(_ vm: VirtualMachine, _ executable: String, _ arguments: [String], count: Int) throws -> [Int32] {
+    /// Spawns `count` copies of `pvmbench-task` (on this host, or on `host`),
+    /// each watched for its exit (see `receive`).
+    static func spawnTasks(_ vm: VirtualMachine, _ executable: String, _ arguments: [String], count: Int, on host: String? = nil) throws -> [Int32] {
         let results: [Int32]
-        do { results = try vm.spawnResults(executable, arguments: arguments, flags: 0, where: "", count: count) } catch {
+        do {
+            results = try vm.spawnResults(executable, arguments: arguments, flags: host == nil ? 0 : SpawnFlags.host.rawValue,
+                                          where: host ?? "", count: count)
+        } catch {
             throw BenchError("cannot spawn \(executable): \(error)")
         }
         let started = results.filter { $0 > 0 }
