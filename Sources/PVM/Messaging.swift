@@ -374,10 +374,32 @@ extension VirtualMachine {
         (src == -1 || s.source == src) && (tag == -1 || s.tag == tag) && s.context == ctx
     }
 
+    /// Makes `b` the received message `h`, `body`: a large message that the
+    /// shared-memory transport assembled becomes `b`'s storage, `b`'s
+    /// previous storage going to the transport for the next one (no copy),
+    /// anything else is copied.
+    @inline(__always)
+    func take(_ h: FrameHeader, _ body: UnsafeRawBufferPointer, into b: MessageBuffer) throws(PVMError) {
+        if _slowPath(body.count > Self.exchangeMinimum), try takeLarge(h, body, into: b) { return }
+        try b.load(received: body, encoding: h.encoding, signature: h.signature)
+    }
+
+    /// Below this a message is copied: it is small enough that the copy is cheap.
+    static let exchangeMinimum = 32 << 10
+
+    @inline(never)
+    func takeLarge(_ h: FrameHeader, _ body: UnsafeRawBufferPointer, into b: MessageBuffer) throws(PVMError) -> Bool {
+        guard let ep = endpoint else { return false }
+        let signature = try MessageBuffer.receivedSignature(h.signature, encoding: h.encoding)
+        guard let block = ep.exchangeLargeBuffer(holding: body, for: b.storageBlock) else { return false }
+        b.adopt(block: block.base, size: block.size, body: body, encoding: h.encoding, signature: signature)
+        return true
+    }
+
     /// Queues an arrived message that no receive is waiting for.
     func enqueue(_ h: FrameHeader, _ body: UnsafeRawBufferPointer) throws(PVMError) {
         let i = takeID()
-        do { try withObject(i) { b throws(PVMError) in try b.load(received: body, encoding: h.encoding, signature: h.signature) } } catch {
+        do { try withObject(i) { b throws(PVMError) in try take(h, body, into: b) } } catch {
             freeIDs.append(Int32(i))
             throw error
         }
@@ -553,7 +575,7 @@ extension VirtualMachine {
     func deliverDirect(_ h: FrameHeader, _ body: UnsafeRawBufferPointer) throws(PVMError) {
         let rb = Int(receiveBuffer)
         if rb != 0 && receiveBuffer != sendBuffer {
-            try withObject(rb) { b throws(PVMError) in try b.load(received: body, encoding: h.encoding, signature: h.signature) }
+            try withObject(rb) { b throws(PVMError) in try take(h, body, into: b) }
             meta[rb] = BufferMeta(inUse: true, tag: h.tag, source: h.source, destination: h.destination, context: h.context)
             matched = receiveBuffer
             return

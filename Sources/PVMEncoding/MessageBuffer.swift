@@ -51,6 +51,9 @@ public final class MessageBuffer {
     /// with no copy (see `withFrame`).
     @exclusivity(unchecked) private var storage: UnsafeMutableRawPointer
     @exclusivity(unchecked) private var capacity: Int
+    /// Bytes from the start of the storage's allocation to `storage`: at
+    /// least `headroom` (more for a block adopted from a transport).
+    @exclusivity(unchecked) private var front = MessageBuffer.headroom
     /// Bytes reserved in front of the data for a frame header.
     public static let headroom = 48
     /// Bytes of owned data.
@@ -82,7 +85,7 @@ public final class MessageBuffer {
     /// A received message: `bytes` in the format of `signature`.
     public init(received bytes: UnsafeRawBufferPointer, encoding: Encoding, signature: DataSignature) throws(PVMError) {
         self.encoding = encoding
-        self.signature = encoding == .default || encoding == .trace ? try signature.validated() : signature
+        self.signature = try Self.receivedSignature(signature, encoding: encoding)
         self.capacity = max(bytes.count, 16)
         self.storage = Self.allocateStorage(capacity)
         if bytes.count > 0 { storage.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
@@ -92,12 +95,12 @@ public final class MessageBuffer {
     /// Turns this buffer into a received message holding a copy of `bytes`,
     /// reusing its storage (no allocation once it is large enough).
     public func load(received bytes: UnsafeRawBufferPointer, encoding: Encoding, signature: DataSignature) throws(PVMError) {
-        let checked = encoding == .default || encoding == .trace ? try signature.validated() : signature
+        let checked = try Self.receivedSignature(signature, encoding: encoding)
         reset()
         self.encoding = encoding
         self.signature = checked
         if bytes.count > capacity {
-            (storage - Self.headroom).deallocate()
+            freeStorage()
             capacity = bytes.count
             storage = Self.allocateStorage(capacity)
         }
@@ -112,10 +115,10 @@ public final class MessageBuffer {
     /// stays valid until the buffer is reset or loaded again; a caller that
     /// cannot fill it all must `reset()` the buffer.
     public func prepareReceived(count: Int, encoding: Encoding, signature: DataSignature) throws(PVMError) -> UnsafeMutableRawPointer {
-        let checked = encoding == .default || encoding == .trace ? try signature.validated() : signature
+        let checked = try Self.receivedSignature(signature, encoding: encoding)
         reset()
         if count > capacity {
-            (storage - Self.headroom).deallocate()
+            freeStorage()
             capacity = count
             storage = Self.allocateStorage(capacity)
         }
@@ -163,7 +166,45 @@ public final class MessageBuffer {
         return try body(UnsafeRawBufferPointer(start: scratch, count: total))
     }
 
-    deinit { (storage - Self.headroom).deallocate() }
+    deinit { (storage - front).deallocate() }
+
+    private func freeStorage() {
+        (storage - front).deallocate()
+        front = Self.headroom
+    }
+
+    /// The signature a received message in `encoding` from a sender of
+    /// `signature` is read with (validated where the bytes are converted).
+    public static func receivedSignature(_ signature: DataSignature, encoding: Encoding) throws(PVMError) -> DataSignature {
+        encoding == .default || encoding == .trace ? try signature.validated() : signature
+    }
+
+    /// This buffer's storage as one allocation (`UnsafeMutableRawPointer.allocate`):
+    /// its start and size. For a transport that exchanges it for a block
+    /// holding a received message (see `adopt`).
+    public var storageBlock: (base: UnsafeMutableRawPointer, size: Int) { (storage - front, front + capacity) }
+
+    /// Makes this buffer a received message whose bytes, `body`, already lie
+    /// inside `block` (an allocation of `size` bytes from
+    /// `UnsafeMutableRawPointer.allocate`, with at least `headroom` bytes in
+    /// front of `body`), taking ownership of the block: a large message
+    /// assembled by a transport becomes the receive buffer without a copy.
+    /// The previous storage is no longer this buffer's: the caller has
+    /// handed `storageBlock` to whoever gave `block` (or frees it).
+    /// `signature` comes from `receivedSignature`.
+    public func adopt(block: UnsafeMutableRawPointer, size: Int, body: UnsafeRawBufferPointer,
+                      encoding: Encoding, signature: DataSignature) {
+        let start = UnsafeMutableRawPointer(mutating: body.baseAddress!)
+        let offset = start - block
+        precondition(offset >= Self.headroom && offset + body.count <= size, "adopted block does not hold the message with headroom")
+        reset()
+        storage = start
+        front = offset
+        capacity = size - offset
+        self.encoding = encoding
+        self.signature = signature
+        ownedCount = body.count
+    }
 
     /// Total bytes of the message (owned and referenced).
     public var byteCount: Int {
@@ -196,7 +237,7 @@ public final class MessageBuffer {
         while c < needed { c *= 2 }
         let s = Self.allocateStorage(c)
         s.copyMemory(from: storage, byteCount: ownedCount)
-        (storage - Self.headroom).deallocate()
+        freeStorage()
         storage = s
         capacity = c
     }

@@ -287,6 +287,53 @@ final class TaskLibraryTests: XCTestCase {
         try vm.send(to: kid.rawValue, tag: 999)
     }
 
+    /// A large message that arrives over shared memory becomes the receive
+    /// buffer's storage without a copy (the transport's assembly buffer is
+    /// exchanged for the buffer's old storage). Buffers the program keeps
+    /// must stay intact while more large messages arrive (single-copy and
+    /// pipelined sizes, sent before any is received so some are queued),
+    /// and a receive buffer reused round after round must hold each new one.
+    func testLargeMessagesKeptInReceiveBuffersStayIntactWhileMoreArrive() throws {
+        let kid = try spawnOne(["echo"])
+        func pattern(_ size: Int, _ k: Int) -> [UInt8] { (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ k &* 101) } }
+        let sizes = [100 << 10, 200 << 10, 1 << 20, 4 << 20, 3 << 20, 150 << 10, 2 << 20]
+        for (k, size) in sizes.enumerated() {
+            _ = try vm.initSend(encoding: 1)
+            try pattern(size, k).withUnsafeBufferPointer { try vm.pack($0.baseAddress!, count: size) }
+            try vm.send(to: kid.rawValue, tag: 20)
+        }
+        var held: [Int32] = []
+        for _ in sizes {
+            let id = try vm.receive(from: kid.rawValue, tag: 21, timeoutNanoseconds: 20_000_000_000)
+            XCTAssertGreaterThan(id, 0)
+            held.append(id)
+            _ = try vm.setReceiveBuffer(0)  // keep it: the next receive takes another buffer
+        }
+        XCTAssertEqual(Set(held).count, sizes.count, "every kept message has a buffer of its own")
+        for (k, id) in held.enumerated() {
+            _ = try vm.setReceiveBuffer(id)
+            XCTAssertEqual(try vm.bufferInfo(id).bytes, Int32(sizes[k]))
+            var back = [UInt8](repeating: 0, count: sizes[k])
+            try back.withUnsafeMutableBufferPointer { try vm.unpack(into: $0.baseAddress!, count: sizes[k]) }
+            XCTAssertTrue(back == pattern(sizes[k], k), "message \(k) of \(sizes[k]) bytes changed while later ones arrived")
+            _ = try vm.setReceiveBuffer(0)
+            try vm.freeBuffer(id)
+        }
+        // One receive buffer, reused: each round's message replaces the last.
+        for (round, size) in [4 << 20, 64 << 10, 1 << 20, 4 << 20, 120 << 10].enumerated() {
+            _ = try vm.initSend(encoding: 1)
+            try pattern(size, 50 + round).withUnsafeBufferPointer { try vm.pack($0.baseAddress!, count: size) }
+            try vm.send(to: kid.rawValue, tag: 20)
+            let id = try vm.receive(from: kid.rawValue, tag: 21, timeoutNanoseconds: 20_000_000_000)
+            XCTAssertEqual(try vm.bufferInfo(id).bytes, Int32(size))
+            var back = [UInt8](repeating: 0, count: size)
+            try back.withUnsafeMutableBufferPointer { try vm.unpack(into: $0.baseAddress!, count: size) }
+            XCTAssertTrue(back == pattern(size, 50 + round), "round \(round): \(size) bytes")
+        }
+        _ = try vm.initSend(encoding: 0)
+        try vm.send(to: kid.rawValue, tag: 999)
+    }
+
     func testMulticastExcludesTheSenderAndPsendPrecv() throws {
         let kid = try spawnOne(["echo"])
         _ = try vm.initSend(encoding: 0)

@@ -180,6 +180,22 @@ public final class ShmEndpoint {
     /// Doorbell-only waits of blocked sends (see `sleep`).
     private var quietWaits: UInt32 = 0
     @exclusivity(unchecked) private var deliveringLarge = false
+    /// The buffer of the large message a handler is being given, which it
+    /// may take (`exchangeLargeBuffer`); `slot` -1 is `largeBuffer`.
+    private struct Delivering { var data: UnsafeMutableRawPointer; var capacity: Int; var slot: Int }
+    @exclusivity(unchecked) private var delivering: Delivering? = nil
+    @exclusivity(unchecked) private var handedOver = false
+
+    /// Bytes in front of the data of every buffer that large messages are
+    /// assembled or read into, so that a buffer handed over (see
+    /// `exchangeLargeBuffer`) has room for a frame header before the body.
+    public static let largeBufferFront = 64
+    private static func allocateLarge(_ capacity: Int) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer.allocate(byteCount: capacity + largeBufferFront, alignment: 64) + largeBufferFront
+    }
+    private static func freeLarge(_ data: UnsafeMutableRawPointer?) {
+        if let data { (data - largeBufferFront).deallocate() }
+    }
 
     private static let doorbellToken: UInt64 = 0
     private static let listenerToken: UInt64 = 1
@@ -222,11 +238,11 @@ public final class ShmEndpoint {
 
     deinit {
         for i in 0..<peerLimit where slots[i].state != .free {
-            if let a = slots[i].assembly { a.deallocate() }
+            Self.freeLarge(slots[i].assembly)
         }
         slots.deallocate()
         probeWord.deallocate()
-        largeBuffer?.deallocate()
+        Self.freeLarge(largeBuffer)
         for i in pendingHead..<pending.count { pending[i].2.deallocate() }
     }
 
@@ -705,7 +721,10 @@ public final class ShmEndpoint {
         }
         if slot.pointee.consumer.complete(token: token) { wakeProducerOf(slot) }
         deliveringLarge = true
-        defer { deliveringLarge = nested }
+        let outer = delivering, outerHandedOver = handedOver
+        delivering = nested ? nil : Delivering(data: destination, capacity: largeCapacity, slot: -1)
+        handedOver = false
+        defer { deliveringLarge = nested; delivering = outer; handedOver = outerHandedOver }
         try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: destination, count: Int(count)), path: .singleCopy)))
         return true
     }
@@ -725,11 +744,11 @@ public final class ShmEndpoint {
             if slot.pointee.assemblyBusy {
                 // A handler still reads the previous message: start a new buffer;
                 // the handler's return frees the old one.
-                slot.pointee.assembly = .allocate(byteCount: Int(total), alignment: 64)
+                slot.pointee.assembly = Self.allocateLarge(Int(total))
                 slot.pointee.assemblyCapacity = Int(total)
             } else if slot.pointee.assemblyCapacity < Int(total) {
-                slot.pointee.assembly?.deallocate()
-                slot.pointee.assembly = .allocate(byteCount: Int(total), alignment: 64)
+                Self.freeLarge(slot.pointee.assembly)
+                slot.pointee.assembly = Self.allocateLarge(Int(total))
                 slot.pointee.assemblyCapacity = Int(total)
             }
             slot.pointee.assemblyTotal = Int(total)
@@ -746,10 +765,16 @@ public final class ShmEndpoint {
             slot.pointee.assemblyTotal = 0
             let wasBusy = slot.pointee.assemblyBusy
             slot.pointee.assemblyBusy = true
+            let outer = delivering, outerHandedOver = handedOver
+            delivering = Delivering(data: assembly, capacity: slot.pointee.assemblyCapacity, slot: index)
+            handedOver = false
             defer {
+                let given = handedOver
+                delivering = outer
+                handedOver = outerHandedOver
                 if slots[index].state != .free {
                     slots[index].assemblyBusy = wasBusy
-                    if slots[index].assembly != assembly { assembly.deallocate() }
+                    if !given && slots[index].assembly != assembly { Self.freeLarge(assembly) }
                 }
             }
             try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: assembly, count: Int(total)), path: .pipelined)))
@@ -778,10 +803,43 @@ public final class ShmEndpoint {
         return true
     }
 
+    /// Called by a handler given a large message (single-copy or pipelined,
+    /// not one set aside while a send was blocked): takes the buffer that
+    /// holds it, if `bytes` lie in it, and gives the endpoint `replacement`
+    /// to read later messages into. Both are allocations of
+    /// `UnsafeMutableRawPointer.allocate` (start and size); the returned
+    /// block holds `bytes` at least `largeBufferFront` bytes from its start
+    /// and is the caller's to free. nil: the buffer cannot be taken (copy
+    /// the bytes instead); `replacement` then stays the caller's. So a
+    /// receiver that keeps a buffer of its own swaps it with the transport's
+    /// each message: no copy and, once both are large, no allocation.
+    public func exchangeLargeBuffer(holding bytes: UnsafeRawBufferPointer,
+                                    for replacement: (base: UnsafeMutableRawPointer, size: Int)) -> (base: UnsafeMutableRawPointer, size: Int)? {
+        guard !handedOver, let d = delivering, let start = bytes.baseAddress,
+              start >= UnsafeRawPointer(d.data), start + bytes.count <= UnsafeRawPointer(d.data + d.capacity) else { return nil }
+        let usable = replacement.size - Self.largeBufferFront
+        let taken: UnsafeMutableRawPointer? = usable >= 4096 ? replacement.base + Self.largeBufferFront : nil
+        if d.slot >= 0 {
+            guard slots[d.slot].state != .free else { return nil }
+            if slots[d.slot].assembly == d.data {
+                slots[d.slot].assembly = taken
+                slots[d.slot].assemblyCapacity = taken == nil ? 0 : usable
+            } else if taken != nil {
+                replacement.base.deallocate()  // a newer message has its own buffer already
+            }
+        } else {
+            largeBuffer = taken
+            largeCapacity = taken == nil ? 0 : usable
+        }
+        if taken == nil { replacement.base.deallocate() }
+        handedOver = true
+        return (d.data - Self.largeBufferFront, d.capacity + Self.largeBufferFront)
+    }
+
     private func largeDestination(_ count: Int) -> UnsafeMutableRawPointer {
         if largeCapacity < count {
-            largeBuffer?.deallocate()
-            largeBuffer = .allocate(byteCount: count, alignment: 4096)
+            Self.freeLarge(largeBuffer)
+            largeBuffer = Self.allocateLarge(count)
             largeCapacity = count
         }
         return largeBuffer!
@@ -948,7 +1006,7 @@ public final class ShmEndpoint {
     private func close(_ index: Int, reason: String) {
         if let res = resources[index] { epoll.remove(res.socket.rawValue) }
         if let heap { _ = heap.reclaimAll(from: UInt32(index)) }
-        slots[index].assembly?.deallocate()
+        Self.freeLarge(slots[index].assembly)
         slots[index].state = .free
         (slots + index).deinitialize(count: 1)
         slots[index].state = .free
