@@ -164,7 +164,19 @@ public final class ShmEndpoint {
     @exclusivity(unchecked) @usableFromInline var peerLimit = 0
     private var resources: [PeerResources?]
     @exclusivity(unchecked) private var connectionEvents: [(ShmPeerID, String?)] = []
-    @exclusivity(unchecked) private var pending: [(ShmPeerID, ShmPath, UnsafeMutableRawBufferPointer, UInt16)] = []
+    /// Messages taken in while a send was blocked, in order: the bytes, and
+    /// the allocation holding them (a large one is the buffer it was
+    /// assembled or read into, handed over whole; `large` says it has the
+    /// front margin of `allocateLarge`).
+    private struct Pending {
+        var peer: ShmPeerID; var path: ShmPath; var flags: UInt16
+        var bytes: UnsafeRawBufferPointer; var block: UnsafeMutableRawPointer; var blockSize: Int; var large: Bool
+    }
+    @exclusivity(unchecked) private var pending: [Pending] = []
+    /// Large buffers given back while pending messages were delivered, for
+    /// the next assembly (a few at most: the rest are freed).
+    @exclusivity(unchecked) private var spares: [(data: UnsafeMutableRawPointer, capacity: Int)] = []
+    private static let spareLimit = 4
     @exclusivity(unchecked) private var pendingHead = 0
     @exclusivity(unchecked) private var largeBuffer: UnsafeMutableRawPointer? = nil
     @exclusivity(unchecked) private var largeCapacity = 0
@@ -181,7 +193,8 @@ public final class ShmEndpoint {
     private var quietWaits: UInt32 = 0
     @exclusivity(unchecked) private var deliveringLarge = false
     /// The buffer of the large message a handler is being given, which it
-    /// may take (`exchangeLargeBuffer`); `slot` -1 is `largeBuffer`.
+    /// may take (`exchangeLargeBuffer`); `slot` -1 is `largeBuffer`, -2 a
+    /// message that was set aside (`pending`).
     private struct Delivering { var data: UnsafeMutableRawPointer; var capacity: Int; var slot: Int }
     @exclusivity(unchecked) private var delivering: Delivering? = nil
     @exclusivity(unchecked) private var handedOver = false
@@ -243,7 +256,8 @@ public final class ShmEndpoint {
         slots.deallocate()
         probeWord.deallocate()
         Self.freeLarge(largeBuffer)
-        for i in pendingHead..<pending.count { pending[i].2.deallocate() }
+        for i in pendingHead..<pending.count { pending[i].block.deallocate() }
+        for s in spares { Self.freeLarge(s.data) }
     }
 
     // MARK: Connecting
@@ -741,15 +755,15 @@ public final class ShmEndpoint {
             return false
         }
         if offset == 0 {
-            if slot.pointee.assemblyBusy {
-                // A handler still reads the previous message: start a new buffer;
-                // the handler's return frees the old one.
-                slot.pointee.assembly = Self.allocateLarge(Int(total))
-                slot.pointee.assemblyCapacity = Int(total)
-            } else if slot.pointee.assemblyCapacity < Int(total) {
-                Self.freeLarge(slot.pointee.assembly)
-                slot.pointee.assembly = Self.allocateLarge(Int(total))
-                slot.pointee.assemblyCapacity = Int(total)
+            if slot.pointee.assemblyBusy || slot.pointee.assemblyCapacity < Int(total) {
+                // (Busy: a handler still reads the previous message in it;
+                // its return frees it. Else it is too small.)
+                if !slot.pointee.assemblyBusy, let old = slot.pointee.assembly {
+                    keepSpare((old, slot.pointee.assemblyCapacity))
+                }
+                let b = largeBuffer(atLeast: Int(total))
+                slot.pointee.assembly = b.data
+                slot.pointee.assemblyCapacity = b.capacity
             }
             slot.pointee.assemblyTotal = Int(total)
             slot.pointee.assemblyReceived = 0
@@ -815,25 +829,48 @@ public final class ShmEndpoint {
     /// each message: no copy and, once both are large, no allocation.
     public func exchangeLargeBuffer(holding bytes: UnsafeRawBufferPointer,
                                     for replacement: (base: UnsafeMutableRawPointer, size: Int)) -> (base: UnsafeMutableRawPointer, size: Int)? {
+        let usable = replacement.size - Self.largeBufferFront
+        let taken: (data: UnsafeMutableRawPointer, capacity: Int)? = usable >= 4096 ? (replacement.base + Self.largeBufferFront, usable) : nil
+        guard let block = handOver(bytes, replacing: taken) else { return nil }
+        if taken == nil { replacement.base.deallocate() }
+        return block
+    }
+
+    /// `exchangeLargeBuffer`'s work, with the replacement (if any) in the
+    /// form of `allocateLarge`. The replacement is consumed when a block is
+    /// returned.
+    private func handOver(_ bytes: UnsafeRawBufferPointer,
+                          replacing taken: (data: UnsafeMutableRawPointer, capacity: Int)?) -> (base: UnsafeMutableRawPointer, size: Int)? {
         guard !handedOver, let d = delivering, let start = bytes.baseAddress,
               start >= UnsafeRawPointer(d.data), start + bytes.count <= UnsafeRawPointer(d.data + d.capacity) else { return nil }
-        let usable = replacement.size - Self.largeBufferFront
-        let taken: UnsafeMutableRawPointer? = usable >= 4096 ? replacement.base + Self.largeBufferFront : nil
-        if d.slot >= 0 {
+        switch d.slot {
+        case 0...:
             guard slots[d.slot].state != .free else { return nil }
             if slots[d.slot].assembly == d.data {
-                slots[d.slot].assembly = taken
-                slots[d.slot].assemblyCapacity = taken == nil ? 0 : usable
-            } else if taken != nil {
-                replacement.base.deallocate()  // a newer message has its own buffer already
+                slots[d.slot].assembly = taken?.data
+                slots[d.slot].assemblyCapacity = taken?.capacity ?? 0
+            } else if let taken {
+                keepSpare(taken)  // a newer message has its own buffer already
             }
-        } else {
-            largeBuffer = taken
-            largeCapacity = taken == nil ? 0 : usable
+        case -1:
+            largeBuffer = taken?.data
+            largeCapacity = taken?.capacity ?? 0
+        default:
+            if let taken { keepSpare(taken) }
         }
-        if taken == nil { replacement.base.deallocate() }
         handedOver = true
         return (d.data - Self.largeBufferFront, d.capacity + Self.largeBufferFront)
+    }
+
+    private func keepSpare(_ b: (data: UnsafeMutableRawPointer, capacity: Int)) {
+        if spares.count < Self.spareLimit { spares.append(b) } else { Self.freeLarge(b.data) }
+    }
+
+    /// A buffer of at least `capacity` bytes for a large message: a spare if
+    /// one is large enough, else a new one.
+    private func largeBuffer(atLeast capacity: Int) -> (data: UnsafeMutableRawPointer, capacity: Int) {
+        if let i = spares.lastIndex(where: { $0.capacity >= capacity }) { return spares.remove(at: i) }
+        return (Self.allocateLarge(capacity), capacity)
     }
 
     private func largeDestination(_ count: Int) -> UnsafeMutableRawPointer {
@@ -859,11 +896,22 @@ public final class ShmEndpoint {
             if let reason { try handler(.disconnected(peer, reason)) } else { try handler(.connected(peer)) }
         }
         while pendingHead < pending.count {
-            let (peer, path, storage, flags) = pending[pendingHead]
+            let p = pending[pendingHead]
             pendingHead += 1
-            defer { storage.deallocate() }
             n += 1
-            try handler(.message(peer, ShmMessage(bytes: UnsafeRawBufferPointer(storage), path: path, flags: flags)))
+            // A large one's buffer may be taken by the handler (exchangeLargeBuffer).
+            let outer = delivering, outerHandedOver = handedOver
+            delivering = p.large ? Delivering(data: p.block + Self.largeBufferFront, capacity: p.blockSize - Self.largeBufferFront, slot: -2) : nil
+            handedOver = false
+            defer {
+                let given = handedOver
+                delivering = outer
+                handedOver = outerHandedOver
+                if !given {
+                    if p.large { keepSpare((p.block + Self.largeBufferFront, p.blockSize - Self.largeBufferFront)) } else { p.block.deallocate() }
+                }
+            }
+            try handler(.message(p.peer, ShmMessage(bytes: p.bytes, path: p.path, flags: p.flags)))
         }
         if pendingHead == pending.count { pending.removeAll(keepingCapacity: true); pendingHead = 0 }
         return n
@@ -881,6 +929,9 @@ public final class ShmEndpoint {
     /// While this task is blocked in a send, what arrives is copied aside and
     /// delivered, in order, by the next poll. Draining keeps both directions
     /// moving when two tasks send large messages to each other at once.
+    /// From this size a message set aside keeps the buffer it was assembled in.
+    private static let setAsideWhole = 32 << 10
+
     private func drainIntoPending() {
         guard !queueing else { return }
         queueing = true
@@ -891,9 +942,21 @@ public final class ShmEndpoint {
                 _ = try? drain(i) { event in
                     switch event {
                     case .message(let peer, let message):
-                        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: message.bytes.count, alignment: 16)
-                        if message.bytes.count > 0 { copy.copyMemory(from: message.bytes) }
-                        pending.append((peer, message.path, copy, message.flags))
+                        // A large message's buffer is set aside whole (a spare, if
+                        // any, replaces it); anything else is copied.
+                        let count = message.bytes.count
+                        let spare = count >= Self.setAsideWhole ? spares.popLast() : nil
+                        if count >= Self.setAsideWhole, let block = handOver(message.bytes, replacing: spare) {
+                            pending.append(Pending(peer: peer, path: message.path, flags: message.flags, bytes: message.bytes,
+                                                   block: block.base, blockSize: block.size, large: true))
+                        } else {
+                            if let spare { spares.append(spare) }
+                            let copy = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
+                            if count > 0 { copy.copyMemory(from: message.bytes.baseAddress!, byteCount: count) }
+                            pending.append(Pending(peer: peer, path: message.path, flags: message.flags,
+                                                   bytes: UnsafeRawBufferPointer(start: copy, count: count),
+                                                   block: copy, blockSize: count, large: false))
+                        }
                     case .connected(let peer): connectionEvents.append((peer, nil))
                     case .disconnected(let peer, let reason): connectionEvents.append((peer, reason))
                     case .readable(let fd): externalEvents.append(fd)
