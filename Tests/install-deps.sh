@@ -18,6 +18,9 @@ packages=(
   # network namespaces (ip netns), ping between them, and a real sshd inside
   # one for the remote start through ssh.
   iproute2 iputils-ping procps openssh-server openssh-client
+  # NUMA placement (tests named "Numa"): libnuma's header for the build,
+  # numactl to check our report against.
+  libnuma-dev numactl
 )
 
 missing=()

@@ -7,4 +7,5 @@
 #include "pvm_sys.h"
 #include "pvm_shm.h"
 #include "pvm_dl.h"
+#include "pvm_numa.h"
 #endif

@@ -30,6 +30,8 @@ final class PeerSession {
     let endpoint: ShmEndpoint
     let child = Process()
     private(set) var peer: ShmPeerID = 0
+    /// Where the peer process ran, seen by `finish()` (for the run's `numa`).
+    private(set) var peerPlacement: NumaEnd? = nil
 
     init(_ options: CommonOptions, peerExecutable: String, arguments: [String]) throws {
         try options.checkedForRun()
@@ -92,6 +94,7 @@ final class PeerSession {
 
     /// Lets the peer go (it exits when it sees the disconnect) and waits for it.
     func finish() {
+        peerPlacement = NumaEnd.process(child.processIdentifier)
         endpoint.disconnect(peer)
         let deadline = Clock.monotonicNanoseconds() + Self.exitTimeoutNanoseconds
         while child.isRunning && Clock.monotonicNanoseconds() < deadline { usleep(1000) }
@@ -221,8 +224,11 @@ public enum PingPongDriver {
         }
         if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         session.finish()
-        return RunResult(benchmark: "pingpong", transport: "shm", api: "transport", zeroCopy: options.zeroCopy,
-                         machine: .current(), results: results)
+        var run = RunResult(benchmark: "pingpong", transport: "shm", api: "transport", zeroCopy: options.zeroCopy,
+                            machine: .current(), results: results)
+        run.numa?.peer = session.peerPlacement
+        run.numa?.peerNote = session.peerPlacement == nil ? "the peer process had gone" : nil
+        return run
     }
 
     /// Streaming message rate over the bare transport, one pair: for each

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Histogram
+import PVMSystem
 
 /// A histogram of times in nanoseconds, as every measurement records them
 /// (up to a minute, three significant digits).
@@ -128,6 +129,74 @@ public struct MachineInfo: Codable, Sendable {
     }
 }
 
+/// Where one end of a run ran, seen at the end of the measurement: the CPU
+/// it last ran on and that CPU's NUMA node, and the CPUs it was allowed
+/// (its affinity: a `bind=` or `PVM_BIND` placement shows here) with their nodes.
+public struct NumaEnd: Codable, Sendable, Equatable {
+    public var cpu: Int
+    public var node: Int
+    /// Allowed CPUs in the kernel's list form ("0-3,8").
+    public var cpusAllowed: String
+    public var nodesAllowed: [Int]
+
+    enum CodingKeys: String, CodingKey {
+        case cpu, node
+        case cpusAllowed = "cpus_allowed"
+        case nodesAllowed = "nodes_allowed"
+    }
+
+    public init(cpu: Int, node: Int, cpusAllowed: [Int]) {
+        self.cpu = cpu
+        self.node = node
+        self.cpusAllowed = Numa.listText(cpusAllowed)
+        nodesAllowed = Array(Set(cpusAllowed.compactMap { Numa.node(ofCPU: $0) })).sorted()
+    }
+
+    /// This thread, now.
+    public static func here() -> NumaEnd {
+        NumaEnd(cpu: Numa.currentCPU(), node: Numa.currentNode(), cpusAllowed: (try? Numa.affinity()) ?? [])
+    }
+
+    /// Another process of this host, from the kernel's view of its main
+    /// thread (/proc/PID/stat, sched_getaffinity); nil if it is gone.
+    public static func process(_ pid: Int32) -> NumaEnd? {
+        guard pid > 0, let cpu = Numa.lastCPU(ofThread: pid), let allowed = try? Numa.affinity(ofThread: pid) else { return nil }
+        return NumaEnd(cpu: cpu, node: Numa.node(ofCPU: cpu) ?? 0, cpusAllowed: allowed)
+    }
+}
+
+/// The NUMA side of a run (`numa` in the JSON): the machine's node count
+/// and where each end ran. `peer` is nil when the far end could not be seen
+/// from here (another host, several peer processes); `peer_note` says why.
+public struct NumaInfo: Codable, Sendable, Equatable {
+    public var nodes: Int
+    public var local: NumaEnd
+    public var peer: NumaEnd?
+    public var peerNote: String?
+
+    enum CodingKeys: String, CodingKey {
+        case nodes, local, peer
+        case peerNote = "peer_note"
+    }
+
+    /// This end, now; the peer not (yet) known.
+    public static func here() -> NumaInfo {
+        NumaInfo(nodes: Numa.nodeCount(), local: .here(), peer: nil, peerNote: "not observed")
+    }
+
+    /// Records the peer process `pid` of this host.
+    public mutating func observePeer(pid: Int32) {
+        peer = NumaEnd.process(pid)
+        peerNote = peer == nil ? "the peer process (pid \(pid)) had gone" : nil
+    }
+
+    /// One line for the table's header.
+    var summary: String {
+        func end(_ e: NumaEnd) -> String { "CPU \(e.cpu) (node \(e.node); allowed CPUs \(e.cpusAllowed))" }
+        return "# NUMA: \(nodes) node\(nodes == 1 ? "" : "s"); this end \(end(local)); peer \(peer.map(end) ?? peerNote ?? "not observed")\n"
+    }
+}
+
 /// One run: the JSON object of BENCHMARKS.md.
 public struct RunResult: Codable, Sendable {
     public var benchmark: String
@@ -143,6 +212,9 @@ public struct RunResult: Codable, Sendable {
     public var window: Int? = nil
     /// Sender/receiver pairs of a msgrate run.
     public var pairs: Int? = nil
+    /// Where the two ends ran (NUMA node and CPU); the measuring end is
+    /// taken when the result is made, the peer by the driver that knows it.
+    public var numa: NumaInfo? = nil
 
     public init(benchmark: String, transport: String, api: String, zeroCopy: Bool, machine: MachineInfo, results: [SizeResult]) {
         self.benchmark = benchmark
@@ -151,10 +223,11 @@ public struct RunResult: Codable, Sendable {
         self.zeroCopy = zeroCopy
         self.machine = machine
         self.results = results
+        self.numa = .here()
     }
 
     enum CodingKeys: String, CodingKey {
-        case benchmark, transport, api, machine, results, operation, window, pairs
+        case benchmark, transport, api, machine, results, operation, window, pairs, numa
         case zeroCopy = "zero_copy"
     }
 
@@ -170,6 +243,7 @@ public struct RunResult: Codable, Sendable {
         operation = try c.decodeIfPresent(String.self, forKey: .operation)
         window = try c.decodeIfPresent(Int.self, forKey: .window)
         pairs = try c.decodeIfPresent(Int.self, forKey: .pairs)
+        numa = try c.decodeIfPresent(NumaInfo.self, forKey: .numa)
     }
 
     /// A short label for tables and plot legends.
@@ -218,6 +292,7 @@ public enum Report {
     public static func table(_ run: RunResult) -> String {
         var out = "# PVM \(run.title) test\(run.groupSize.map { ", \($0) tasks" } ?? ""), transport \(run.transport), api \(run.api)\(run.zeroCopy ? ", zero copy" : "")\n"
         out += "# \(run.machine.hostname): \(run.machine.cpus) CPUs, \(run.machine.cpuModel), Linux \(run.machine.kernel)\n"
+        if let numa = run.numa { out += numa.summary }
         switch run.operation {
         case nil: break
         case "barrier"?: out += "# time per barrier: between consecutive completions at the root (instance 0)\n"

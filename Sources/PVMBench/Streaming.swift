@@ -205,6 +205,8 @@ public enum StreamingDriver {
         session.finish()
         var run = RunResult(benchmark: name, transport: "shm", api: "transport", zeroCopy: common.zeroCopy, machine: .current(), results: results)
         run.window = window
+        run.numa?.peer = session.peerPlacement
+        run.numa?.peerNote = session.peerPlacement == nil ? "the peer process had gone" : nil
         return run
     }
 

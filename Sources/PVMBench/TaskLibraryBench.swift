@@ -146,6 +146,12 @@ public enum TaskLibraryDriver {
                 try? vm.kill(peer)
                 throw error
             }
+            // Where the peer task ran: seen from here when it runs on this host.
+            if TaskID(peer).hostNumber == vm.myTid.hostNumber, let pid = (try? vm.tasks(where: peer))?.first?.pid {
+                run.numa?.observePeer(pid: pid)
+            } else {
+                run.numa?.peerNote = "the peer task runs on another host: not observed from here"
+            }
             // The path actually used (another host's peer: TCP, unless none could be made).
             let used = pathBetween(vm, peer, options.transport)
             stop(vm, [peer])

@@ -54,6 +54,7 @@ public struct ConsoleCommand: ParsableCommand {
                     if let v = entry.options.speed { daemonArguments += ["--speed", String(v)] }
                     if let v = entry.options.executablePath { daemonArguments += ["--ep", v] }
                     if let v = entry.options.workingDirectory { daemonArguments += ["--wd", v] }
+                    if let v = entry.options.bind { daemonArguments += ["--bind", String(describing: v)] }
                 } else if entry.startNow {
                     hostsToAdd.append(entry)
                 }

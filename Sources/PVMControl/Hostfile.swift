@@ -17,6 +17,7 @@
 // that is started wrongly.
 
 import PVMEncoding
+import PVMSystem
 
 /// Per-host options of a hostfile line or `pvm_addhosts` spec. `nil` means
 /// "not given": PVM's default applies (see each field).
@@ -50,6 +51,9 @@ public struct HostOptions: Sendable, Equatable {
     public var alternateAddress: String?
     /// `id=`: virtual machine id.
     public var vmid: String?
+    /// `bind=` (this implementation's, not PVM's): where tasks spawned on the
+    /// host run and allocate, as `Placement` text (`node:0`, `cpus:0-3,8`, `none`).
+    public var bind: Placement?
 
     /// The speeds `sp=` accepts.
     public static let speedRange: ClosedRange<Int32> = 1...1_000_000
@@ -59,7 +63,7 @@ public struct HostOptions: Sendable, Equatable {
     public init(
         login: String? = nil, startMode: StartMode = .automatic, daemonPath: String? = nil,
         executablePath: String? = nil, workingDirectory: String? = nil, speed: Int32? = nil,
-        debugger: String? = nil, alternateAddress: String? = nil, vmid: String? = nil
+        debugger: String? = nil, alternateAddress: String? = nil, vmid: String? = nil, bind: Placement? = nil
     ) {
         self.login = login
         self.startMode = startMode
@@ -70,6 +74,7 @@ public struct HostOptions: Sendable, Equatable {
         self.debugger = debugger
         self.alternateAddress = alternateAddress
         self.vmid = vmid
+        self.bind = bind
     }
 
     /// These options with every unset field taken from `defaults` (own
@@ -86,7 +91,8 @@ public struct HostOptions: Sendable, Equatable {
             speed: speed ?? defaults.speed,
             debugger: debugger ?? defaults.debugger,
             alternateAddress: alternateAddress ?? defaults.alternateAddress,
-            vmid: vmid ?? defaults.vmid
+            vmid: vmid ?? defaults.vmid,
+            bind: bind ?? defaults.bind
         )
     }
 }
@@ -198,7 +204,7 @@ public struct Hostfile: Sendable, Equatable {
     }
 
     /// The option keys, in PVM's documentation order.
-    public static let optionKeys = ["lo", "so", "dx", "ep", "wd", "sp", "bx", "ip", "id"]
+    public static let optionKeys = ["lo", "so", "dx", "ep", "wd", "sp", "bx", "ip", "id", "bind"]
 
     /// Parses a hostfile.
     ///
@@ -477,6 +483,8 @@ enum HostLine {
 /// The option keys PVM knows.
 enum HostOptionKey: String, Hashable {
     case lo, so, dx, ep, wd, sp, bx, ip, id
+    /// Not PVM's: NUMA placement of the host's spawned tasks.
+    case bind
 
     /// Checks `value` (already expanded) and stores it.
     func apply(
@@ -520,6 +528,10 @@ enum HostOptionKey: String, Hashable {
                 throw HostfileError(.badValue, "alternate address \(HostfileText.quoted(word)) \(reason)", at: origin)
             }
         case .id: options.vmid = value
+        case .bind:
+            do { options.bind = try Placement(parsing: value) } catch {
+                throw HostfileError(.badValue, "\(HostfileText.quoted(word)): \(error)", at: origin)
+            }
         }
     }
 
@@ -701,6 +713,7 @@ extension HostEntry {
         if let v = o.debugger { words.append("bx=\(v)") }
         if let v = o.alternateAddress { words.append("ip=\(v)") }
         if let v = o.vmid { words.append("id=\(v)") }
+        if let v = o.bind { words.append("bind=\(v)") }
         return words.joined(separator: " ")
     }
 }

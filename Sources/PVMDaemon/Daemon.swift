@@ -44,6 +44,9 @@ public final class Daemon {
         public var workingDirectory: String? = nil
         /// Started with `--slurm`: hosts are started with srun.
         public var slurm = false
+        /// Placement of spawned tasks (hostfile `bind=`, `--bind`); a spawn's
+        /// exported `PVM_BIND` overrides it (Spawn.swift).
+        public var bind: Placement? = nil
 
         public init(directory: RuntimeDirectory, hostName: String, environment: [String: String]) {
             self.directory = directory

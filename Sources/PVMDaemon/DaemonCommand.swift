@@ -28,7 +28,7 @@ public struct DaemonCommand: ParsableCommand {
     @Option(name: .customShort("n"), help: "The name of this host in the virtual machine (default: the host name).")
     var hostName: String?
 
-    @Argument(help: "A hostfile: one host per line with PVM's options (lo= so= dx= ep= wd= sp= ip=, `*` for defaults, `&` to record a host without starting it); the hosts are added once the daemon runs.")
+    @Argument(help: "A hostfile: one host per line with PVM's options (lo= so= dx= ep= wd= sp= ip=, and bind= for NUMA placement; `*` for defaults, `&` to record a host without starting it); the hosts are added once the daemon runs.")
     var hostfile: String?
 
     @Option(name: .customLong("host-timeout"), help: "Declare a host dead after this many milliseconds without a word from it (default 3000; PVM_HOST_TIMEOUT_MS).")
@@ -61,6 +61,9 @@ public struct DaemonCommand: ParsableCommand {
     @Option(name: .customLong("wd"), help: "Working directory of tasks spawned here (hostfile wd=).")
     var workingDirectory: String?
 
+    @Option(name: .customLong("bind"), help: "Placement of tasks spawned here: node:LIST, cpus:LIST or none (hostfile bind=; a spawn's exported PVM_BIND overrides it).")
+    var bind: String?
+
     public init() {}
 
     /// Entry point of the `pvmd` executable.
@@ -92,6 +95,7 @@ public struct DaemonCommand: ParsableCommand {
                     if let sp = o.speed { options.speed = sp }
                     if let ep = o.executablePath { options.executablePath = ep }
                     if let wd = o.workingDirectory { options.workingDirectory = wd }
+                    if let b = o.bind, bind == nil { options.bind = b }
                 } else if entry.startNow {
                     initialHosts.append(HostEntry(name: entry.name, options: o, startNow: true))
                 }
@@ -178,6 +182,9 @@ public struct DaemonCommand: ParsableCommand {
         }
         if let executablePath { options.executablePath = executablePath }
         if let workingDirectory { options.workingDirectory = workingDirectory }
+        if let bind {
+            do { options.bind = try Placement(parsing: bind) } catch { try fail("--bind: \(error)") }
+        }
         guard slave else { return }
         guard let m = master, let endpoint = TCPEndpoint(parsing: m) else { try fail("--slave needs --master IP:PORT") }
         guard let n = hostNumber, n >= 2, n <= TaskID.maxHost else { try fail("--slave needs --host-number 2...\(TaskID.maxHost)") }

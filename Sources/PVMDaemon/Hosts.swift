@@ -696,6 +696,7 @@ extension Daemon {
             if let sp = entry.options.speed { command += ["--speed", String(sp)] }
             if let ep = entry.options.executablePath { command += ["--ep", ep] }
             if let wd = entry.options.workingDirectory { command += ["--wd", wd] }
+            if let b = entry.options.bind { command += ["--bind", b.description] }
             if entry.options.startMode == .password {
                 fail(i, .cantStart, "so=pw (a password login through rexec) is not supported: use a key with ssh, or so=ms to start the daemon by hand")
                 continue

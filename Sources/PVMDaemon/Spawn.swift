@@ -209,6 +209,14 @@ extension Daemon {
         env["PVMCTX"] = "0x" + String(UInt32(bitPattern: req.context), radix: 16)
         let envList = env.map { "\($0.key)=\($0.value)" }
         let argv = [path ?? req.file] + req.arguments
+        // NUMA placement: the spawner's exported PVM_BIND, else this host's bind=.
+        var placement = options.bind
+        if let text = req.environment.last(where: { $0.hasPrefix("PVM_BIND=") })?.dropFirst(9) {
+            do { placement = try Placement(parsing: String(text)) } catch {
+                log.notice("spawn of \(req.file) for \(TaskID(parent)) refused: PVM_BIND: \(error)")
+                return failAll(.badParam)
+            }
+        }
 
         var result: [Int32] = []
         var started: [TaskRecord] = []
@@ -220,7 +228,7 @@ extension Daemon {
                 result.append(PVMError.Code.noFile.rawValue)
                 continue
             }
-            switch launch(path: path, argv: argv, env: envList, cwd: cwd, tid: t, req: req, parent: parent) {
+            switch launch(path: path, argv: argv, env: envList, cwd: cwd, tid: t, req: req, parent: parent, placement: placement) {
             case .success(let rec):
                 started.append(rec)
                 result.append(t)
@@ -272,10 +280,17 @@ extension Daemon {
     }
 
     private func launch(path: String, argv: [String], env: [String], cwd: String, tid t: Int32,
-                        req: SpawnRequest, parent: Int32) -> Result<TaskRecord, PVMError> {
+                        req: SpawnRequest, parent: Int32, placement: Placement?) -> Result<TaskRecord, PVMError> {
         var fds: [Int32] = [-1, -1]
         guard pvm_pipe(&fds) == 0 else { return .failure(PVMError(.outOfRes, "pipe: \(String(cString: strerror(errno)))")) }
-        let pid = withCStrings(argv) { a in withCStrings(env) { e in pvm_spawn_process(path, a, e, cwd, fds[1], 0) } }
+        // A placed child: this thread is placed around posix_spawn, whose
+        // child inherits CPU affinity and memory policy (kept across exec).
+        let start = { withCStrings(argv) { a in withCStrings(env) { e in pvm_spawn_process(path, a, e, cwd, fds[1], 0) } } }
+        let pid: pid_t
+        do { pid = try (placement ?? .none).withApplied(start) } catch {
+            _ = Glibc.close(fds[0]); _ = Glibc.close(fds[1])
+            return .failure(PVMError(.badParam, "placement of \(path): \(error)"))
+        }
         _ = Glibc.close(fds[1])
         guard pid > 0 else {
             _ = Glibc.close(fds[0])

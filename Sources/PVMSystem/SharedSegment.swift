@@ -11,6 +11,11 @@ import CSupport
 /// (`fallocate`) so a full memory limit is a thrown error here instead of a
 /// SIGBUS on first touch, and seals the size so that a peer cannot shrink the
 /// segment under someone else's mapping.
+///
+/// NUMA: the pages are allocated by that `fallocate`, in the creating thread,
+/// so they sit on its node (or where its memory policy says). A task creates
+/// its own inbox rings, so they are local to the receiver before any peer
+/// writes (NumaTests.numaSharedSegmentPagesLiveOnTheCreatorsNode).
 public struct SharedSegment: ~Copyable {
     /// Start of the mapping.
     public let base: UnsafeMutableRawPointer

@@ -266,13 +266,13 @@ struct HostfileTests {
 
     static let syntaxErrors: [(line: String, kind: HostfileError.Kind, message: String)] = [
         ("node1 xx=1", .unknownOption,
-         "unknown option \"xx=1\" (known: lo so dx ep wd sp bx ip id)"),
-        ("node1 slots=4", .unknownOption, "unknown option \"slots=4\" (known: lo so dx ep wd sp bx ip id)"),
+         "unknown option \"xx=1\" (known: lo so dx ep wd sp bx ip id bind)"),
+        ("node1 slots=4", .unknownOption, "unknown option \"slots=4\" (known: lo so dx ep wd sp bx ip id bind)"),
         ("node1 lo", .missingEquals, "option \"lo\" has no value (write lo=VALUE)"),
         ("node1 node2", .missingEquals,
          "unexpected word \"node2\" after host \"node1\" (options are key=value; one host per line)"),
         ("node1 wd=", .emptyValue, "option \"wd=\" has an empty value"),
-        ("node1 =x", .unknownOption, "unknown option \"=x\" (known: lo so dx ep wd sp bx ip id)"),
+        ("node1 =x", .unknownOption, "unknown option \"=x\" (known: lo so dx ep wd sp bx ip id bind)"),
         ("node1 wd=/a wd=/b", .duplicateOption, "option wd= is given twice (\"wd=/a\" and \"wd=/b\")"),
         ("node1 sp=0", .badValue, "speed \"sp=0\" must be a whole number from 1 to 1000000"),
         ("node1 sp=1000001", .badValue, "speed \"sp=1000001\" must be a whole number from 1 to 1000000"),
@@ -295,7 +295,7 @@ struct HostfileTests {
         ("*node3", .hostInDefaultsLine,
          "a \"*\" line sets defaults and takes only key=value options, but \"node3\" looks like a host name (put each host on its own line)"),
         ("* sp", .missingEquals, "option \"sp\" has no value (write sp=VALUE)"),
-        ("* zz=1", .unknownOption, "unknown option \"zz=1\" (known: lo so dx ep wd sp bx ip id)"),
+        ("* zz=1", .unknownOption, "unknown option \"zz=1\" (known: lo so dx ep wd sp bx ip id bind)"),
         ("$node1", .unsupported,
          "\"$node1\": overloading a host (\"$\" prefix, PVM's OVERLOADHOST build option) is not supported"),
         ("&* lo=x", .unsupported, "\"&\" cannot mark a \"*\" defaults line (put \"&\" in front of each host instead)"),
@@ -321,7 +321,7 @@ struct HostfileTests {
     @Test("Hostfile: the example message from the conventions, at line 3")
     func hostfileUnknownOptionExample() throws {
         let error = try #require(hostfileError("a\nb\nc xx=1\n"))
-        #expect(error.description == "hostfile line 3: unknown option \"xx=1\" (known: lo so dx ep wd sp bx ip id)")
+        #expect(error.description == "hostfile line 3: unknown option \"xx=1\" (known: lo so dx ep wd sp bx ip id bind)")
         #expect(error.pvmError == PVMError(.badParam))
     }
 
@@ -391,7 +391,7 @@ struct HostfileTests {
 
     static let specErrors: [(spec: String, kind: HostfileError.Kind, description: String)] = [
         ("node2 xx=1", .unknownOption,
-         "host spec \"node2 xx=1\": unknown option \"xx=1\" (known: lo so dx ep wd sp bx ip id)"),
+         "host spec \"node2 xx=1\": unknown option \"xx=1\" (known: lo so dx ep wd sp bx ip id bind)"),
         ("", .missingHostName, "host spec \"\": the spec is empty (expected a host name and options)"),
         ("   # only a comment", .missingHostName,
          "host spec \"   # only a comment\": the spec is empty (expected a host name and options)"),

@@ -420,6 +420,28 @@ do {
         try r.pack(Int32(1))
         try vm.send(r, to: try vm.parent(), tag: 1)
         sleep(60)
+    case "placement":
+        // NUMA placement as the kernel sees it: our allowed CPUs
+        // (Cpus_allowed_list) and the memory policy of our first mapping
+        // (numa_maps: "default", "bind:0", ...), to the parent (tag 1).
+        func firstLine(_ path: String, _ keep: (String) -> Bool) -> String {
+            guard let f = fopen(path, "r") else { return "unreadable \(path)" }
+            defer { fclose(f) }
+            var line: UnsafeMutablePointer<CChar>? = nil
+            var capacity = 0
+            defer { free(line) }
+            while getline(&line, &capacity, f) > 0 {
+                let text = String(cString: line!).split(separator: "\n").first.map(String.init) ?? ""
+                if keep(text) { return text }
+            }
+            return "nothing in \(path)"
+        }
+        let allowed = firstLine("/proc/self/status") { $0.hasPrefix("Cpus_allowed_list:") }
+        let policy = firstLine("/proc/self/numa_maps") { _ in true }
+        let m = Message()
+        try m.pack(String(allowed.split(separator: "\t").last ?? ""))
+        try m.pack(String(policy.split(separator: " ").dropFirst().first ?? ""))
+        try vm.send(m, to: try vm.parent(), tag: 1)
     default:
         fail("unknown mode \(mode)")
     }
