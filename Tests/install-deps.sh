@@ -21,6 +21,9 @@ packages=(
   # NUMA placement (tests named "Numa"): libnuma's header for the build,
   # numactl to check our report against.
   libnuma-dev numactl
+  # The verbs transport (tests named "Verbs"): the header it is compiled
+  # against and the library it loads at run time (no device is needed).
+  libibverbs-dev ibverbs-utils
 )
 
 missing=()

@@ -7,5 +7,6 @@
 #include "pvm_sys.h"
 #include "pvm_shm.h"
 #include "pvm_dl.h"
+#include "pvm_verbs.h"
 #include "pvm_numa.h"
 #endif
