@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "PVMDaemon",
             dependencies: [
-                "PVMControl", "PVMAuthentication", "PVMEncoding", "PVMSystem", "CSupport",
+                "PVMControl", "PVMAuthentication", "PVMEncoding", "PVMSystem", "PVMTransport", "CSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "PVMConsole",
             dependencies: [
-                "PVM", "PVMControl",
+                "PVM", "PVMControl", "PVMTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -189,7 +189,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PVMTests",
-            dependencies: ["PVM", "PVMSystem", "PVMTestSupport"],
+            dependencies: ["PVM", "PVMSystem", "PVMTransport", "PVMTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "PVM3Tests", dependencies: ["PVMTestSupport"], exclude: ["C", "Fortran"], swiftSettings: swiftSettings),
@@ -201,7 +201,7 @@ let package = Package(
         .testTarget(
             name: "PVMBenchTests",
             dependencies: [
-                "PVMBench", "PVMTestSupport",
+                "PVMBench", "PVMTestSupport", "PVMTransport",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

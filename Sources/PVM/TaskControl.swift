@@ -30,6 +30,9 @@ public struct HostInfo: Sendable, Equatable {
     public var architecture: String
     public var speed: Int32
     public var signature: DataSignature
+    /// What the host offers for task data between hosts: `tcp`, or its RDMA
+    /// port as `verbs DEVICE PORT ib|roce RATE` (`HostFabric`'s wire text).
+    public var fabric: String = "tcp"
 }
 
 /// PVM 3.4's spawn flags.
@@ -134,7 +137,8 @@ extension VirtualMachine {
         var out: [HostInfo] = []
         for _ in 0..<max(0, n) {
             out.append(HostInfo(tid: try r.int(), name: try r.string(), architecture: try r.string(),
-                                speed: try r.int(), signature: DataSignature(rawValue: UInt32(bitPattern: try r.int()))))
+                                speed: try r.int(), signature: DataSignature(rawValue: UInt32(bitPattern: try r.int())),
+                                fabric: try r.string()))
         }
         return out
     }

@@ -126,6 +126,14 @@ public struct CommonOptions: ParsableArguments, Sendable {
         if zeroCopy && !(transport == .shm || transport == .auto) {
             throw ValidationError("--zero-copy needs the shared-memory transport (--transport shm or auto), not \(transport.rawValue)")
         }
+        if transport == .verbs {
+            // Loading libibverbs here is cheap and says what a user needs to know.
+            let verbs = VerbsLibrary.shared
+            guard let port = verbs.usablePort else {
+                throw ValidationError("--transport verbs: no usable RDMA port on this host: \(verbs.report); measure TCP with --transport tcp (docs/rdma-runbook.md)")
+            }
+            throw ValidationError("--transport verbs: this host has \(port.device.name) \(port.port.summary), but this build's task library and pvmbench do not carry messages over verbs yet; measure TCP with --transport tcp (docs/rdma-runbook.md)")
+        }
         guard transport.isAvailable else {
             throw ValidationError("transport \(transport.rawValue) is not available yet: this build measures shared memory (--transport shm), TCP (--transport tcp) and daemon routing (--transport daemon)")
         }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import PVM
+import PVMTransport
 
 // The commands. Output follows PVM 3.4's console column for column (its
 // printf formats are noted where the layout is not obvious), so scripts
@@ -18,12 +19,14 @@ extension Console {
         hosts = list
         let formats = Set(list.map(\.signature.rawValue)).count
         out.line("\(list.count) host\(list.count > 1 ? "s" : ""), \(formats) data format\(formats > 1 ? "s" : "")")
-        out.line("                    HOST     DTID     ARCH   SPEED       DSIG")
+        // PVM's five columns ("%24s %8x %8s%8d 0x%08x"), then ours: the
+        // host's fabric (tcp, or its RDMA port) after two spaces.
+        out.line("                    HOST     DTID     ARCH   SPEED       DSIG  FABRIC")
         for h in list {
-            // "%24s %8x %8s%8d 0x%08x"
+            let fabric = (try? HostFabric(parsing: h.fabric))?.description ?? h.fabric
             out.line(Columns.right(h.name, 24) + " " + Columns.right(Columns.hex(h.tid), 8) + " "
                      + Columns.right(h.architecture, 8) + Columns.right(String(h.speed), 8)
-                     + " 0x" + Columns.hex8(h.signature.rawValue))
+                     + " 0x" + Columns.hex8(h.signature.rawValue) + "  " + fabric)
         }
     }
 

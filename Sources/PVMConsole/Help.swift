@@ -31,6 +31,7 @@ extension CommandSpec {
             "  ARCH    host architecture",
             "  SPEED   host relative speed",
             "  DSIG    data signature (native data formats)",
+            "  FABRIC  task data between hosts: tcp, or the host's active RDMA port (not PVM's)",
         ]),
         CommandSpec(name: "delete", minWords: 2, maxWords: 0, summary: "Delete hosts from virtual machine", details: [
             "Syntax:  delete hostname ...",

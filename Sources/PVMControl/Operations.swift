@@ -169,18 +169,24 @@ public struct HostEntryRecord: Sendable, Equatable {
     /// The host's IPv4 address as the machine reaches it (for tasks' direct
     /// TCP links); empty where not known yet.
     public var address: String
+    /// What the host offers for task data between hosts, as `HostFabric`'s
+    /// wire text (`tcp`, or `verbs DEVICE PORT ib|roce RATE`).
+    public var fabric: String
 
-    public init(number: Int32, name: String, architecture: String, speed: Int32, signature: UInt32, address: String = "") {
+    public init(number: Int32, name: String, architecture: String, speed: Int32, signature: UInt32, address: String = "",
+                fabric: String = "tcp") {
         self.number = number
         self.name = name
         self.architecture = architecture
         self.speed = speed
         self.signature = signature
         self.address = address
+        self.fabric = fabric
     }
 
     public func write(_ w: inout ControlWriter) {
         w.int(number); w.string(name); w.string(architecture); w.int(speed); w.int(Int32(bitPattern: signature)); w.string(address)
+        w.string(fabric)
     }
 
     public init(_ r: inout ControlReader) throws(PVMError) {
@@ -190,7 +196,9 @@ public struct HostEntryRecord: Sendable, Equatable {
         speed = try r.int()
         signature = UInt32(bitPattern: try r.int())
         address = try r.string()
+        fabric = try r.string()
         guard number >= 1, number <= TaskID.maxHost else { throw PVMError(.badMsg, "host number \(number)") }
+        guard fabric.utf8.count <= 128 else { throw PVMError(.badMsg, "host fabric of \(fabric.utf8.count) bytes") }
     }
 }
 

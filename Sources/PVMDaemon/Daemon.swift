@@ -7,6 +7,7 @@ import PVMAuthentication
 import PVMControl
 import PVMEncoding
 import PVMSystem
+import PVMTransport
 
 /// The daemon of one host: a single-threaded epoll loop over its Unix
 /// socket, its clients (tasks and consoles), the output pipes and pidfds of
@@ -80,6 +81,9 @@ public final class Daemon {
 
     // The machine across hosts (Hosts.swift).
     var secret: MachineSecret?
+    /// What this host offers for task data between hosts (TCP, or an
+    /// active RDMA port): in its host-table entry, shown by `conf`.
+    let fabric: HostFabric
     var hostTable: [Int32: HostEntryRecord] = [:]
     var peerDaemons: [UInt64: PeerDaemon] = [:]
     var linkOfHost: [Int32: UInt64] = [:]
@@ -137,6 +141,11 @@ public final class Daemon {
             throw PVMError(.sysErr, "pvmd cannot listen at \(dir.socketPath): \(error)")
         }
         log.info("vm (\(options.hostName)) \(options.architecture) pvm 3.4.6-compatible, socket \(dir.socketPath)")
+        // libibverbs (where present) is loaded here, before this daemon forks
+        // anything: loading calls ibv_fork_init.
+        let verbs = VerbsLibrary.shared
+        fabric = HostFabric(verbs.availability)
+        log.info("verbs: \(verbs.report)\(verbs.forkInitError.map { "; ibv_fork_init failed: errno \($0)" } ?? "")")
         hostTable[1] = ownHostRecord
         // The master makes the machine's secret; a slave was given it. Kept
         // in the private runtime directory for this host's tasks.
@@ -390,6 +399,7 @@ public final class Daemon {
                 w.string(e.architecture)
                 w.int(e.speed)
                 w.int(Int32(bitPattern: e.signature))
+                w.string(e.fabric)
             }
             reply(client, code, w)
         case .mstat:

@@ -7,6 +7,7 @@ import PVMAuthentication
 import PVMControl
 import PVMEncoding
 import PVMSystem
+import PVMTransport
 
 // The virtual machine across hosts.
 //
@@ -121,7 +122,7 @@ extension Daemon {
     /// This host's entry in the host table.
     var ownHostRecord: HostEntryRecord {
         HostEntryRecord(number: host, name: options.hostName, architecture: options.architecture,
-                        speed: options.speed, signature: DataSignature.native.rawValue)
+                        speed: options.speed, signature: DataSignature.native.rawValue, fabric: fabric.text)
     }
 
     // MARK: Joining (slave side)
@@ -274,7 +275,11 @@ extension Daemon {
                 return
             }
             var r = ControlReader(body)
-            do { acceptJoin(peer, try HostEntryRecord(&r)) } catch { refusePeer(peer, "malformed join: \(error)") }
+            do {
+                let record = try HostEntryRecord(&r)
+                do { _ = try HostFabric(parsing: record.fabric) } catch { refusePeer(peer, "malformed join: \(error)"); return }
+                acceptJoin(peer, record)
+            } catch { refusePeer(peer, "malformed join: \(error)") }
             return
         }
         let destinationHost = TaskID(header.destination).hostNumber
@@ -421,6 +426,7 @@ extension Daemon {
         var table: [Int32: HostEntryRecord] = [:]
         for _ in 0..<n {
             var e = try HostEntryRecord(&r)
+            do { _ = try HostFabric(parsing: e.fabric) } catch { throw PVMError(.badMsg, "host \(e.number): \(error)") }
             // The master is where this daemon reached it.
             if e.number == 1, e.address.isEmpty, let join = options.slave { e.address = join.master.address }
             table[e.number] = e
@@ -435,12 +441,26 @@ extension Daemon {
         if !initial { hostsChanged(from: before) }
     }
 
+    /// One line per host that joins: which transport task data between this
+    /// host and it takes, and why.
+    func logFabric(toward h: Int32) {
+        guard let e = hostTable[h] else { return }
+        let remote = (try? HostFabric(parsing: e.fabric)) ?? .tcp
+        let (verbs, reason) = HostFabric.choose(local: fabric, remote: remote)
+        if verbs {
+            log.info("host \(h) (\(e.name)): verbs could carry task data (\(reason)), but this build's task library sends it over TCP: the verbs data path is not wired in yet")
+        } else {
+            log.info("host \(h) (\(e.name)): task data over TCP: \(reason)")
+        }
+    }
+
     /// Fires what a change of the host table means here: PvmHostAdd and
     /// PvmHostDelete notifies, TaskExit notifies for watched tasks of hosts
     /// that left, and failure of requests that waited for them.
     func hostsChanged(from before: [Int32: HostEntryRecord]) {
         let removed = before.keys.filter { hostTable[$0] == nil }.sorted()
         let added = hostTable.keys.filter { before[$0] == nil }.sorted()
+        for h in added where h != host { logFabric(toward: h) }
         for h in removed {
             let hostTid = TaskID(host: h, local: 0).rawValue
             var fired: [Watch] = []

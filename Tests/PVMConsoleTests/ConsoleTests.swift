@@ -71,8 +71,8 @@ final class ConsoleTests: XCTestCase {
         let s = try startConsole()
         XCTAssertEqual(lines(s.command("conf")), [
             "1 host, 1 data format",
-            "                    HOST     DTID     ARCH   SPEED       DSIG",
-            "                testhost    40000  LINUX64    1000 0x00408c41",
+            "                    HOST     DTID     ARCH   SPEED       DSIG  FABRIC",
+            "                testhost    40000  LINUX64    1000 0x00408c41  tcp",
             ConsoleSession.prompt,
         ])
         XCTAssertEqual(lines(s.command("mstat testhost nosuchhost")), [

@@ -1,5 +1,6 @@
 import Foundation
 import PVM
+import PVMTransport
 import PVMTestSupport
 import XCTest
 
@@ -56,6 +57,15 @@ final class MultiHostTests: MultiHostTestCase {
         XCTAssertEqual(hosts.map(\.tid), [hostID(1), hostID(2), hostID(3), hostID(4)])
         XCTAssertEqual(Array(hosts.dropFirst().map(\.name)), [network.address(1), network.address(2), network.address(3)])
         XCTAssertTrue(hosts.allSatisfy { $0.signature == hosts[0].signature && $0.architecture == "LINUX64" })
+        // Each host's fabric (one machine here: the same on every host), and
+        // one log line per joining host saying which transport and why.
+        let fabric = HostFabric(VerbsLibrary.shared.availability)
+        XCTAssertEqual(hosts.map(\.fabric), Array(repeating: fabric.text, count: 4))
+        if !fabric.hasVerbs {
+            for k in 2...4 {
+                XCTAssertTrue(fixture.log.contains("host \(k) (\(network.address(k - 1))): task data over TCP: this host has no usable RDMA port"), fixture.log)
+            }
+        }
         for k in 1...3 { XCTAssertEqual(try vm.hostStatus(network.address(k)), 0) }
         XCTAssertEqual(try vm.hostStatus("no-such-host"), PVMError.Code.noHost.rawValue)
         // PvmHostAdd: one notify per new host, with the count and its id.
