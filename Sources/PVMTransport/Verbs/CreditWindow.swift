@@ -60,9 +60,8 @@ public struct CreditWindow: Sendable {
     /// newer than what we know when it lies less than half the 16-bit range
     /// ahead (the window is at most 2^15, so a real report always does).
     public mutating func acknowledge(returnedLow16 low: UInt16) throws(CreditError) {
-        let ahead = UInt64(low &- UInt16(truncatingIfNeeded: returned))
-        guard ahead != 0, ahead < 1 << 15 else { return }
-        try acknowledge(returnedTotal: returned + ahead)
+        guard let total = widenedTotal(low16: low, known: returned) else { return }
+        try acknowledge(returnedTotal: total)
     }
 }
 

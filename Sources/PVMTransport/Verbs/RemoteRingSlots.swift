@@ -175,9 +175,8 @@ public struct RemoteRingSlots: Sendable {
     /// The low 16 bits of the receiver's consumer position (the ring holds
     /// at most 2^15 slots, so a newer report is less than 2^15 ahead).
     public mutating func acknowledge(releasedLow16 low: UInt16) throws(RingSlotsError) {
-        let ahead = UInt64(low &- UInt16(truncatingIfNeeded: released))
-        guard ahead != 0, ahead < 1 << 15 else { return }
-        try acknowledge(releasedTotal: released + ahead)
+        guard let total = widenedTotal(low16: low, known: released) else { return }
+        try acknowledge(releasedTotal: total)
     }
 
     /// Builds a record in `record` (the `byteCount` bytes to be written at

@@ -37,3 +37,13 @@ struct VerbsWireReader {
 @inlinable func verbsIsPowerOfTwo<T: FixedWidthInteger>(_ value: T) -> Bool {
     value > 0 && (value & (value &- 1)) == 0
 }
+
+/// A running total that the peer reports by its low 16 bits only (a
+/// piggybacked credit or release word), widened against the last total
+/// known here: nil when the report is not newer. Newer reports lie less
+/// than 2^15 ahead, since windows and rings hold at most 2^15 entries.
+func widenedTotal(low16 low: UInt16, known: UInt64) -> UInt64? {
+    let ahead = UInt64(low &- UInt16(truncatingIfNeeded: known))
+    guard ahead != 0, ahead < 1 << 15 else { return nil }
+    return known + ahead
+}
