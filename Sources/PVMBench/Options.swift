@@ -6,7 +6,8 @@ public enum TransportChoice: String, CaseIterable, ExpressibleByArgument, Sendab
     case auto, shm, tcp, verbs, daemon
 
     /// Whether this build can measure the path (`auto` resolves to shm today;
-    /// `daemon` only through the task library).
+    /// `daemon` only through the task library; `verbs` is refused with the
+    /// reason: no usable RDMA port, or no verbs data path yet).
     public var isAvailable: Bool { self != .verbs }
 }
 
@@ -133,9 +134,6 @@ public struct CommonOptions: ParsableArguments, Sendable {
                 throw ValidationError("--transport verbs: no usable RDMA port on this host: \(verbs.report); measure TCP with --transport tcp (docs/rdma-runbook.md)")
             }
             throw ValidationError("--transport verbs: this host has \(port.device.name) \(port.port.summary), but this build's task library and pvmbench do not carry messages over verbs yet; measure TCP with --transport tcp (docs/rdma-runbook.md)")
-        }
-        guard transport.isAvailable else {
-            throw ValidationError("transport \(transport.rawValue) is not available yet: this build measures shared memory (--transport shm), TCP (--transport tcp) and daemon routing (--transport daemon)")
         }
         if hosts != nil {
             guard hostPair != nil else { throw ValidationError("--hosts takes two host names, A,B (this host, the peer's host)") }

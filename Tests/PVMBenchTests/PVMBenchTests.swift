@@ -86,8 +86,9 @@ import PVMTestSupport
             if transport.isAvailable {
                 #expect(throws: Never.self) { _ = try CommonOptions.parse(args) }
             } else {
-                #expect(CommonOptions.message(for: CaptureError { _ = try CommonOptions.parse(args) }.error!)
-                    .contains("transport \(transport.rawValue) is not available yet"))
+                let message = CommonOptions.message(for: CaptureError { _ = try CommonOptions.parse(args) }.error!)
+                #expect(message.contains("--transport \(transport.rawValue): "), "\(message)")
+                #expect(message.contains("measure TCP with --transport tcp"), "\(message)")
             }
         }
         for api in APIChoice.allCases {
