@@ -19,11 +19,11 @@
 // The kernel header is only used to check our copies of its constants.
 #if __has_include(<linux/mempolicy.h>)
 #include <linux/mempolicy.h>
-_Static_assert(PVM_MPOL_DEFAULT == MPOL_DEFAULT, "MPOL_DEFAULT");
-_Static_assert(PVM_MPOL_PREFERRED == MPOL_PREFERRED, "MPOL_PREFERRED");
-_Static_assert(PVM_MPOL_BIND == MPOL_BIND, "MPOL_BIND");
-_Static_assert(PVM_MPOL_INTERLEAVE == MPOL_INTERLEAVE, "MPOL_INTERLEAVE");
-_Static_assert(PVM_MPOL_LOCAL == MPOL_LOCAL, "MPOL_LOCAL");
+_Static_assert((int)PVM_MPOL_DEFAULT == (int)MPOL_DEFAULT, "MPOL_DEFAULT");
+_Static_assert((int)PVM_MPOL_PREFERRED == (int)MPOL_PREFERRED, "MPOL_PREFERRED");
+_Static_assert((int)PVM_MPOL_BIND == (int)MPOL_BIND, "MPOL_BIND");
+_Static_assert((int)PVM_MPOL_INTERLEAVE == (int)MPOL_INTERLEAVE, "MPOL_INTERLEAVE");
+_Static_assert((int)PVM_MPOL_LOCAL == (int)MPOL_LOCAL, "MPOL_LOCAL");
 _Static_assert(PVM_MPOL_F_NODE == MPOL_F_NODE, "MPOL_F_NODE");
 _Static_assert(PVM_MPOL_F_ADDR == MPOL_F_ADDR, "MPOL_F_ADDR");
 _Static_assert(PVM_MPOL_F_MEMS_ALLOWED == MPOL_F_MEMS_ALLOWED, "MPOL_F_MEMS_ALLOWED");
