@@ -31,23 +31,23 @@ const char *pvm_verbs_default_library_path(void) {
 #include <infiniband/verbs.h>
 
 // Our constants are the verbs values, so the data path passes them through.
-_Static_assert(PVM_VERBS_OP_RDMA_WRITE == IBV_WR_RDMA_WRITE, "opcode");
-_Static_assert(PVM_VERBS_OP_RDMA_WRITE_IMM == IBV_WR_RDMA_WRITE_WITH_IMM, "opcode");
-_Static_assert(PVM_VERBS_OP_SEND == IBV_WR_SEND, "opcode");
-_Static_assert(PVM_VERBS_OP_SEND_IMM == IBV_WR_SEND_WITH_IMM, "opcode");
-_Static_assert(PVM_VERBS_OP_RDMA_READ == IBV_WR_RDMA_READ, "opcode");
-_Static_assert(PVM_VERBS_SEND_FENCE == IBV_SEND_FENCE, "send flag");
-_Static_assert(PVM_VERBS_SEND_SIGNALED == IBV_SEND_SIGNALED, "send flag");
-_Static_assert(PVM_VERBS_SEND_SOLICITED == IBV_SEND_SOLICITED, "send flag");
-_Static_assert(PVM_VERBS_SEND_INLINE == IBV_SEND_INLINE, "send flag");
-_Static_assert(PVM_VERBS_WC_SEND == IBV_WC_SEND, "wc opcode");
-_Static_assert(PVM_VERBS_WC_RDMA_WRITE == IBV_WC_RDMA_WRITE, "wc opcode");
-_Static_assert(PVM_VERBS_WC_RDMA_READ == IBV_WC_RDMA_READ, "wc opcode");
-_Static_assert(PVM_VERBS_WC_RECV == IBV_WC_RECV, "wc opcode");
-_Static_assert(PVM_VERBS_WC_RECV_RDMA_WITH_IMM == IBV_WC_RECV_RDMA_WITH_IMM, "wc opcode");
-_Static_assert(PVM_VERBS_ACCESS_LOCAL_WRITE == IBV_ACCESS_LOCAL_WRITE, "access");
-_Static_assert(PVM_VERBS_ACCESS_REMOTE_WRITE == IBV_ACCESS_REMOTE_WRITE, "access");
-_Static_assert(PVM_VERBS_ACCESS_REMOTE_READ == IBV_ACCESS_REMOTE_READ, "access");
+_Static_assert((int)PVM_VERBS_OP_RDMA_WRITE == (int)IBV_WR_RDMA_WRITE, "opcode");
+_Static_assert((int)PVM_VERBS_OP_RDMA_WRITE_IMM == (int)IBV_WR_RDMA_WRITE_WITH_IMM, "opcode");
+_Static_assert((int)PVM_VERBS_OP_SEND == (int)IBV_WR_SEND, "opcode");
+_Static_assert((int)PVM_VERBS_OP_SEND_IMM == (int)IBV_WR_SEND_WITH_IMM, "opcode");
+_Static_assert((int)PVM_VERBS_OP_RDMA_READ == (int)IBV_WR_RDMA_READ, "opcode");
+_Static_assert((int)PVM_VERBS_SEND_FENCE == (int)IBV_SEND_FENCE, "send flag");
+_Static_assert((int)PVM_VERBS_SEND_SIGNALED == (int)IBV_SEND_SIGNALED, "send flag");
+_Static_assert((int)PVM_VERBS_SEND_SOLICITED == (int)IBV_SEND_SOLICITED, "send flag");
+_Static_assert((int)PVM_VERBS_SEND_INLINE == (int)IBV_SEND_INLINE, "send flag");
+_Static_assert((int)PVM_VERBS_WC_SEND == (int)IBV_WC_SEND, "wc opcode");
+_Static_assert((int)PVM_VERBS_WC_RDMA_WRITE == (int)IBV_WC_RDMA_WRITE, "wc opcode");
+_Static_assert((int)PVM_VERBS_WC_RDMA_READ == (int)IBV_WC_RDMA_READ, "wc opcode");
+_Static_assert((int)PVM_VERBS_WC_RECV == (int)IBV_WC_RECV, "wc opcode");
+_Static_assert((int)PVM_VERBS_WC_RECV_RDMA_WITH_IMM == (int)IBV_WC_RECV_RDMA_WITH_IMM, "wc opcode");
+_Static_assert((int)PVM_VERBS_ACCESS_LOCAL_WRITE == (int)IBV_ACCESS_LOCAL_WRITE, "access");
+_Static_assert((int)PVM_VERBS_ACCESS_REMOTE_WRITE == (int)IBV_ACCESS_REMOTE_WRITE, "access");
+_Static_assert((int)PVM_VERBS_ACCESS_REMOTE_READ == (int)IBV_ACCESS_REMOTE_READ, "access");
 _Static_assert(sizeof(union ibv_gid) == 16, "gid");
 
 // The entry points. Names that are macros in newer headers (ibv_reg_mr,
