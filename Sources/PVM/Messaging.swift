@@ -273,6 +273,14 @@ extension VirtualMachine {
                 }
                 return
             }
+            if _slowPath(!b.isContiguous) {
+                // InPlace with references into the program's memory: the
+                // pieces go straight into the ring, never gathered first.
+                try b.withFramePieces(headerSize: CompactFrame.size, {
+                    CompactFrame.encode(source: me, tag: tag, context: ctx, encoding: b.encoding, signature: b.signature, into: $0)
+                }) { pieces, total in try ep._withUnsafeGuaranteedRef { try $0.send(pieces: pieces, total: total, to: peer) } }
+                return
+            }
             try b.withFrame(headerSize: CompactFrame.size, {
                 CompactFrame.encode(source: me, tag: tag, context: ctx, encoding: b.encoding, signature: b.signature, into: $0)
             }) { frame in try ep._withUnsafeGuaranteedRef { try $0.send(frame, to: peer) } }

@@ -171,7 +171,15 @@ extension VirtualMachine {
     /// message, as PVM does.
     func sendTCP(_ b: MessageBuffer, _ header: FrameHeader, _ link: TCPLink) throws(PVMError) {
         let ok: Bool
-        if b.byteCount >= Self.largeTCPFrame {
+        if !b.isContiguous {
+            // InPlace with references: written with writev straight from the
+            // program's memory, never gathered into a copy.
+            do {
+                ok = try b.withFramePieces(headerSize: FrameHeader.size, { header.encode(into: $0) }) { pieces, _ throws(PVMError) in
+                    try link.connection.writeAll(pieces: pieces) { () throws(PVMError) in try self.serviceLinksWhileSending() }
+                }
+            } catch let e as PVMError { throw e } catch { fatalError("unreachable: \(error)") }
+        } else if b.byteCount >= Self.largeTCPFrame {
             // Large: written straight from the message, never queued (a copy).
             do {
                 ok = try b.withFrame({ header.encode(into: $0) }) { frame throws(PVMError) in

@@ -184,6 +184,46 @@ public final class FrameConnection {
         return true
     }
 
+    /// `writeAll(frame:)` for a frame given as pieces (its header, then the
+    /// body's pieces in order: an InPlace message's references into the
+    /// program's memory), written with writev straight from them: no
+    /// gathering copy. Same waiting and result as `writeAll(frame:)`.
+    public func writeAll(pieces: UnsafeBufferPointer<UnsafeRawBufferPointer>, waiting: () throws(PVMError) -> Void) throws(PVMError) -> Bool {
+        guard !closed, try flush(waiting: waiting) else { return false }
+        var index = 0, offset = 0
+        let maxVectors = 64
+        return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: maxVectors) { iov throws(PVMError) -> Bool in
+            while true {
+                while index < pieces.count && offset == pieces[index].count { index += 1; offset = 0 }
+                if index == pieces.count { return true }
+                var n = 0, i = index, o = offset
+                while n < maxVectors && i < pieces.count {
+                    let p = pieces[i]
+                    if p.count > o {
+                        iov[n] = iovec(iov_base: UnsafeMutableRawPointer(mutating: p.baseAddress! + o), iov_len: p.count - o)
+                        n += 1
+                    }
+                    i += 1; o = 0
+                }
+                var written = Self.sendVector(fd, iov.baseAddress!, Int32(n))
+                if written < 0 {
+                    switch errno {
+                    case EINTR: continue
+                    case EAGAIN, EWOULDBLOCK:
+                        try waiting()
+                        _ = wait(events: Int16(POLLOUT), timeoutMilliseconds: 1)
+                        continue
+                    default: return false
+                    }
+                }
+                while written > 0 {
+                    let left = pieces[index].count - offset
+                    if written < left { offset += written; written = 0 } else { written -= left; index += 1; offset = 0 }
+                }
+            }
+        }
+    }
+
     // MARK: Writing (queued)
 
     /// Sends a frame whose header is `header` (its length is set here) and

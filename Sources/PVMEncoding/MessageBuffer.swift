@@ -166,6 +166,29 @@ public final class MessageBuffer {
         return try body(UnsafeRawBufferPointer(start: scratch, count: total))
     }
 
+    /// Calls `body` with the frame as pieces, in order (the header written
+    /// by `writeHeader` into a small buffer of `headerSize` bytes, then the
+    /// message's pieces: for InPlace, references into the program's memory
+    /// between owned bytes) and their total size, so that a transport can
+    /// write them without gathering them into one copy first.
+    public func withFramePieces<R>(headerSize: Int, _ writeHeader: (UnsafeMutableRawPointer) -> Void,
+                                   _ body: (UnsafeBufferPointer<UnsafeRawBufferPointer>, Int) throws -> R) rethrows -> R {
+        precondition(headerSize <= Self.headroom)
+        return try withUnsafeTemporaryAllocation(byteCount: Self.headroom, alignment: 16) { head in
+            writeHeader(head.baseAddress!)
+            return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: segments.count + 2) { list in
+                list[0] = UnsafeRawBufferPointer(start: head.baseAddress!, count: headerSize)
+                var n = 1, total = headerSize
+                withPieces { piece in
+                    list[n] = piece
+                    n += 1
+                    total += piece.count
+                }
+                return try body(UnsafeBufferPointer(rebasing: list[0..<n]), total)
+            }
+        }
+    }
+
     deinit { (storage - front).deallocate() }
 
     private func freeStorage() {

@@ -396,6 +396,17 @@ final class MultiHostTests: MultiHostTestCase {
         XCTAssertEqual(vm.path(to: peer), .tcp)
     }
 
+    /// InPlace messages of many pieces to a task of another host: written
+    /// over the TCP link with writev straight from the program's memory.
+    func testMultiHostInPlaceMessagesOverTCPStraightFromTheProgramsMemory() throws {
+        _ = try addHosts([1])
+        let kid = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["echo"], flags: .host, where: network.address(1)).first)
+        try TaskLibraryTests.checkInPlaceEchoes(vm, kid)
+        XCTAssertEqual(vm.path(to: kid), .tcp)
+        _ = try vm.initSend(encoding: 0)
+        try vm.send(to: kid.rawValue, tag: 999)
+    }
+
     func testMultiHostPvmbenchMeasuresBetweenTwoHosts() throws {
         try addHosts([1])
         let me = vm.hostName

@@ -334,6 +334,45 @@ final class TaskLibraryTests: XCTestCase {
         try vm.send(to: kid.rawValue, tag: 999)
     }
 
+    /// InPlace messages made of several pieces of the program's memory go
+    /// into the ring straight from those pieces: one record when small, pipelined chunks
+    /// when large; what comes back is every piece, in order, intact.
+    func testInPlaceMessagesOfManyPiecesGoStraightFromTheProgramsMemory() throws {
+        let kid = try spawnOne(["echo"])
+        try Self.checkInPlaceEchoes(vm, kid)
+        _ = try vm.initSend(encoding: 0)
+        try vm.send(to: kid.rawValue, tag: 999)
+    }
+
+    /// Sends InPlace messages of a few shapes to an echoing task and checks
+    /// the echoes (shared by the shared-memory and the TCP test).
+    static func checkInPlaceEchoes(_ vm: VirtualMachine, _ kid: TaskID, file: StaticString = #filePath, line: UInt = #line) throws {
+        func bytes(_ n: Int, _ k: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ k) } }
+        for (round, shape) in [[5, 40, 3], [3 << 20, 7, (1 << 20) + 5], [70_000, 1, 200_000, 13], [0, 64 << 10, 0]].enumerated() {
+            let parts = shape.enumerated().map { bytes($0.element, round * 10 + $0.offset) }
+            var strided: [Int32] = [1, 2, 3, 4]
+            _ = try vm.initSend(encoding: Encoding.inPlace.rawValue)
+            for p in parts {
+                try p.withUnsafeBufferPointer { b in
+                    if let base = b.baseAddress { try vm.pack(base, count: b.count) } else { var none: UInt8 = 0; try vm.pack(&none, count: 0) }
+                }
+            }
+            try strided.withUnsafeBufferPointer { try vm.pack($0.baseAddress!, count: 4) }
+            try vm.send(to: kid.rawValue, tag: 60)
+            strided[0] = 99  // read at send time (InPlace): the message has 1
+            let id = try vm.receive(from: kid.rawValue, tag: 61, timeoutNanoseconds: 30_000_000_000)
+            XCTAssertEqual(try vm.bufferInfo(id).bytes, Int32(shape.reduce(0, +) + 16), "round \(round)", file: file, line: line)
+            for (k, p) in parts.enumerated() {
+                var back = [UInt8](repeating: 0, count: p.count)
+                if !p.isEmpty { try back.withUnsafeMutableBufferPointer { try vm.unpack(into: $0.baseAddress!, count: p.count) } }
+                XCTAssertTrue(back == p, "round \(round), piece \(k) of \(p.count) bytes", file: file, line: line)
+            }
+            var ints = [Int32](repeating: 0, count: 4)
+            try ints.withUnsafeMutableBufferPointer { try vm.unpack(into: $0.baseAddress!, count: 4) }
+            XCTAssertEqual(ints, [1, 2, 3, 4], "round \(round)", file: file, line: line)
+        }
+    }
+
     func testMulticastExcludesTheSenderAndPsendPrecv() throws {
         let kid = try spawnOne(["echo"])
         _ = try vm.initSend(encoding: 0)

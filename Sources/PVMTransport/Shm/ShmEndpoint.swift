@@ -1135,6 +1135,37 @@ public final class ShmEndpoint {
         }
     }
 
+    /// Sends one message given as pieces, in order (a frame header, then an
+    /// InPlace message's pieces, some of them in the program's own memory),
+    /// copying each straight into the ring: one record up to the eager
+    /// limit, pipelined chunks above it. No gathering copy and no
+    /// allocation. `total` is the pieces' sum.
+    public func send(pieces: UnsafeBufferPointer<UnsafeRawBufferPointer>, total: Int, to peer: ShmPeerID) throws(TransportError) {
+        let slot = try openSlot(peer)
+        guard total <= configuration.maxMessageSize else {
+            throw TransportError(.tooLarge, "message of \(total) bytes exceeds the \(configuration.maxMessageSize)-byte limit")
+        }
+        var cursor = PieceCursor(pieces)
+        if total <= configuration.eagerLimit {
+            let payload = try reserveBlocking(Int(peer), total)
+            cursor.copy(total, to: payload)
+            if slot.pointee.producer.commit(.inline, length: total, flags: 0) { ringPeer(slot) }
+            return
+        }
+        let header = MemoryLayout<pvm_rec_chunk>.size
+        let piece = min(slot.pointee.producer.maxPayload - header, configuration.pipelinePiece)
+        var offset = 0
+        while offset < total {
+            let n = min(piece, total - offset)
+            let payload = try reserveBlocking(Int(peer), header + n)
+            payload.storeBytes(of: UInt64(total), as: UInt64.self)
+            payload.storeBytes(of: UInt64(offset), toByteOffset: 8, as: UInt64.self)
+            cursor.copy(n, to: payload + header)
+            if slot.pointee.producer.commit(.chunk, length: header + n) { ringPeer(slot) }
+            offset += n
+        }
+    }
+
     private func sendSingleCopy(_ bytes: UnsafeRawBufferPointer, _ index: Int) throws(TransportError) {
         let slot = slots + index
         let size = MemoryLayout<pvm_rec_remote>.size
@@ -1340,5 +1371,27 @@ extension ShmEndpoint {
         record.storeBytes(of: position &+ 1, as: UInt64.self)
         slots[Int(peer)].producer.tail &+= recordSize(length)
         if slots[Int(peer)].producer.claimWakeUp() { ringPeerForTest(peer) }
+    }
+}
+
+/// A position in a sequence of byte pieces, copied out in order.
+struct PieceCursor {
+    let pieces: UnsafeBufferPointer<UnsafeRawBufferPointer>
+    var index = 0
+    var offset = 0
+
+    init(_ pieces: UnsafeBufferPointer<UnsafeRawBufferPointer>) { self.pieces = pieces }
+
+    /// Copies the next `count` bytes to `destination` (the pieces hold them).
+    mutating func copy(_ count: Int, to destination: UnsafeMutableRawPointer) {
+        var done = 0
+        while done < count {
+            let p = pieces[index]
+            let n = min(p.count - offset, count - done)
+            if n > 0 { (destination + done).copyMemory(from: p.baseAddress! + offset, byteCount: n) }
+            done += n
+            offset += n
+            if offset == p.count { index += 1; offset = 0 }
+        }
     }
 }
