@@ -1152,12 +1152,20 @@ public final class ShmEndpoint {
             if slot.pointee.producer.commit(.inline, length: total, flags: 0) { ringPeer(slot) }
             return
         }
+        try sendChunks(&cursor, total: total, Int(peer))
+    }
+
+    /// The pipelined copy: `total` bytes from `cursor` through the ring in
+    /// pieces of at most `pipelinePiece`, each a chunk record saying where
+    /// it goes in the message.
+    private func sendChunks(_ cursor: inout PieceCursor, total: Int, _ index: Int) throws(TransportError) {
+        let slot = slots + index
         let header = MemoryLayout<pvm_rec_chunk>.size
         let piece = min(slot.pointee.producer.maxPayload - header, configuration.pipelinePiece)
         var offset = 0
         while offset < total {
             let n = min(piece, total - offset)
-            let payload = try reserveBlocking(Int(peer), header + n)
+            let payload = try reserveBlocking(index, header + n)
             payload.storeBytes(of: UInt64(total), as: UInt64.self)
             payload.storeBytes(of: UInt64(offset), toByteOffset: 8, as: UInt64.self)
             cursor.copy(n, to: payload + header)
@@ -1181,18 +1189,10 @@ public final class ShmEndpoint {
     }
 
     private func sendPipelined(_ bytes: UnsafeRawBufferPointer, _ index: Int) throws(TransportError) {
-        let slot = slots + index
-        let header = MemoryLayout<pvm_rec_chunk>.size
-        let piece = min(slot.pointee.producer.maxPayload - header, configuration.pipelinePiece)
-        var offset = 0
-        while offset < bytes.count {
-            let n = min(piece, bytes.count - offset)
-            let payload = try reserveBlocking(index, header + n)
-            payload.storeBytes(of: UInt64(bytes.count), as: UInt64.self)
-            payload.storeBytes(of: UInt64(offset), toByteOffset: 8, as: UInt64.self)
-            (payload + header).copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
-            if slot.pointee.producer.commit(.chunk, length: header + n) { ringPeer(slot) }
-            offset += n
+        var whole = bytes
+        try withUnsafePointer(to: &whole) { (one: UnsafePointer<UnsafeRawBufferPointer>) throws(TransportError) in
+            var cursor = PieceCursor(UnsafeBufferPointer(start: one, count: 1))
+            try sendChunks(&cursor, total: bytes.count, index)
         }
     }
 
