@@ -232,10 +232,22 @@ extension VirtualMachine {
         let bytes = count * size
         if bytes > 0 {
             guard let data else { throw PVMError(.badParam, "null data pointer") }
+            if bytes >= Self.psendByReference {
+                // Sent from where it is: into the ring or onto the socket
+                // straight from the program's memory, no copy into a buffer.
+                b.reset(encoding: .raw, referencing: UnsafeRawBufferPointer(start: data, count: bytes))
+                defer { b.reset() }
+                try transmit(b, to: dst, tag: tag)
+                return
+            }
             try b.pack(data.assumingMemoryBound(to: UInt8.self), count: bytes)
         }
         try transmit(b, to: dst, tag: tag)
     }
+
+    /// From this size a pvm_psend is sent from the program's memory (below
+    /// it the copy is cheaper than the frame's second piece).
+    static let psendByReference = 4096
 
     static func itemSize(_ type: Int32) throws(PVMError) -> Int {
         switch type {

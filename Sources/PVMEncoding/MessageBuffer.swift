@@ -136,9 +136,19 @@ public final class MessageBuffer {
         self.signature = .native
     }
 
-    /// True when the whole message lies in this buffer's own storage (not
-    /// InPlace with references), so `withFrame` needs no gathering copy.
-    public var isContiguous: Bool { encoding != .inPlace || segments.isEmpty }
+    /// True when the whole message lies in this buffer's own storage (no
+    /// references: InPlace packing, or `reset(encoding:referencing:)`), so
+    /// `withFrame` needs no gathering copy.
+    public var isContiguous: Bool { segments.isEmpty }
+
+    /// Empties the buffer and makes it a message of `encoding` in this
+    /// host's format whose body is `bytes`, where they are (a reference, no
+    /// copy), read when the message is sent: for a one-shot send
+    /// (pvm_psend) of the program's own memory. `reset()` drops it.
+    public func reset(encoding: Encoding, referencing bytes: UnsafeRawBufferPointer) {
+        reset(encoding: encoding)
+        if bytes.count > 0 { segments.append(.reference(bytes)) }
+    }
 
     /// Calls `body` with the frame (header written by `writeHeader` into the
     /// headroom, then the body) as one contiguous piece. For an InPlace
@@ -231,7 +241,7 @@ public final class MessageBuffer {
 
     /// Total bytes of the message (owned and referenced).
     public var byteCount: Int {
-        guard encoding == .inPlace else { return ownedCount }
+        guard !segments.isEmpty else { return ownedCount }
         var n = ownedCount - segmentStart
         for s in segments { if case .reference(let r) = s { n += r.count } else if case .owned(let range) = s { n += range.count } }
         return n
@@ -374,7 +384,7 @@ public final class MessageBuffer {
     /// Calls `body` with each piece of the message in order, as a transport
     /// gathers it (InPlace data is read from the caller's memory now).
     public func withPieces(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
-        if encoding == .inPlace {
+        if !segments.isEmpty {
             for s in segments {
                 switch s {
                 case .owned(let r): try body(UnsafeRawBufferPointer(start: storage + r.lowerBound, count: r.count))
@@ -419,7 +429,7 @@ public final class MessageBuffer {
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
     public func unpack<T: PVMScalar>(into items: UnsafeMutablePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
-        guard encoding != .inPlace || segments.isEmpty else { throw PVMError(.badParam, "unpacking a buffer that is being packed") }
+        guard segments.isEmpty else { throw PVMError(.badParam, "unpacking a buffer that is being packed") }
         let kind = T.kind
         let wireSize = kind.map { $0.size(in: converts ? signature : .native) } ?? 1
         let bytes = try Self.checked(count: count, stride: stride, size: wireSize)

@@ -344,8 +344,9 @@ final class TaskLibraryTests: XCTestCase {
         try vm.send(to: kid.rawValue, tag: 999)
     }
 
-    /// Sends InPlace messages of a few shapes to an echoing task and checks
-    /// the echoes (shared by the shared-memory and the TCP test).
+    /// Sends InPlace messages of a few shapes, and pvm_psend messages, to an
+    /// echoing task and checks the echoes (shared by the shared-memory and
+    /// the TCP test).
     static func checkInPlaceEchoes(_ vm: VirtualMachine, _ kid: TaskID, file: StaticString = #filePath, line: UInt = #line) throws {
         func bytes(_ n: Int, _ k: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ k) } }
         for (round, shape) in [[5, 40, 3], [3 << 20, 7, (1 << 20) + 5], [70_000, 1, 200_000, 13], [0, 64 << 10, 0]].enumerated() {
@@ -370,6 +371,15 @@ final class TaskLibraryTests: XCTestCase {
             var ints = [Int32](repeating: 0, count: 4)
             try ints.withUnsafeMutableBufferPointer { try vm.unpack(into: $0.baseAddress!, count: 4) }
             XCTAssertEqual(ints, [1, 2, 3, 4], "round \(round)", file: file, line: line)
+        }
+        // pvm_psend from 4 KiB up goes the same way, from the program's memory.
+        for n in [100, 512, 300_000, 1 << 19] {
+            var data = (0..<n).map { Double($0) * 0.5 + Double(n) }
+            try vm.psend(to: kid.rawValue, tag: 62, data: &data, count: n, type: 6)
+            var back = [Double](repeating: 0, count: n)
+            let r = try vm.precv(from: kid.rawValue, tag: 63, into: &back, count: n, type: 6)
+            XCTAssertEqual(r.bytes, n * 8, file: file, line: line)
+            XCTAssertTrue(back == data, "psend of \(n) doubles", file: file, line: line)
         }
     }
 
