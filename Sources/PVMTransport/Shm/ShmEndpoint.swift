@@ -181,7 +181,13 @@ public final class ShmEndpoint {
     /// Large buffers given back while pending messages were delivered, for
     /// the next assembly (a few at most: the rest are freed).
     @exclusivity(unchecked) private var spares: [(data: UnsafeMutableRawPointer, capacity: Int)] = []
-    private static let spareLimit = 4
+    @exclusivity(unchecked) private var spareBytes = 0
+    /// While traffic flows the spares may hold up to this much (a window of
+    /// large messages set aside comes back as spares, and the next window
+    /// reuses them instead of faulting in new pages); when the endpoint goes
+    /// idle (a receive sleeps) they are trimmed to `idleSpares`.
+    private static let spareBytesLimit = 512 << 20
+    private static let idleSpares = 4
     @exclusivity(unchecked) private var pendingHead = 0
     @exclusivity(unchecked) private var largeBuffer: UnsafeMutableRawPointer? = nil
     @exclusivity(unchecked) private var largeCapacity = 0
@@ -656,6 +662,7 @@ public final class ShmEndpoint {
             if elapsed < spinBudget { pvm_cpu_relax(); continue }
             var waitMs: Int32 = -1
             if let t = timeoutNanoseconds { waitMs = Int32(min((t - elapsed + 999_999) / 1_000_000, 3_600_000)) }
+            if _slowPath(spares.count > Self.idleSpares) { trimSpares() }
             sleep(timeoutMilliseconds: waitMs, waitingSlot: nil) { false }
         }
     }
@@ -877,13 +884,29 @@ public final class ShmEndpoint {
     }
 
     private func keepSpare(_ b: (data: UnsafeMutableRawPointer, capacity: Int)) {
-        if spares.count < Self.spareLimit { spares.append(b) } else { Self.freeLarge(b.data) }
+        if spareBytes + b.capacity <= Self.spareBytesLimit {
+            spares.append(b)
+            spareBytes += b.capacity
+        } else {
+            Self.freeLarge(b.data)
+        }
+    }
+
+    private func takeSpare(at i: Int) -> (data: UnsafeMutableRawPointer, capacity: Int) {
+        let b = spares.remove(at: i)
+        spareBytes -= b.capacity
+        return b
+    }
+
+    /// Idle: keep a few spares, free the rest.
+    private func trimSpares() {
+        while spares.count > Self.idleSpares { Self.freeLarge(takeSpare(at: 0).data) }
     }
 
     /// A buffer of at least `capacity` bytes for a large message: a spare if
     /// one is large enough, else a new one.
     private func largeBuffer(atLeast capacity: Int) -> (data: UnsafeMutableRawPointer, capacity: Int) {
-        if let i = spares.lastIndex(where: { $0.capacity >= capacity }) { return spares.remove(at: i) }
+        if let i = spares.lastIndex(where: { $0.capacity >= capacity }) { return takeSpare(at: i) }
         return (Self.allocateLarge(capacity), capacity)
     }
 
@@ -959,12 +982,12 @@ public final class ShmEndpoint {
                         // A large message's buffer is set aside whole (a spare, if
                         // any, replaces it); anything else is copied.
                         let count = message.bytes.count
-                        let spare = count >= Self.setAsideWhole ? spares.popLast() : nil
+                        let spare = count >= Self.setAsideWhole && !spares.isEmpty ? takeSpare(at: spares.count - 1) : nil
                         if count >= Self.setAsideWhole, let block = handOver(message.bytes, replacing: spare) {
                             pending.append(Pending(peer: peer, path: message.path, flags: message.flags, bytes: message.bytes,
                                                    block: block.base, blockSize: block.size, large: true))
                         } else {
-                            if let spare { spares.append(spare) }
+                            if let spare { keepSpare(spare) }
                             let copy = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
                             if count > 0 { copy.copyMemory(from: message.bytes.baseAddress!, byteCount: count) }
                             pending.append(Pending(peer: peer, path: message.path, flags: message.flags,
