@@ -76,6 +76,20 @@ actor ForeignBuilds {
     private var built: [String: String] = [:]
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pvm-foreign-\(getpid())").path
 
+    init() {
+        // The compiled programs go when this test process ends (and any
+        // left by a test process that was killed go now).
+        let tmp = FileManager.default.temporaryDirectory.path
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix("pvm-foreign-") {
+            if let pid = Int32(name.dropFirst("pvm-foreign-".count)), pid != getpid(), kill(pid, 0) != 0 {
+                try? FileManager.default.removeItem(atPath: tmp + "/" + name)
+            }
+        }
+        atexit {
+            try? FileManager.default.removeItem(atPath: FileManager.default.temporaryDirectory.appendingPathComponent("pvm-foreign-\(getpid())").path)
+        }
+    }
+
     func binary(for cpu: ForeignCPU) throws -> String {
         if let b = built[cpu.arch] { return b }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
