@@ -168,20 +168,10 @@ public final class FrameConnection {
     /// what arrives elsewhere) and waits for the socket. False when the peer
     /// is gone. For large messages on links where nothing else is queued.
     public func writeAll(frame: UnsafeRawBufferPointer, waiting: () throws(PVMError) -> Void) throws(PVMError) -> Bool {
-        guard !closed, try flush(waiting: waiting) else { return false }
-        var written = 0
-        while written < frame.count {
-            let n = Self.send(fd, frame.baseAddress! + written, frame.count - written)
-            if n >= 0 { written += n; continue }
-            switch errno {
-            case EINTR: continue
-            case EAGAIN, EWOULDBLOCK:
-                try waiting()
-                _ = wait(events: Int16(POLLOUT), timeoutMilliseconds: 1)
-            default: return false
-            }
+        var whole = frame
+        return try withUnsafePointer(to: &whole) { (one: UnsafePointer<UnsafeRawBufferPointer>) throws(PVMError) -> Bool in
+            try writeAll(pieces: UnsafeBufferPointer(start: one, count: 1), waiting: waiting)
         }
-        return true
     }
 
     /// `writeAll(frame:)` for a frame given as pieces (its header, then the

@@ -277,7 +277,7 @@ extension Daemon {
             var r = ControlReader(body)
             do {
                 let record = try HostEntryRecord(&r)
-                do { _ = try HostFabric(parsing: record.fabric) } catch { refusePeer(peer, "malformed join: \(error)"); return }
+                _ = try HostFabric(parsing: record.fabric)
                 acceptJoin(peer, record)
             } catch { refusePeer(peer, "malformed join: \(error)") }
             return

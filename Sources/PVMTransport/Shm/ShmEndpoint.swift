@@ -756,12 +756,29 @@ public final class ShmEndpoint {
         }
         if slot.pointee.consumer.complete(token: token) { wakeProducerOf(slot) }
         deliveringLarge = true
-        let outer = delivering, outerHandedOver = handedOver
-        delivering = nested ? nil : Delivering(data: destination, capacity: largeCapacity, slot: -1)
-        handedOver = false
-        defer { deliveringLarge = nested; delivering = outer; handedOver = outerHandedOver }
-        try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: destination, count: Int(count)), path: .singleCopy)))
+        defer { deliveringLarge = nested }
+        try offer(nested ? nil : Delivering(data: destination, capacity: largeCapacity, slot: -1),
+                  .message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: destination, count: Int(count)), path: .singleCopy)),
+                  to: handler)
         return true
+    }
+
+    /// Gives `handler` the event, with `buffer` as the large buffer it may
+    /// take (`exchangeLargeBuffer`); `finish` learns whether it did, also
+    /// when the handler throws. Nests: a handler's blocked send delivers
+    /// more inside it.
+    private func offer(_ buffer: Delivering?, _ event: ShmEvent, to handler: (ShmEvent) throws -> Void,
+                       then finish: (_ taken: Bool) -> Void = { _ in }) throws {
+        let outer = delivering, outerHandedOver = handedOver
+        delivering = buffer
+        handedOver = false
+        defer {
+            let taken = handedOver
+            delivering = outer
+            handedOver = outerHandedOver
+            finish(taken)
+        }
+        try handler(event)
     }
 
     private func receiveChunk(_ index: Int, _ payload: UnsafeRawPointer, _ length: Int, _ handler: (ShmEvent) throws -> Void) throws -> Bool {
@@ -800,19 +817,14 @@ public final class ShmEndpoint {
             slot.pointee.assemblyTotal = 0
             let wasBusy = slot.pointee.assemblyBusy
             slot.pointee.assemblyBusy = true
-            let outer = delivering, outerHandedOver = handedOver
-            delivering = Delivering(data: assembly, capacity: slot.pointee.assemblyCapacity, slot: index)
-            handedOver = false
-            defer {
-                let given = handedOver
-                delivering = outer
-                handedOver = outerHandedOver
+            try offer(Delivering(data: assembly, capacity: slot.pointee.assemblyCapacity, slot: index),
+                      .message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: assembly, count: Int(total)), path: .pipelined)),
+                      to: handler) { taken in
                 if slots[index].state != .free {
                     slots[index].assemblyBusy = wasBusy
-                    if !given && slots[index].assembly != assembly { Self.freeLarge(assembly) }
+                    if !taken && slots[index].assembly != assembly { Self.freeLarge(assembly) }
                 }
             }
-            try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: assembly, count: Int(total)), path: .pipelined)))
         }
         return true
     }
@@ -838,8 +850,8 @@ public final class ShmEndpoint {
         return true
     }
 
-    /// Called by a handler given a large message (single-copy or pipelined,
-    /// not one set aside while a send was blocked): takes the buffer that
+    /// Called by a handler given a large message (single-copy, pipelined,
+    /// or set aside while a send was blocked): takes the buffer that
     /// holds it, if `bytes` lie in it, and gives the endpoint `replacement`
     /// to read later messages into. Both are allocations of
     /// `UnsafeMutableRawPointer.allocate` (start and size); the returned
@@ -913,8 +925,9 @@ public final class ShmEndpoint {
     private func largeDestination(_ count: Int) -> UnsafeMutableRawPointer {
         if largeCapacity < count {
             Self.freeLarge(largeBuffer)
-            largeBuffer = Self.allocateLarge(count)
-            largeCapacity = count
+            let b = largeBuffer(atLeast: count)
+            largeBuffer = b.data
+            largeCapacity = b.capacity
         }
         return largeBuffer!
     }
@@ -937,18 +950,11 @@ public final class ShmEndpoint {
             pendingHead += 1
             n += 1
             // A large one's buffer may be taken by the handler (exchangeLargeBuffer).
-            let outer = delivering, outerHandedOver = handedOver
-            delivering = p.large ? Delivering(data: p.block + Self.largeBufferFront, capacity: p.blockSize - Self.largeBufferFront, slot: -2) : nil
-            handedOver = false
-            defer {
-                let given = handedOver
-                delivering = outer
-                handedOver = outerHandedOver
-                if !given {
-                    if p.large { keepSpare((p.block + Self.largeBufferFront, p.blockSize - Self.largeBufferFront)) } else { p.block.deallocate() }
-                }
+            let large = p.large ? Delivering(data: p.block + Self.largeBufferFront, capacity: p.blockSize - Self.largeBufferFront, slot: -2) : nil
+            try offer(large, .message(p.peer, ShmMessage(bytes: p.bytes, path: p.path, flags: p.flags)), to: handler) { taken in
+                if taken { return }
+                if let large { keepSpare((large.data, large.capacity)) } else { p.block.deallocate() }
             }
-            try handler(.message(p.peer, ShmMessage(bytes: p.bytes, path: p.path, flags: p.flags)))
         }
         if pendingHead == pending.count { pending.removeAll(keepingCapacity: true); pendingHead = 0 }
         return n
@@ -979,15 +985,14 @@ public final class ShmEndpoint {
                 _ = try? drain(i) { event in
                     switch event {
                     case .message(let peer, let message):
-                        // A large message's buffer is set aside whole (a spare, if
-                        // any, replaces it); anything else is copied.
+                        // A large message's buffer is set aside whole (the slot
+                        // takes a spare for the next one when it needs it);
+                        // anything else is copied.
                         let count = message.bytes.count
-                        let spare = count >= Self.setAsideWhole && !spares.isEmpty ? takeSpare(at: spares.count - 1) : nil
-                        if count >= Self.setAsideWhole, let block = handOver(message.bytes, replacing: spare) {
+                        if count >= Self.setAsideWhole, let block = handOver(message.bytes, replacing: nil) {
                             pending.append(Pending(peer: peer, path: message.path, flags: message.flags, bytes: message.bytes,
                                                    block: block.base, blockSize: block.size, large: true))
                         } else {
-                            if let spare { keepSpare(spare) }
                             let copy = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
                             if count > 0 { copy.copyMemory(from: message.bytes.baseAddress!, byteCount: count) }
                             pending.append(Pending(peer: peer, path: message.path, flags: message.flags,
