@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -433,8 +434,13 @@ int pvm_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 const char *pvm_image_path(void) {
     Dl_info info;
-    if (dladdr((void *)&pvm_image_path, &info) == 0 || info.dli_fname == NULL) return NULL;
-    return info.dli_fname;
+    struct link_map *map = NULL;
+    if (dladdr1((void *)&pvm_image_path, &info, (void **)&map, RTLD_DL_LINKMAP) == 0) return NULL;
+    // Linked into the program itself: no separate image. (dli_fname is then
+    // the name the program was started by, "pvmbench" when found on PATH,
+    // which is no folder to look in.)
+    if (map == NULL || map->l_name == NULL || map->l_name[0] != '/') return NULL;
+    return map->l_name;
 }
 
 // MARK: TCP (IPv4)

@@ -14,7 +14,8 @@ void pvm_probe_ibverbs(pvm_dl_probe *out);
 /// Tries libnuma.so.1 and resolves numa_available.
 void pvm_probe_numa(pvm_dl_probe *out);
 
-/* The file of the image (executable or shared library) holding this code. */
+/* The absolute path of the shared library holding this code (libpvm3.so.3
+   loaded by a C program), or NULL when the code is linked into the program. */
 const char *pvm_image_path(void);
 
 #endif

@@ -17,9 +17,17 @@ final class ConsoleSession: @unchecked Sendable {
     private var err = Data()
     private let readers = DispatchGroup()
 
-    init(arguments: [String] = [], environment: [String: String]) throws {
-        process.executableURL = TestProducts.executable("pvm")
-        process.arguments = arguments
+    /// `viaPath`: start it as a shell would from a bare `pvm` looked up on
+    /// PATH (through env(1)), from `directory`.
+    init(arguments: [String] = [], environment: [String: String], viaPath: Bool = false, directory: URL? = nil) throws {
+        if viaPath {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["pvm"] + arguments
+        } else {
+            process.executableURL = TestProducts.executable("pvm")
+            process.arguments = arguments
+        }
+        if let directory { process.currentDirectoryURL = directory }
         var env = ProcessInfo.processInfo.environment
         env["PVMSOCK"] = nil
         env["PVM_VMID"] = nil

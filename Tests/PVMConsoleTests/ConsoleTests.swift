@@ -65,6 +65,34 @@ final class ConsoleTests: XCTestCase {
         XCTAssertTrue(VirtualMachineFixture.alive(daemon), "the end of input stopped the daemon")
     }
 
+    /// A console typed as `pvm` (found on PATH, no PVM_DPATH) starts the
+    /// pvmd beside it, even from a folder whose ../bin holds another pvmd
+    /// (as /tmp's ../bin holds the original PVM's on Debian): the daemon
+    /// was once looked for relative to the name the program was started by.
+    func testConsoleStartedFromPATHStartsThePvmdBesideIt() throws {
+        let work = URL(fileURLWithPath: fixture.base).appendingPathComponent("work")
+        let bin = URL(fileURLWithPath: fixture.base).appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let decoy = bin.appendingPathComponent("pvmd")
+        let marker = fixture.base + "/decoy-ran"
+        try "#!/bin/sh\ntouch \(marker)\nexit 3\n".write(to: decoy, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: decoy.path)
+        var env = environment
+        env["PVM_DPATH"] = ""
+        env["PATH"] = TestProducts.directory.path + ":/usr/bin:/bin"
+        let s = try ConsoleSession(arguments: ["-n", "testhost"], environment: env, viaPath: true, directory: work)
+        sessions.append(s)
+        let prompted = s.wait(for: ConsoleSession.prompt) != nil
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "the console ran ../bin/pvmd of its working folder")
+        guard prompted else { return XCTFail("no prompt; stderr: \(s.stderr)") }
+        XCTAssertEqual(s.command("version"), "3.4.6\n" + ConsoleSession.prompt)
+        let daemon = try XCTUnwrap(fixture.daemonPID)
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(daemon)/exe")
+        XCTAssertEqual(URL(fileURLWithPath: exe).resolvingSymlinksInPath().path,
+                       TestProducts.executable("pvmd").resolvingSymlinksInPath().path)
+    }
+
     // MARK: The machine
 
     func testConsoleConfAndMstatUsePVMsColumns() throws {
