@@ -408,11 +408,13 @@ ours_leftovers() {
     done
     rm -rf "$work/pvm-ours" && mkdir -p "$work/pvm-ours"
 }
-for path in "pvm shm" "transport shm" "pvm tcp"; do
+# "pvm shm psend": the task library with pvm_psend/pvm_precv (--send-mode),
+# the calls to set beside MPI_Send/MPI_Recv; filed as ours-BENCH-pvmpsend-PATH.
+for path in "pvm shm" "transport shm" "pvm tcp" "pvm shm psend" "pvm tcp psend"; do
     set -- $path
-    note "pvmbench pingpong --api $1 --transport $2 --sizes $sizes --format json -o FILE"
-    step "pvmbench pingpong --api $1 --transport $2" "ours-pingpong-$1-$2" "${ours[@]}" pingpong --api "$1" --transport "$2" \
-        --sizes "$sizes" --format json -o "$json/ours-pingpong-$1-$2.json" || ours_leftovers
+    note "pvmbench pingpong --api $1 --transport $2${3:+ --send-mode $3} --sizes $sizes --format json -o FILE"
+    step "pvmbench pingpong --api $1 --transport $2${3:+ --send-mode $3}" "ours-pingpong-$1${3:-}-$2" "${ours[@]}" pingpong --api "$1" --transport "$2" \
+        ${3:+--send-mode $3} --sizes "$sizes" --format json -o "$json/ours-pingpong-$1${3:-}-$2.json" || ours_leftovers
 done
 if has_sub msgrate; then
     # As many runs as UCX's tag_bw at 8 B gets, the best kept: one short run
@@ -436,11 +438,11 @@ for bench in bw bibw; do
         fail "pvmbench $bench: this pvmbench has no $bench subcommand yet"
         continue
     fi
-    for path in "transport shm" "pvm shm" "pvm tcp"; do
+    for path in "transport shm" "pvm shm" "pvm tcp" "pvm shm psend" "pvm tcp psend"; do
         set -- $path
-        note "pvmbench $bench --api $1 --transport $2 --sizes $big --format json -o FILE"
-        step_limit=$short_timeout step "pvmbench $bench --api $1 --transport $2 at 4 MiB" "ours-$bench-$1-$2" "${ours[@]}" "$bench" --api "$1" --transport "$2" \
-            --sizes "$big" --format json -o "$json/ours-$bench-$1-$2.json" || ours_leftovers
+        note "pvmbench $bench --api $1 --transport $2${3:+ --send-mode $3} --sizes $big --format json -o FILE"
+        step_limit=$short_timeout step "pvmbench $bench --api $1 --transport $2${3:+ --send-mode $3} at 4 MiB" "ours-$bench-$1${3:-}-$2" "${ours[@]}" "$bench" --api "$1" --transport "$2" \
+            ${3:+--send-mode $3} --sizes "$big" --format json -o "$json/ours-$bench-$1${3:-}-$2.json" || ours_leftovers
     done
 done
 load_end="$(cut -d' ' -f1-3 /proc/loadavg)"

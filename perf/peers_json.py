@@ -256,6 +256,8 @@ PINGPONG_COLUMNS = [
     ("pvm", "shm", "ours pvm/shm"),
     ("transport", "shm", "ours transport/shm"),
     ("pvm", "tcp", "ours pvm/tcp"),
+    ("pvm psend", "shm", "ours psend/shm"),
+    ("pvm psend", "tcp", "ours psend/tcp"),
     ("Open MPI", "shm", "Open MPI shm"),
     ("UCX", "shm", "UCX shm"),
     ("Open MPI", "tcp", "Open MPI tcp"),
@@ -272,6 +274,8 @@ RATIOS = [
     (("pvm", "tcp"), ("UCX", "tcp"), "pvm/tcp ÷ UCX tcp"),
     (("pvm", "tcp"), ("NetPIPE TCP", "tcp"), "pvm/tcp ÷ NPtcp"),
     (("pvm", "shm"), ("PVM 3.4.6", "unix"), "pvm/shm ÷ PVM 3.4.6"),
+    (("pvm psend", "shm"), ("Open MPI", "shm"), "psend/shm ÷ Open MPI shm"),
+    (("pvm psend", "tcp"), ("Open MPI", "tcp"), "psend/tcp ÷ Open MPI tcp"),
 ]
 
 DEFAULT_TABLE_SIZES = [1, 8, 64, 512, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20]
@@ -281,7 +285,8 @@ def load_runs(directory):
     """Run objects by (benchmark, api, transport). Ours are filed by the path
     asked for (their file name, ours-BENCH-API-TRANSPORT.json): pvmbench
     reports the path it actually used, which the report points out when it
-    differs."""
+    differs. A task-library run with other calls than pack (send_mode) is
+    filed under "pvm MODE" (file name ours-BENCH-pvmMODE-TRANSPORT.json)."""
     runs = {}
     for name in sorted(os.listdir(directory)):
         if not name.endswith(".json"):
@@ -297,9 +302,10 @@ def load_runs(directory):
             if not (isinstance(r, dict) and "benchmark" in r and "results" in r):
                 continue
             transport = r["transport"]
-            if asked and asked.group(1) == r["benchmark"] and asked.group(2) == r["api"]:
+            api = r["api"] if r.get("send_mode") in (None, "pack") else f'{r["api"]} {r["send_mode"]}'
+            if asked and asked.group(1) == r["benchmark"] and asked.group(2) == api.replace(" ", ""):
                 transport = asked.group(3)
-            runs[(r["benchmark"], r["api"], transport)] = r
+            runs[(r["benchmark"], api, transport)] = r
     return runs
 
 
@@ -402,7 +408,8 @@ def report(a):
     ]
     for bench, peer_name in (("bw", "NetPIPE -s"), ("bibw", "NetPIPE -2 -a")):
         for ours, peer in ((("transport", "shm"), ("Open MPI", "shm")), (("pvm", "shm"), ("Open MPI", "shm")),
-                           (("pvm", "tcp"), ("Open MPI", "tcp"))):
+                           (("pvm psend", "shm"), ("Open MPI", "shm")), (("pvm", "tcp"), ("Open MPI", "tcp")),
+                           (("pvm psend", "tcp"), ("Open MPI", "tcp"))):
             lines.append((bench, big, "GB/s", ours, bench, peer, f"Open MPI {peer[1]} ({peer_name})", "",
                           gbs, 3))
         if bench == "bw":

@@ -31,6 +31,9 @@ public struct CollectiveOptions: ParsableArguments, Sendable {
     /// Also called by the driver, for library callers that build options
     /// without parsing.
     public func check() throws {
+        guard common.sendMode == .pack else {
+            throw ValidationError("--send-mode is for pingpong, bw and bibw; collective measures the group calls")
+        }
         guard Self.taskRange.contains(tasks) else {
             throw ValidationError("--tasks must be \(Self.taskRange.lowerBound)...\(Self.taskRange.upperBound) (the measuring task and at least one other), not \(tasks)")
         }

@@ -18,6 +18,24 @@ public enum APIChoice: String, CaseIterable, ExpressibleByArgument, Sendable, Co
     /// Whether this build can measure through the layer.
 }
 
+/// How `--api pvm` moves a message (`--send-mode`).
+public enum SendMode: String, CaseIterable, ExpressibleByArgument, Sendable, Codable {
+    /// initsend (PvmDataRaw), pack, send; recv, unpack: the usual PVM program.
+    case pack
+    /// initsend (PvmDataInPlace), pack, send: the message refers to the
+    /// program's memory and is sent from there; recv, unpack.
+    case inplace
+    /// pvm_psend and pvm_precv: one call each way, straight from and into
+    /// the program's memory (the calls MPI_Send and MPI_Recv correspond to).
+    case psend
+
+    /// The pvmbench-task arguments that make the peer move messages so;
+    /// `capacity` is the run's largest message (pvm_precv's buffer).
+    func peerArguments(capacity: Int) -> [String] {
+        self == .pack ? [] : ["--send-mode", rawValue, "--capacity", String(capacity)]
+    }
+}
+
 public enum OutputFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
     case table, csv, json
 }
@@ -93,6 +111,9 @@ public struct CommonOptions: ParsableArguments, Sendable {
     @Flag(name: .customLong("zero-copy"), help: "Send buffers loaned from the shared heap (shared-memory path).")
     public var zeroCopy = false
 
+    @Option(name: .customLong("send-mode"), help: "How --api pvm sends and receives: pack (initsend, pack, send; recv, unpack), inplace (PvmDataInPlace), psend (pvm_psend, pvm_precv).")
+    public var sendMode: SendMode = .pack
+
     @OptionGroup public var sweep: SweepOptions
 
     @Option(help: "Output format: table|csv|json.")
@@ -147,6 +168,9 @@ public struct CommonOptions: ParsableArguments, Sendable {
         }
         if transport == .daemon && api == .transport {
             throw ValidationError("--transport daemon routes through the daemon: it needs --api pvm or --api c")
+        }
+        if sendMode != .pack && api != .pvm {
+            throw ValidationError("--send-mode \(sendMode.rawValue) chooses the task library's calls: use it with --api pvm")
         }
         if zeroCopy && api != .transport {
             throw ValidationError("--zero-copy measures the bare transport's loans: it is for pingpong with --api transport")

@@ -215,6 +215,9 @@ public struct RunResult: Codable, Sendable {
     /// Where the two ends ran (NUMA node and CPU); the measuring end is
     /// taken when the result is made, the peer by the driver that knows it.
     public var numa: NumaInfo? = nil
+    /// How a task-library run moved its messages (`--send-mode`: pack,
+    /// inplace, psend); nil (and absent from the JSON) for other layers.
+    public var sendMode: String? = nil
 
     public init(benchmark: String, transport: String, api: String, zeroCopy: Bool, machine: MachineInfo, results: [SizeResult]) {
         self.benchmark = benchmark
@@ -229,6 +232,7 @@ public struct RunResult: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case benchmark, transport, api, machine, results, operation, window, pairs, numa
         case zeroCopy = "zero_copy"
+        case sendMode = "send_mode"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -244,11 +248,12 @@ public struct RunResult: Codable, Sendable {
         window = try c.decodeIfPresent(Int.self, forKey: .window)
         pairs = try c.decodeIfPresent(Int.self, forKey: .pairs)
         numa = try c.decodeIfPresent(NumaInfo.self, forKey: .numa)
+        sendMode = try c.decodeIfPresent(String.self, forKey: .sendMode)
     }
 
     /// A short label for tables and plot legends.
     public var label: String {
-        "\(title) \(transport)/\(api)\(zeroCopy ? " zero-copy" : "")\(groupSize.map { ", \($0) tasks" } ?? "")\(pairs.flatMap { $0 > 1 ? ", \($0) pairs" : nil } ?? "")"
+        "\(title) \(transport)/\(api)\(sendMode.flatMap { $0 == "pack" ? nil : " \($0)" } ?? "")\(zeroCopy ? " zero-copy" : "")\(groupSize.map { ", \($0) tasks" } ?? "")\(pairs.flatMap { $0 > 1 ? ", \($0) pairs" : nil } ?? "")"
     }
 
     /// The benchmark's name, with the operation of a collective run.
@@ -271,7 +276,7 @@ public enum Report {
         return String(decoding: try e.encode(runs), as: UTF8.self) + "\n"
     }
 
-    public static let csvHeader = "benchmark,transport,api,zero_copy,bytes,iterations,min_ns,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,gbytes_per_s,messages_per_s,cpu_ns_per_msg,path,validated,operation,tasks,window,pairs"
+    public static let csvHeader = "benchmark,transport,api,zero_copy,bytes,iterations,min_ns,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,gbytes_per_s,messages_per_s,cpu_ns_per_msg,path,validated,operation,tasks,window,pairs,send_mode"
 
     public static func csv(_ runs: [RunResult]) -> String {
         var out = csvHeader + "\n"
@@ -279,7 +284,7 @@ public enum Report {
             for r in run.results {
                 let o = r.oneWayNs
                 let v = r.validated.map { $0 ? "pass" : "fail" } ?? ""
-                out += "\(run.benchmark),\(run.transport),\(run.api),\(run.zeroCopy),\(r.bytes),\(r.iterations),\(o.min),\(o.p50),\(o.p90),\(o.p99),\(o.p999),\(o.max),\(fmt(o.mean, 1)),\(fmt(r.gbytesPerS, 4)),\(fmt(r.messagesPerS, 0)),\(fmt(r.cpuNsPerMsg, 1)),\(r.path),\(v),\(run.operation ?? ""),\(r.tasks.map(String.init) ?? ""),\(run.window.map(String.init) ?? ""),\(run.pairs.map(String.init) ?? "")\n"
+                out += "\(run.benchmark),\(run.transport),\(run.api),\(run.zeroCopy),\(r.bytes),\(r.iterations),\(o.min),\(o.p50),\(o.p90),\(o.p99),\(o.p999),\(o.max),\(fmt(o.mean, 1)),\(fmt(r.gbytesPerS, 4)),\(fmt(r.messagesPerS, 0)),\(fmt(r.cpuNsPerMsg, 1)),\(r.path),\(v),\(run.operation ?? ""),\(r.tasks.map(String.init) ?? ""),\(run.window.map(String.init) ?? ""),\(run.pairs.map(String.init) ?? ""),\(run.sendMode ?? "")\n"
             }
         }
         return out
@@ -290,7 +295,7 @@ public enum Report {
     /// `Latency (us)` column), so OSU-minded regexes (`^8\s+(\S+)`,
     /// ReFrame's `^<size>.*Pass`) read it.
     public static func table(_ run: RunResult) -> String {
-        var out = "# PVM \(run.title) test\(run.groupSize.map { ", \($0) tasks" } ?? ""), transport \(run.transport), api \(run.api)\(run.zeroCopy ? ", zero copy" : "")\n"
+        var out = "# PVM \(run.title) test\(run.groupSize.map { ", \($0) tasks" } ?? ""), transport \(run.transport), api \(run.api)\(run.sendMode.map { ", send mode \($0)" } ?? "")\(run.zeroCopy ? ", zero copy" : "")\n"
         out += "# \(run.machine.hostname): \(run.machine.cpus) CPUs, \(run.machine.cpuModel), Linux \(run.machine.kernel)\n"
         if let numa = run.numa { out += numa.summary }
         switch run.operation {

@@ -39,6 +39,7 @@ public struct MessageRateOptions: ParsableArguments, Sendable {
         guard Self.pairRange.contains(pairs) else { throw ValidationError("--pairs must be \(Self.pairRange.lowerBound)...\(Self.pairRange.upperBound), not \(pairs)") }
         if common.zeroCopy { throw ValidationError("msgrate measures copied messages: drop --zero-copy (pingpong and bw take it)") }
         if common.hosts != nil { throw ValidationError("msgrate runs its pairs on this host: drop --hosts (pingpong, bw and bibw take it)") }
+        if common.sendMode != .pack { throw ValidationError("msgrate streams packed messages: drop --send-mode (pingpong, bw and bibw take it)") }
         try common.checkAvailable()
     }
 }
@@ -213,7 +214,8 @@ public enum StreamingDriver {
     // MARK: bw and bibw through the task library
 
     /// bw or bibw through the task library: initsend, pack and send for
-    /// every message, as a PVM program streams; the peer task
+    /// every message, as a PVM program streams (or as `--send-mode` says);
+    /// the peer task
     /// (`pvmbench-task --sink`) receives and unpacks each and answers the
     /// marker after a window, or (bibw) echoes each one, unpacked and packed
     /// again.
@@ -223,8 +225,9 @@ public enum StreamingDriver {
         let sizes = try common.messageSizes()
         let window = options.window
         let name = bidirectional ? "bibw" : "bw"
+        let mode = common.sendMode
         return try TaskLibraryDriver.withPeer(common, peerExecutable: peerExecutable,
-                                              arguments: (bidirectional ? [] : ["--sink"]) + (common.checkData ? ["--validate"] : [])) { vm, peer in
+                                              arguments: (bidirectional ? [] : ["--sink"]) + (common.checkData ? ["--validate"] : []) + mode.peerArguments(capacity: max(1, sizes.max()!))) { vm, peer in
             let validating = common.checkData
             let largest = max(1, sizes.max()!)
             let outgoing = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 4096)
@@ -253,15 +256,12 @@ public enum StreamingDriver {
                     let t0 = Clock.monotonicNanoseconds()
                     for _ in 0..<window {
                         if validating { PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: outgoing[0..<size]), round: sent) }
-                        _ = try vm.initSend(encoding: Encoding.raw.rawValue)
-                        try vm.pack(out, count: size)
-                        try vm.send(to: peer, tag: bidirectional ? TaskLibraryDriver.echoTag : dataTag)
+                        try TaskLibraryDriver.send(vm, mode, out, count: size, to: peer, tag: bidirectional ? TaskLibraryDriver.echoTag : dataTag)
                         sent += 1
                     }
                     if bidirectional {
                         for _ in 0..<window {
-                            _ = try TaskLibraryDriver.receive(vm, from: peer, tag: TaskLibraryDriver.echoTag)
-                            try vm.unpack(into: into, count: size)
+                            try TaskLibraryDriver.receive(vm, mode, into: into, count: size, from: peer, tag: TaskLibraryDriver.echoTag)
                             if validating && !PingPongDriver.check(UnsafeRawBufferPointer(rebasing: incoming[0..<size]), size: size, round: received) {
                                 allValid = false
                             }
@@ -286,6 +286,7 @@ public enum StreamingDriver {
             clearProgress(progress)
             var run = RunResult(benchmark: name, transport: "", api: "pvm", zeroCopy: false, machine: .current(), results: results)
             run.window = window
+            run.sendMode = mode.rawValue
             return run
         }
     }

@@ -8,7 +8,8 @@ import PVMSystem
 
 /// Measurements through the task library (`--api pvm`): the far end is a
 /// task spawned through the daemon, and every message goes the way a PVM
-/// program's does (initsend, pack, send; recv, unpack).
+/// program's does (initsend, pack, send; recv, unpack; or with InPlace
+/// data, or pvm_psend and pvm_precv: `--send-mode`).
 public enum TaskLibraryDriver {
     static let echoTag: Int32 = 1
     static let stopTag: Int32 = 2
@@ -52,6 +53,41 @@ public enum TaskLibraryDriver {
                 throw BenchError("the peer task \(TaskID(peer)) exited in the middle of the measurement")
             }
         }
+    }
+
+    /// PVM_BYTE, the item type of the one-shot calls (pvm_psend, pvm_precv).
+    static let byteType: Int32 = 1
+
+    /// Sends `count` bytes at `bytes` to `peer` the way `mode` says.
+    @inline(__always)
+    static func send(_ vm: VirtualMachine, _ mode: SendMode, _ bytes: UnsafePointer<UInt8>, count: Int, to peer: Int32, tag: Int32) throws {
+        switch mode {
+        case .pack, .inplace:
+            _ = try vm.initSend(encoding: mode == .pack ? Encoding.raw.rawValue : Encoding.inPlace.rawValue)
+            try vm.pack(bytes, count: count)
+            try vm.send(to: peer, tag: tag)
+        case .psend:
+            try vm.psend(to: peer, tag: tag, data: bytes, count: count, type: byteType)
+        }
+    }
+
+    /// Receives the next message from `peer` with `tag` into `bytes` (room
+    /// for `count`) the way `mode` says; a TaskExit notify for the peer is
+    /// an error, not a hang.
+    @inline(__always)
+    static func receive(_ vm: VirtualMachine, _ mode: SendMode, into bytes: UnsafeMutablePointer<UInt8>, count: Int, from peer: Int32, tag: Int32) throws {
+        guard mode == .psend else {
+            _ = try receive(vm, from: peer, tag: tag)
+            try vm.unpack(into: bytes, count: count)
+            return
+        }
+        // Any source and tag, so that the peer's exit notify ends the wait.
+        let (src, t, n) = try vm.precv(from: -1, tag: -1, into: bytes, count: count, type: byteType)
+        if _fastPath(src == peer && t == tag && n == count) { return }
+        if src == TaskID.notifySource.rawValue && t == exitNotifyTag {
+            throw BenchError("the peer task \(TaskID(peer)) exited in the middle of the measurement")
+        }
+        throw BenchError("expected \(count) bytes with tag \(tag) from \(TaskID(peer)), received \(n) with tag \(t) from \(TaskID(src))")
     }
 
     /// The arguments that make a spawned `pvmbench-task` use `transport`'s path.
@@ -163,7 +199,8 @@ public enum TaskLibraryDriver {
 
     public static func pingpong(_ options: CommonOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
         let sizes = try options.messageSizes()
-        return try withPeer(options, peerExecutable: peerExecutable, arguments: []) { vm, peer in
+        let mode = options.sendMode
+        return try withPeer(options, peerExecutable: peerExecutable, arguments: mode.peerArguments(capacity: max(1, sizes.max()!))) { vm, peer in
             let validating = options.checkData
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, sizes.max()!), alignment: 4096)
             defer { scratch.deallocate() }
@@ -186,11 +223,8 @@ public enum TaskLibraryDriver {
                         }
                     }
                     let t0 = Clock.monotonicNanoseconds()
-                    _ = try vm.initSend(encoding: Encoding.raw.rawValue)
-                    try vm.pack(base, count: size)
-                    try vm.send(to: peer, tag: echoTag)
-                    _ = try receive(vm, from: peer, tag: echoTag)
-                    try vm.unpack(into: base, count: size)
+                    try send(vm, mode, base, count: size, to: peer, tag: echoTag)
+                    try receive(vm, mode, into: base, count: size, from: peer, tag: echoTag)
                     let t1 = Clock.monotonicNanoseconds()
                     if validating {
                         account.excluding {
@@ -206,7 +240,9 @@ public enum TaskLibraryDriver {
                                           cpuNsPerMsg: cpu, path: "", validated: validating ? allValid : nil))
             }
             if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            return RunResult(benchmark: "pingpong", transport: "", api: "pvm", zeroCopy: false, machine: .current(), results: results)
+            var run = RunResult(benchmark: "pingpong", transport: "", api: "pvm", zeroCopy: false, machine: .current(), results: results)
+            run.sendMode = mode.rawValue
+            return run
         }
     }
 

@@ -29,10 +29,30 @@ let ackTag: Int32 = 10
 let goTag: Int32 = 11
 let reportTag: Int32 = 12
 
+/// How messages are sent and received (pvmbench's `--send-mode`): pack
+/// (initsend PvmDataRaw, pack, send; recv, unpack), inplace (initsend
+/// PvmDataInPlace), psend (pvm_psend, pvm_precv into a buffer of
+/// `--capacity` bytes, the largest message of the run).
+enum SendMode: String { case pack, inplace, psend }
+
+let byteType: Int32 = 1  // PVM_BYTE
+
+/// Sends `n` bytes at `bytes` to `dst` the way `mode` says.
+@inline(__always)
+func send(_ vm: VirtualMachine, _ mode: SendMode, _ bytes: UnsafePointer<UInt8>, count n: Int, to dst: Int32, tag: Int32) throws(PVMError) {
+    if mode == .psend {
+        try vm.psend(to: dst, tag: tag, data: bytes, count: n, type: byteType)
+        return
+    }
+    _ = try vm.initSend(encoding: mode == .pack ? Encoding.raw.rawValue : Encoding.inPlace.rawValue)
+    try vm.pack(bytes, count: n)
+    try vm.send(to: dst, tag: tag)
+}
+
 /// Echoes every message from the parent (unpacked and packed again, as a
-/// PVM program would) until a message with another tag; with `--hello`,
-/// sends its task id to its parent and leaves.
-func serve(route: String?, hello: Bool) throws(PVMError) {
+/// PVM program would, or as `mode` says) until a message with another tag;
+/// with `--hello`, sends its task id to its parent and leaves.
+func serve(route: String?, hello: Bool, mode: SendMode, capacity psendCapacity: Int) throws(PVMError) {
     let vm = try VirtualMachine.shared()
     defer { try? vm.exit() }
     let parent = try vm.parent().rawValue
@@ -44,24 +64,30 @@ func serve(route: String?, hello: Bool) throws(PVMError) {
         return
     }
     if route == "daemon" { vm.route = .dontRoute }
-    var capacity = 1 << 16
+    var capacity = max(1 << 16, psendCapacity)
     var scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
     defer { scratch.deallocate() }
     while true {
-        let id = try vm.receive(from: parent, tag: -1, timeoutNanoseconds: nil)
-        let (bytes, tag, _) = try vm.bufferInfo(id)
-        if tag != echoTag { return }
-        let n = Int(bytes)
-        if n > capacity {
-            scratch.deallocate()
-            capacity = n
-            scratch = .allocate(capacity: n)
+        let n: Int
+        if mode == .psend {
+            let (_, tag, bytes) = try vm.precv(from: parent, tag: -1, into: scratch, count: capacity, type: byteType)
+            if tag != echoTag { return }
+            guard bytes <= capacity else { throw PVMError(.badParam, "a message of \(bytes) bytes is larger than --capacity \(capacity)") }
+            n = bytes
+        } else {
+            let id = try vm.receive(from: parent, tag: -1, timeoutNanoseconds: nil)
+            let (bytes, tag, _) = try vm.bufferInfo(id)
+            if tag != echoTag { return }
+            n = Int(bytes)
+            if n > capacity {
+                scratch.deallocate()
+                capacity = n
+                scratch = .allocate(capacity: n)
+            }
+            try vm.unpack(into: scratch, count: n)
         }
-        try vm.unpack(into: scratch, count: n)
         if corruptForTest && n > 0 { scratch[n - 1] ^= 0xFF }
-        _ = try vm.initSend(encoding: Encoding.raw.rawValue)
-        try vm.pack(UnsafePointer(scratch), count: n)
-        try vm.send(to: parent, tag: echoTag)
+        try send(vm, mode, scratch, count: n, to: parent, tag: echoTag)
     }
 }
 
@@ -85,22 +111,32 @@ struct Scratch {
 /// numbered from 0), answers each marker to its sender with 1 when every
 /// message since the last marker checked out (0 otherwise), and leaves on
 /// a stop from its parent.
-func sink(route: String?, validate: Bool) throws(PVMError) {
+func sink(route: String?, validate: Bool, mode: SendMode, capacity: Int) throws(PVMError) {
     let vm = try VirtualMachine.shared()
     defer { try? vm.exit() }
     if route == "daemon" { vm.route = .dontRoute }
     var scratch = Scratch()
     defer { scratch.bytes.deallocate() }
+    scratch.reserve(capacity)
     var counter = 0
     var valid: Int32 = 1
     while true {
-        let id = try vm.receive(from: -1, tag: -1, timeoutNanoseconds: nil)
-        let (bytes, tag, source) = try vm.bufferInfo(id)
+        let bytes: Int, tag: Int32, source: Int32
+        if mode == .psend {
+            (source, tag, bytes) = try vm.precv(from: -1, tag: -1, into: scratch.bytes, count: scratch.capacity, type: byteType)
+            guard bytes <= scratch.capacity else { throw PVMError(.badParam, "a message of \(bytes) bytes is larger than --capacity \(scratch.capacity)") }
+        } else {
+            let id = try vm.receive(from: -1, tag: -1, timeoutNanoseconds: nil)
+            let info = try vm.bufferInfo(id)
+            (bytes, tag, source) = (Int(info.bytes), info.tag, info.source)
+        }
         switch tag {
         case dataTag:
-            let n = Int(bytes)
-            scratch.reserve(n)
-            try vm.unpack(into: scratch.bytes, count: n)
+            let n = bytes
+            if mode != .psend {
+                scratch.reserve(n)
+                try vm.unpack(into: scratch.bytes, count: n)
+            }
             if corruptForTest && n > 0 { scratch.bytes[n - 1] ^= 0xFF }
             if validate {
                 for i in 0..<n where scratch.bytes[i] != pattern(i, counter) {
@@ -112,7 +148,7 @@ func sink(route: String?, validate: Bool) throws(PVMError) {
         case markTag:
             _ = try vm.initSend(encoding: Encoding.raw.rawValue)
             try vm.pack(&valid, count: 1)
-            try vm.send(to: source, tag: ackTag)
+            try vm.send(to: source, tag: ackTag)  // unpacked by pvmbench in every mode
             valid = 1
         default:
             return
@@ -339,6 +375,8 @@ var rootPid: pid_t = 0
 var validate = false
 var sinking = false
 var streamTo: Int32? = nil
+var mode = SendMode.pack
+var capacity = 0
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
@@ -353,6 +391,12 @@ while let a = args.popFirst() {
     case "--root-pid": rootPid = args.popFirst().flatMap { pid_t($0) } ?? 0
     case "--validate": validate = true
     case "--sink": sinking = true
+    case "--send-mode":
+        guard let m = args.popFirst().flatMap(SendMode.init(rawValue:)) else { fail("--send-mode takes pack, inplace or psend", status: 64) }
+        mode = m
+    case "--capacity":
+        guard let c = args.popFirst().flatMap({ Int($0) }), c >= 1 else { fail("--capacity takes a byte count", status: 64) }
+        capacity = c
     case "--stream-to":
         guard let t = args.popFirst().flatMap({ Int32($0) }), t > 0 else { fail("--stream-to takes a task id", status: 64) }
         streamTo = t
@@ -367,11 +411,11 @@ do {
         if rootPid > 0 { watch(rootPid: rootPid) }
         try collective(operation, group: group, tasks: tasks, plan: plan, route: route, validate: validate)
     } else if sinking {
-        try sink(route: route, validate: validate)
+        try sink(route: route, validate: validate, mode: mode, capacity: capacity)
     } else if let streamTo {
         try stream(to: streamTo, route: route, validate: validate)
     } else {
-        try serve(route: route, hello: hello)
+        try serve(route: route, hello: hello, mode: mode, capacity: capacity)
     }
 } catch {
     fail("\(error)", status: 1)

@@ -204,6 +204,35 @@ import PVMTestSupport
         #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")), "the daemon it started is still there")
     }
 
+    /// The task library's other ways of moving a message (--send-mode):
+    /// InPlace data and pvm_psend/pvm_precv, both ends, over shared memory
+    /// and TCP, up to 4 MiB (the large-message paths), with -c; the JSON
+    /// says which calls were measured.
+    @Test(arguments: [("shm", "inplace"), ("shm", "psend"), ("tcp", "inplace"), ("tcp", "psend")])
+    func pingpongThroughTheTaskLibraryInEachSendMode(transport: String, mode: String) throws {
+        let dir = try TemporaryFolder()
+        let r = try ChildProcess(Self.pvmbench, ["pingpong", "--transport", transport, "--send-mode", mode, "--sizes", "1,8,64K,1M,4M",
+                                                 "-i", "10", "-x", "2", "-c", "--format", "json"], environment: ["PVM_TMP": dir.root]).wait(seconds: 120)
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try Self.json(r.stdout)
+        try PVMBenchOutputTests.checkContract(object)
+        #expect(object["send_mode"] as? String == mode)
+        #expect(object["transport"] as? String == transport)
+        let results = try #require(object["results"] as? [[String: Any]])
+        #expect(results.map { $0["bytes"] as? Int } == [1, 8, 64 << 10, 1 << 20, 4 << 20])
+        #expect(results.allSatisfy { $0["validated"] as? Bool == true })
+        #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")), "the daemon it started is still there")
+    }
+
+    /// --send-mode picks task-library calls: refused where they do not apply.
+    @Test(arguments: [["pingpong", "--api", "transport", "--send-mode", "psend"], ["pingpong", "--api", "c", "--send-mode", "inplace"],
+                      ["msgrate", "--send-mode", "psend"], ["collective", "barrier", "--send-mode", "psend"], ["pingpong", "--send-mode", "sendrecv"]])
+    func sendModeRefusedWhereItDoesNotApply(arguments: [String]) throws {
+        let r = try ChildProcess(Self.pvmbench, arguments + ["--sizes", "8"]).wait(seconds: 30)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("send-mode"), "\(r.stderr)")
+    }
+
     /// Through the C library: both ends call libpvm3.so.3 (pvmbench by
     /// dlopen, the far end the C program pvmbench-ctask), with -c.
     @Test(arguments: ["shm", "daemon"])

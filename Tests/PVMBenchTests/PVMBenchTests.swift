@@ -207,8 +207,8 @@ struct CaptureError {
             #expect(line.split(separator: ",", omittingEmptySubsequences: false).count == columns, "\(line)")
         }
         #expect(lines[1].hasPrefix("pingpong,shm,transport,false,8,10,"))
-        #expect(lines[1].hasSuffix(",inline,pass,,,,"), "no operation, no tasks")
-        #expect(lines[2].hasSuffix(",inline,fail,,,,"))
+        #expect(lines[1].hasSuffix(",inline,pass,,,,,"), "no operation, no tasks")
+        #expect(lines[2].hasSuffix(",inline,fail,,,,,"))
     }
 
     @Test func tableIsOSULike() throws {
