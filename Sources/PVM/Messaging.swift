@@ -383,6 +383,11 @@ extension VirtualMachine {
         for (t, p) in learnedPeers where p == peer { learnedPeers.removeValue(forKey: t) }
         if Int(peer) < heard.count { heard[Int(peer)] = false }
         if lastPeer == peer { lastPeerTid = 0 }
+        if directPeer == peer {
+            // It left in the middle of the message a pvm_precv waits for: no message.
+            directPeer = nil
+            if matched == Self.directPending { matched = 0 }
+        }
     }
 }
 
@@ -521,6 +526,7 @@ extension VirtualMachine {
     func handle(_ event: ShmEvent) throws {
         switch event {
         case .message(let peer, let message):
+            if _slowPath(message.path == .placed) { try arrivePlaced(peer, message); return }
             let (h, body): (FrameHeader, UnsafeRawBufferPointer)
             do { (h, body) = try ShortFrame.decode(message.bytes, flags: message.flags, destination: tid.rawValue) } catch {
                 warn("dropped a malformed message from a local peer and closed its connection: \(error)")
@@ -649,7 +655,13 @@ extension VirtualMachine {
                 remaining = deadline - now
             }
             try pump(timeoutNanoseconds: remaining)
-            if matched != 0 { return becomeReceiveBuffer(Int(matched)) }
+            if matched != 0 {
+                if _fastPath(matched > 0) { return becomeReceiveBuffer(Int(matched)) }
+                // A pvm_precv's message arriving straight into its memory:
+                // wait for all of it, whatever the timeout (it has begun).
+                if matched == Self.directDone { return Self.directDone }
+                continue  // directPending (pvm_precv waits without a timeout)
+            }
             if state != .enrolled { throw PVMError(.sysErr, "the local daemon is gone") }
         }
     }
@@ -671,18 +683,64 @@ extension VirtualMachine {
         return 0
     }
 
+    /// Where the shared-memory transport should pull a large message
+    /// (`ShmEndpoint.placement`, asked with its first bytes before the rest
+    /// is read): into a waiting pvm_precv's memory when it is the message
+    /// that precv takes and fits there; nil (the usual way: a buffer of the
+    /// transport's, then a copy) otherwise, and for a peer's first message
+    /// (what it sent through the daemon comes first, see `firstMessage`).
+    func placement(_ peer: ShmPeerID, _ head: UnsafeRawBufferPointer, _ total: Int) -> (destination: UnsafeMutableRawPointer, offset: Int)? {
+        guard let target = precvTarget, handlers.isEmpty, inPlace == nil, Int(peer) < heard.count, heard[Int(peer)],
+              head.count >= CompactFrame.size, total - CompactFrame.size <= target.count,
+              let (h, _) = try? CompactFrame.decode(UnsafeRawBufferPointer(rebasing: head[..<CompactFrame.size]), destination: tid.rawValue),
+              waitingReceiveWants(h), (try? MessageBuffer.receivedSignature(h.signature, encoding: h.encoding)) != nil else { return nil }
+        // Taken: later arrivals queue while it comes (pipelined, over many polls).
+        matched = Self.directPending
+        directPeer = peer
+        return (target.baseAddress!, CompactFrame.size)
+    }
+
+    /// A message `placement` put into the waiting pvm_precv's memory: the
+    /// receive is done.
+    @inline(never)
+    func arrivePlaced(_ peer: ShmPeerID, _ message: ShmMessage) throws(PVMError) {
+        let (h, _) = try CompactFrame.decode(message.bytes, destination: tid.rawValue)
+        if h.source != lastPeerTid && h.source > 0 && peers[h.source] == nil { learned(h.source, peer) }
+        directResult = (h.source, h.tag, message.total - message.bytes.count)
+        directPeer = nil
+        matched = Self.directDone
+    }
+
     /// Receives straight into `data` (pvm_precv): up to `count` items of
     /// `type`; returns source, tag and the message's full length in bytes.
-    /// The active receive buffer is left as it was.
+    /// The active receive buffer is left as it was. A large message that
+    /// arrives while this waits goes into `data` with no copy in between:
+    /// from the TCP socket, or pulled from a sender of this host's memory.
     public func precv(from src: Int32, tag: Int32, into data: UnsafeMutableRawPointer?, count: Int, type: Int32) throws(PVMError) -> (source: Int32, tag: Int32, bytes: Int) {
         let size = try Self.itemSize(type)
         guard count >= 0 else { throw PVMError(.badParam, "item count \(count)") }
         let keep = receiveBuffer
         receiveBuffer = 0
+        let capacity = count * size
+        if let data, capacity >= Self.largeTCPFrame { precvTarget = UnsafeMutableRawBufferPointer(start: data, count: capacity) }
         let id: Int32
         do { id = try receive(from: src, tag: tag, timeoutNanoseconds: nil) } catch {
+            precvTarget = nil
+            if directLink != nil { abandonDirect() }
+            if directPeer != nil {
+                directPeer = nil
+                matched = 0
+                endpoint?.withdrawPlacement()
+            }
             receiveBuffer = keep
             throw error
+        }
+        precvTarget = nil
+        receiveBuffer = keep
+        if id == Self.directDone {
+            // Arrived straight into `data` (TCPLinks.swift startLarge, `placement`).
+            matched = 0
+            return directResult
         }
         let i = Int(id)
         let b = objects[i].takeUnretainedValue()
@@ -697,7 +755,6 @@ extension VirtualMachine {
                 copied += k
             }
         }
-        receiveBuffer = keep
         release(Int(id))
         return (s.source, s.tag, total)
     }

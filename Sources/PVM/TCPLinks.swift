@@ -28,7 +28,8 @@ final class TCPLink {
     var handshake: AuthenticationHandshake?
     var handshakeInput: [UInt8] = []
     /// A large message whose body is still arriving, straight into the
-    /// storage of buffer `id` (see `TaskLibrary.arriveLarge`).
+    /// storage of buffer `id`, or (id -1) into a waiting pvm_precv's memory
+    /// (see `VirtualMachine.startLarge`).
     var partial: (id: Int, header: FrameHeader, destination: UnsafeMutableRawPointer, got: Int)? = nil
 
     init(fd: Int32, peer: Int32, handshake: AuthenticationHandshake?) {
@@ -288,6 +289,16 @@ extension VirtualMachine {
     /// read never waits: the peer may itself be waiting for this task to
     /// read what it sends).
     func startLarge(_ h: FrameHeader, _ link: TCPLink) throws(PVMError) {
+        let count = Int(h.length) - FrameHeader.size
+        if let target = precvTarget, count <= target.count, handlers.isEmpty, waitingReceiveWants(h) {
+            // The message a waiting pvm_precv takes (it came first): from the
+            // socket straight into the program's memory. Later arrivals queue.
+            _ = try MessageBuffer.receivedSignature(h.signature, encoding: h.encoding)
+            matched = Self.directPending
+            directLink = link
+            link.partial = (-1, h, target.baseAddress!, link.connection.startBody(of: h, into: target.baseAddress!))
+            return
+        }
         let i = takeID()
         let destination: UnsafeMutableRawPointer
         do {
@@ -317,17 +328,49 @@ extension VirtualMachine {
             return false
         }
         link.partial = nil
+        if p.id < 0 {
+            directResult = (p.header.source, p.header.tag, total)
+            directLink = nil
+            matched = Self.directDone
+            return true
+        }
         queue(p.id, p.header)
         if waitingReceiveWants(p.header) { matched = arrived.removeLast() }
         return true
     }
 
+    /// A pvm_precv that leaves (an error) while its message is still
+    /// arriving straight into its memory: the rest goes into a buffer of its
+    /// own, with what has come so far, and the message is queued when whole.
+    func abandonDirect() {
+        guard let link = directLink, let p = link.partial, p.id < 0 else { directLink = nil; return }
+        directLink = nil
+        matched = 0
+        let i = takeID()
+        let count = Int(p.header.length) - FrameHeader.size
+        guard let destination = try? withObject(i, { b throws(PVMError) in
+            try b.prepareReceived(count: count, encoding: p.header.encoding, signature: p.header.signature)
+        }) else {
+            freeIDs.append(Int32(i))
+            closeIncoming(link, "lost a message from \(TaskID(p.header.source)) while its receive failed; closed the link")
+            return
+        }
+        if p.got > 0 { destination.copyMemory(from: p.destination, byteCount: p.got) }
+        link.partial = (i, p.header, destination, p.got)
+    }
+
     func closeIncoming(_ link: TCPLink, _ reason: String?) {
         if let reason { warn(reason) }
         if let p = link.partial {
-            // A message cut short is no message: its buffer goes back.
-            try? withObject(p.id) { b in b.reset() }
-            freeIDs.append(Int32(p.id))
+            // A message cut short is no message: its buffer goes back (or
+            // the pvm_precv it was arriving for waits on).
+            if p.id < 0 {
+                if matched == Self.directPending { matched = 0 }
+                directLink = nil
+            } else {
+                try? withObject(p.id) { b in b.reset() }
+                freeIDs.append(Int32(p.id))
+            }
             link.partial = nil
         }
         endpoint?.unwatch(link.connection.fd)

@@ -38,6 +38,20 @@ public final class VirtualMachine {
     /// Set during a receive in place: consumes the matching message where it lies.
     var inPlace: ((FrameHeader, UnsafeRawBufferPointer) throws -> Void)? = nil
     var inPlaceError: (any Error)? = nil
+    /// Set while a pvm_precv waits: where its data goes. A large message
+    /// for it is read straight into this memory, with no receive buffer
+    /// and no copy: from a TCP socket (TCPLinks.swift, `startLarge`;
+    /// `matched` is `directPending` while it arrives) or from the sender's
+    /// memory (`placement`); `matched` is then `directDone`, with
+    /// `directResult` its source, tag and length.
+    var precvTarget: UnsafeMutableRawBufferPointer? = nil
+    var directResult: (source: Int32, tag: Int32, bytes: Int) = (0, 0, 0)
+    /// The link whose large message is arriving into `precvTarget`, or the
+    /// local peer whose pipelined one is.
+    var directLink: TCPLink? = nil
+    var directPeer: ShmPeerID? = nil
+    static let directPending: Int32 = -2
+    static let directDone: Int32 = -3
 
     /// The process's task library, enrolled on first use (starting the
     /// local daemon when none runs). After `exit()`, the next call enrolls
@@ -221,6 +235,8 @@ public final class VirtualMachine {
         }
         daemon = connection
         endpoint = ep
+        // Large messages a waiting pvm_precv takes: straight into its memory.
+        ep.placement = { [unowned self] peer, head, total in self.placement(peer, head, total) }
         state = .enrolled
         openTCPListener(env, ep)
         var w = ControlWriter()

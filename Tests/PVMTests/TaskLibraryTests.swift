@@ -408,6 +408,80 @@ final class TaskLibraryTests: XCTestCase {
         try vm.send(to: kid.rawValue, tag: 999)
     }
 
+    /// pvm_precv over TCP (forced between two tasks of this host, as
+    /// pvmbench --transport tcp does): a large message that arrives while
+    /// it waits goes from the socket straight into its memory; one that
+    /// arrived before it (queued), one larger than its buffer (cut to the
+    /// buffer, full length reported) and a wildcard receive with a small
+    /// message behind the large one all come out right and in order.
+    func testPrecvOverTCPTakesLargeMessagesStraightIntoItsMemory() throws {
+        try vm.exit()
+        setenv("PVM_TRANSPORT", "tcp", 1)
+        setenv("PVM_EXPORT", "PVM_TRANSPORT", 1)
+        defer { unsetenv("PVM_TRANSPORT"); unsetenv("PVM_EXPORT") }
+        vm = try VirtualMachine.shared()
+        let kid = try spawnOne(["echo"])
+        try checkPrecvStraightIntoMemory(kid, path: .tcp)
+    }
+
+    /// The same over shared memory, where a large message is pulled from
+    /// the sender's memory straight into pvm_precv's (ShmEndpoint.placement).
+    func testPrecvOverSharedMemoryTakesLargeMessagesStraightIntoItsMemory() throws {
+        let kid = try spawnOne(["echo"])
+        try checkPrecvStraightIntoMemory(kid, path: .sharedMemory)
+    }
+
+    func checkPrecvStraightIntoMemory(_ kid: TaskID, path: PeerPath) throws {
+        func doubles(_ n: Int, _ k: Int) -> [Double] { (0..<n).map { Double($0 &* 7 &+ k) * 0.25 } }
+        // Waiting first: 4 MiB, 300 KB and 100 KB (over shared memory: pulled
+        // in one piece up to 256 KiB, pipelined above), each straight into the array.
+        for (round, n) in [1 << 19, 37_500, 12_500, 1 << 19].enumerated() {
+            var data = doubles(n, round)
+            try vm.psend(to: kid.rawValue, tag: 62, data: &data, count: n, type: 6)
+            var back = [Double](repeating: -1, count: n)
+            let r = try vm.precv(from: kid.rawValue, tag: 63, into: &back, count: n, type: 6)
+            XCTAssertEqual(r.bytes, n * 8)
+            XCTAssertEqual(r.source, kid.rawValue)
+            XCTAssertEqual(r.tag, 63)
+            XCTAssertTrue(back == data, "round \(round): \(n) doubles")
+        }
+        XCTAssertEqual(vm.path(to: kid), path)
+        // One queued before the receive (its echo, tag 63, arrives first and
+        // waits), then the one the receive waits for (tag 65).
+        var a = doubles(200_000, 10), b = doubles(150_000, 11)
+        try vm.psend(to: kid.rawValue, tag: 62, data: &a, count: a.count, type: 6)
+        try vm.psend(to: kid.rawValue, tag: 64, data: &b, count: b.count, type: 6)
+        var backB = [Double](repeating: -1, count: b.count)
+        XCTAssertEqual(try vm.precv(from: kid.rawValue, tag: 65, into: &backB, count: b.count, type: 6).bytes, b.count * 8)
+        var backA = [Double](repeating: -1, count: a.count)
+        XCTAssertEqual(try vm.precv(from: kid.rawValue, tag: 63, into: &backA, count: a.count, type: 6).bytes, a.count * 8)
+        XCTAssertTrue(backA == a, "the queued message")
+        XCTAssertTrue(backB == b, "the message the receive waited for")
+        // Larger than the receive's buffer: the first part, the full length.
+        var c = doubles(131_072, 12)
+        try vm.psend(to: kid.rawValue, tag: 62, data: &c, count: c.count, type: 6)
+        var part = [Double](repeating: -1, count: 10_000)
+        let cut = try vm.precv(from: kid.rawValue, tag: 63, into: &part, count: part.count, type: 6)
+        XCTAssertEqual(cut.bytes, c.count * 8, "precv reports the full length")
+        XCTAssertTrue(part == Array(c[0..<10_000]))
+        // Any source, any tag: the large one, then the small one behind it.
+        var d = doubles(1 << 17, 13)
+        var small: [Double] = [42]
+        try vm.psend(to: kid.rawValue, tag: 70, data: &d, count: d.count, type: 6)
+        try vm.psend(to: kid.rawValue, tag: 72, data: &small, count: 1, type: 6)
+        var backD = [Double](repeating: -1, count: d.count)
+        let first = try vm.precv(from: -1, tag: -1, into: &backD, count: backD.count, type: 6)
+        XCTAssertEqual(first.tag, 71)
+        XCTAssertTrue(backD == d)
+        var one = [Double](repeating: 0, count: 1 << 17)
+        let second = try vm.precv(from: -1, tag: -1, into: &one, count: one.count, type: 6)
+        XCTAssertEqual(second.tag, 73)
+        XCTAssertEqual(second.bytes, 8)
+        XCTAssertEqual(one[0], 42)
+        _ = try vm.initSend(encoding: 0)
+        try vm.send(to: kid.rawValue, tag: 999)
+    }
+
     func testMessageBuffersFollowPVMsRules() throws {
         let a = try vm.initSend(encoding: 0)
         XCTAssertGreaterThan(a, 0)

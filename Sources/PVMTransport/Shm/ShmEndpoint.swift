@@ -16,6 +16,10 @@ public enum ShmPath: String, Sendable, Codable {
     case singleCopy = "single-copy"
     /// Copied through the ring in pieces (where single copy is not permitted).
     case pipelined
+    /// Pulled straight from the sender's memory into memory the receiver
+    /// named for it (`ShmEndpoint.placement`): the message's first bytes
+    /// only are delivered, and `ShmMessage.total` says how long it is.
+    case placed
     /// Read in place from the sender's shared heap.
     case loan
 }
@@ -27,11 +31,16 @@ public struct ShmMessage {
     /// The word the sender passed with an inline message (0 on every other
     /// path): opaque to the transport, a place for a tiny header.
     public let flags: UInt16
+    /// The message's length: `bytes.count`, except on the `.placed` path,
+    /// where `bytes` holds only its first bytes (those before the offset
+    /// that `placement` returned) and the rest lies where it said.
+    public let total: Int
 
-    public init(bytes: UnsafeRawBufferPointer, path: ShmPath, flags: UInt16 = 0) {
+    public init(bytes: UnsafeRawBufferPointer, path: ShmPath, flags: UInt16 = 0, total: Int? = nil) {
         self.bytes = bytes
         self.path = path
         self.flags = flags
+        self.total = total ?? bytes.count
     }
 }
 
@@ -200,6 +209,13 @@ public final class ShmEndpoint {
     @exclusivity(unchecked) private var idlePolls: UInt32 = 0
     private var openPeers = 0
     @exclusivity(unchecked) private var queueing = false
+    /// A pipelined message being assembled in memory `placement` named: its
+    /// peer's slot (-1: none), where the bytes from `placedOffset` on go,
+    /// and its first `placedOffset` bytes.
+    @exclusivity(unchecked) private var placedSlot = -1
+    @exclusivity(unchecked) private var placedDestination: UnsafeMutableRawPointer? = nil
+    @exclusivity(unchecked) private var placedOffset = 0
+    private let placedHead = UnsafeMutableRawPointer.allocate(byteCount: ShmEndpoint.placementHeadSize, alignment: 8)
     /// Doorbell-only waits of blocked sends (see `sleep`).
     private var quietWaits: UInt32 = 0
     @exclusivity(unchecked) private var deliveringLarge = false
@@ -275,6 +291,7 @@ public final class ShmEndpoint {
         }
         slots.deallocate()
         probeWord.deallocate()
+        placedHead.deallocate()
         Self.freeLarge(largeBuffer)
         for i in pendingHead..<pending.count { pending[i].block.deallocate() }
         for s in spares { Self.freeLarge(s.data) }
@@ -741,6 +758,10 @@ public final class ShmEndpoint {
         // A handler may still be reading the shared large buffer (this pull
         // is then nested inside its blocked send): use a buffer of our own.
         let nested = deliveringLarge
+        if _slowPath(placement != nil), !nested, !queueing,
+           let placed = try pullPlaced(index, address: address, count: Int(count), token: token, handler) {
+            return placed
+        }
         let destination = nested ? UnsafeMutableRawPointer.allocate(byteCount: Int(count), alignment: 64) : largeDestination(Int(count))
         defer { if nested { destination.deallocate() } }
         var done = 0
@@ -761,6 +782,53 @@ public final class ShmEndpoint {
                   .message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: destination, count: Int(count)), path: .singleCopy)),
                   to: handler)
         return true
+    }
+
+    /// The first bytes of a single-copy message read to ask `placement`.
+    public static let placementHeadSize = 64
+
+    /// A receiver that waits for a large message with memory of its own to
+    /// put it in (pvm_precv): called with a single-copy message's first
+    /// bytes (up to `placementHeadSize`) and its length, before the rest is
+    /// read, it returns where the bytes from `offset` on go (room for
+    /// length - offset bytes; `offset` within the first bytes), or nil for
+    /// the usual delivery. The message is then pulled from the sender's
+    /// memory straight there (no copy after) and delivered on the `.placed`
+    /// path with its first `offset` bytes. Not asked while a handler's
+    /// blocked send sets messages aside.
+    public var placement: ((ShmPeerID, UnsafeRawBufferPointer, Int) -> (destination: UnsafeMutableRawPointer, offset: Int)?)? = nil
+
+    /// `receiveSingleCopy` into the memory `placement` names: true or false
+    /// as `receiveSingleCopy` returns, nil when placement declined (nothing
+    /// delivered, nothing completed: the usual path follows).
+    private func pullPlaced(_ index: Int, address: UInt64, count: Int, token: UInt64, _ handler: (ShmEvent) throws -> Void) throws -> Bool? {
+        let slot = slots + index
+        let pid = slot.pointee.pid
+        func pull(_ to: UnsafeMutableRawPointer, from offset: Int, _ n: Int) -> Bool {
+            var done = 0
+            while done < n {
+                let r = pvm_vm_read(pid, to + done, UnsafeRawPointer(bitPattern: UInt(address) &+ UInt(offset + done)), n - done)
+                if r <= 0 {
+                    if r < 0 && errno == EINTR { continue }
+                    failPeer(index, "single-copy read of \(count) bytes from pid \(pid) failed: \(r < 0 ? String(cString: strerror(errno)) : "no progress")")
+                    return false
+                }
+                done += r
+            }
+            return true
+        }
+        return try withUnsafeTemporaryAllocation(byteCount: Self.placementHeadSize, alignment: 8) { head throws -> Bool? in
+            let headCount = min(count, Self.placementHeadSize)
+            guard pull(head.baseAddress!, from: 0, headCount) else { return false }
+            let first = UnsafeRawBufferPointer(start: head.baseAddress!, count: headCount)
+            guard let (destination, offset) = placement!(ShmPeerID(index), first, count), offset >= 0, offset <= headCount else { return nil }
+            destination.copyMemory(from: head.baseAddress! + offset, byteCount: headCount - offset)
+            guard pull(destination + (headCount - offset), from: headCount, count - headCount) else { return false }
+            if slot.pointee.consumer.complete(token: token) { wakeProducerOf(slot) }
+            try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: head.baseAddress!, count: offset),
+                                                              path: .placed, total: count)))
+            return true
+        }
     }
 
     /// Gives `handler` the event, with `buffer` as the large buffer it may
@@ -792,6 +860,20 @@ public final class ShmEndpoint {
             failPeer(index, "pipelined message of \(total) bytes exceeds the \(configuration.maxMessageSize)-byte limit")
             return false
         }
+        if offset == 0, _slowPath(placement != nil), !queueing, placedSlot < 0 {
+            // The first chunk holds the message's first bytes: ask where it goes.
+            let headCount = min(bytes, Self.placementHeadSize)
+            if let (destination, at) = placement!(ShmPeerID(index), UnsafeRawBufferPointer(start: payload + header, count: headCount), Int(total)),
+               at >= 0, at <= headCount {
+                placedSlot = index
+                placedDestination = destination
+                placedOffset = at
+                placedHead.copyMemory(from: payload + header, byteCount: at)
+                slot.pointee.assemblyTotal = Int(total)
+                slot.pointee.assemblyReceived = 0
+            }
+        }
+        if _slowPath(placedSlot == index) { return try receivePlacedChunk(index, payload + header, offset: Int(offset), bytes, total: Int(total), handler) }
         if offset == 0 {
             if slot.pointee.assemblyBusy || slot.pointee.assemblyCapacity < Int(total) {
                 // (Busy: a handler still reads the previous message in it;
@@ -827,6 +909,56 @@ public final class ShmEndpoint {
             }
         }
         return true
+    }
+
+    /// A chunk of the pipelined message being assembled where `placement`
+    /// said; once whole, delivered on the `.placed` path.
+    private func receivePlacedChunk(_ index: Int, _ data: UnsafeRawPointer, offset: Int, _ bytes: Int, total: Int,
+                                    _ handler: (ShmEvent) throws -> Void) throws -> Bool {
+        let slot = slots + index
+        guard total == slot.pointee.assemblyTotal, offset == slot.pointee.assemblyReceived, offset + bytes <= total,
+              let destination = placedDestination else {
+            placedSlot = -1
+            placedDestination = nil
+            failPeer(index, "pipelined chunk out of order (offset \(offset) of \(total))")
+            return false
+        }
+        // Bytes before `placedOffset` (only in the first chunk) are the head.
+        let skip = max(0, placedOffset - offset)
+        if bytes > skip { (destination + (offset + skip - placedOffset)).copyMemory(from: data + skip, byteCount: bytes - skip) }
+        slot.pointee.assemblyReceived += bytes
+        guard slot.pointee.assemblyReceived == total else { return true }
+        slot.pointee.assemblyTotal = 0
+        placedSlot = -1
+        placedDestination = nil
+        try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: placedHead, count: placedOffset),
+                                                          path: .placed, total: total)))
+        return true
+    }
+
+    /// The receiver that named memory for a message (`placement`) can no
+    /// longer wait for it: the part that has come moves to a buffer of the
+    /// transport's, and the message is delivered the usual way when whole.
+    /// (A single-copy message is pulled and delivered in one go: only a
+    /// pipelined one can be in progress.)
+    public func withdrawPlacement() {
+        guard placedSlot >= 0, let destination = placedDestination else { return }
+        let index = placedSlot
+        placedSlot = -1
+        placedDestination = nil
+        let slot = slots + index
+        guard slot.pointee.state != .free else { return }
+        let total = slot.pointee.assemblyTotal
+        if slot.pointee.assemblyBusy || slot.pointee.assemblyCapacity < total {
+            if !slot.pointee.assemblyBusy, let old = slot.pointee.assembly { keepSpare((old, slot.pointee.assemblyCapacity)) }
+            let b = largeBuffer(atLeast: total)
+            slot.pointee.assembly = b.data
+            slot.pointee.assemblyCapacity = b.capacity
+        }
+        let assembly = slot.pointee.assembly!
+        let received = slot.pointee.assemblyReceived
+        assembly.copyMemory(from: placedHead, byteCount: min(placedOffset, received))
+        if received > placedOffset { (assembly + placedOffset).copyMemory(from: destination, byteCount: received - placedOffset) }
     }
 
     private func receiveLoan(_ index: Int, _ payload: UnsafeRawPointer, _ length: Int, _ handler: (ShmEvent) throws -> Void) throws -> Bool {
@@ -1112,6 +1244,7 @@ public final class ShmEndpoint {
         if let res = resources[index] { epoll.remove(res.socket.rawValue) }
         if let heap { _ = heap.reclaimAll(from: UInt32(index)) }
         Self.freeLarge(slots[index].assembly)
+        if placedSlot == index { placedSlot = -1; placedDestination = nil }
         slots[index].state = .free
         (slots + index).deinitialize(count: 1)
         slots[index].state = .free
