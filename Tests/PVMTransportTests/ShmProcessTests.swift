@@ -1,6 +1,6 @@
 import Testing
 import Foundation
-import PVMTransport
+@testable import PVMTransport
 import PVMSystem
 import PVMTestSupport
 
@@ -269,6 +269,43 @@ import PVMTestSupport
         }
         #expect(bad.isEmpty, "\(bad)")
         #expect(paths.isSuperset(of: [.inline, .singleCopy, .pipelined]) || !paths.contains(.singleCopy), "paths seen: \(paths)")
+        endpoint.disconnect(peer)
+        #expect(echo.wait(seconds: 20).status == 0)
+    }
+
+    /// Large messages set aside while this end's sends were blocked leave
+    /// their buffers as spares once delivered; a receive that sleeps a
+    /// moment keeps them (the next window reuses them instead of faulting
+    /// in and zeroing new pages), and one that stays idle for 250 ms trims
+    /// them to 4. (They were trimmed on every sleep: a streaming peer that
+    /// waits between windows lost them all each time.)
+    @Test func spareBuffersOutliveAShortWaitAndGoWhenIdle() throws {
+        let (echo, address) = try Self.startEcho()
+        let endpoint = try ShmEndpoint(name: "spares")
+        let peer = try endpoint.connect(to: address)
+        let n = 1 << 20
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: n, alignment: 64)
+        defer { scratch.deallocate() }
+        scratch.initializeMemory(as: UInt8.self, repeating: 7)
+        var spares = 0
+        // Windows of 1 MiB messages until some echoes were set aside.
+        for _ in 0..<20 where spares <= 4 {
+            for _ in 0..<32 { try endpoint.send(UnsafeRawBufferPointer(scratch), to: peer) }
+            var got = 0
+            let deadline = Date().addingTimeInterval(30)
+            while got < 32 && Date() < deadline {
+                try endpoint.receive(timeoutNanoseconds: 1_000_000_000) { event in
+                    if case .message(_, let m) = event, m.bytes.count == n { got += 1 }
+                }
+            }
+            try #require(got == 32, "echoes missing")
+            spares = endpoint.spareCountForTest
+        }
+        try #require(spares > 4, "no echo was set aside in 20 windows")
+        #expect(try endpoint.receive(timeoutNanoseconds: 30_000_000) { _ in } == 0)
+        #expect(endpoint.spareCountForTest == spares, "a 30 ms wait dropped the spares")
+        #expect(try endpoint.receive(timeoutNanoseconds: 600_000_000) { _ in } == 0)
+        #expect(endpoint.spareCountForTest == 4, "an idle receive kept \(endpoint.spareCountForTest) spares")
         endpoint.disconnect(peer)
         #expect(echo.wait(seconds: 20).status == 0)
     }

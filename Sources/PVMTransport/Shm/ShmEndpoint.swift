@@ -193,10 +193,16 @@ public final class ShmEndpoint {
     @exclusivity(unchecked) private var spareBytes = 0
     /// While traffic flows the spares may hold up to this much (a window of
     /// large messages set aside comes back as spares, and the next window
-    /// reuses them instead of faulting in new pages); when the endpoint goes
-    /// idle (a receive sleeps) they are trimmed to `idleSpares`.
+    /// reuses them instead of faulting in new pages); once no spare has been
+    /// taken or given back for `spareKeepNanoseconds` and a receive sleeps,
+    /// they are trimmed to `idleSpares`. (Trimmed at once on every sleep,
+    /// the spares of a window were gone by the next: a streaming peer
+    /// sleeps between windows while the other side turns round, and each
+    /// window then faulted in, and zeroed, a new buffer per message.)
     private static let spareBytesLimit = 512 << 20
     private static let idleSpares = 4
+    private static let spareKeepNanoseconds: UInt64 = 250_000_000
+    @exclusivity(unchecked) private var lastSpareUse: UInt64 = 0
     @exclusivity(unchecked) private var pendingHead = 0
     @exclusivity(unchecked) private var largeBuffer: UnsafeMutableRawPointer? = nil
     @exclusivity(unchecked) private var largeCapacity = 0
@@ -679,7 +685,16 @@ public final class ShmEndpoint {
             if elapsed < spinBudget { pvm_cpu_relax(); continue }
             var waitMs: Int32 = -1
             if let t = timeoutNanoseconds { waitMs = Int32(min((t - elapsed + 999_999) / 1_000_000, 3_600_000)) }
-            if _slowPath(spares.count > Self.idleSpares) { trimSpares() }
+            if _slowPath(spares.count > Self.idleSpares) {
+                // Kept through a short wait; trimmed once idle (waking for it).
+                let idle = Clock.monotonicNanoseconds() &- lastSpareUse
+                if idle >= Self.spareKeepNanoseconds {
+                    trimSpares()
+                } else {
+                    let left = Int32((Self.spareKeepNanoseconds - idle) / 1_000_000) + 1
+                    waitMs = waitMs < 0 ? left : min(waitMs, left)
+                }
+            }
             sleep(timeoutMilliseconds: waitMs, waitingSlot: nil) { false }
         }
     }
@@ -1028,6 +1043,7 @@ public final class ShmEndpoint {
     }
 
     private func keepSpare(_ b: (data: UnsafeMutableRawPointer, capacity: Int)) {
+        lastSpareUse = Clock.monotonicNanoseconds()
         if spareBytes + b.capacity <= Self.spareBytesLimit {
             spares.append(b)
             spareBytes += b.capacity
@@ -1039,8 +1055,12 @@ public final class ShmEndpoint {
     private func takeSpare(at i: Int) -> (data: UnsafeMutableRawPointer, capacity: Int) {
         let b = spares.remove(at: i)
         spareBytes -= b.capacity
+        lastSpareUse = Clock.monotonicNanoseconds()
         return b
     }
+
+    /// Spare large buffers held now (tests).
+    var spareCountForTest: Int { spares.count }
 
     /// Idle: keep a few spares, free the rest.
     private func trimSpares() {
