@@ -64,7 +64,7 @@ public enum Plot {
         for (i, run) in runs.enumerated() {
             let ly = top + 10 + Double(i) * 20
             let lx = left + plotW + 20
-            s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 25))\" y2=\"\(f(ly))\" stroke=\"\(color(i))\" stroke-width=\"2.5\"/>\n"
+            s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 25))\" y2=\"\(f(ly))\" stroke=\"\(color(i))\"\(dash(i)) stroke-width=\"2.5\"/>\n"
             s += "<text x=\"\(f(lx + 31))\" y=\"\(f(ly + 4))\">\(escape(run.label))</text>\n"
         }
         s += "</svg>\n"
@@ -102,7 +102,7 @@ public enum Plot {
         s += "<text transform=\"translate(\(f(left - 68)),\(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yTitle))</text>\n"
         for curve in curves {
             let pts = curve.points.map { "\(f(x($0.x))),\(f(y($0.y)))" }
-            s += "<polyline fill=\"none\" stroke=\"\(color(curve.run))\" stroke-width=\"2\" points=\"\(pts.joined(separator: " "))\"/>\n"
+            s += "<polyline fill=\"none\" stroke=\"\(color(curve.run))\"\(dash(curve.run)) stroke-width=\"2\" points=\"\(pts.joined(separator: " "))\"/>\n"
             for p in pts {
                 let c = p.split(separator: ",")
                 s += "<circle cx=\"\(c[0])\" cy=\"\(c[1])\" r=\"2.5\" fill=\"\(color(curve.run))\"/>\n"
@@ -111,11 +111,20 @@ public enum Plot {
         return s
     }
 
-    /// Twelve distinguishable colours; a thirteenth run takes the first again.
+    /// Twelve distinguishable colours; from the thirteenth run on the
+    /// colours come round again, dashed, then dotted.
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                           "#7f7f7f", "#bcbd22", "#393b79", "#637939"]
 
     static func color(_ i: Int) -> String { palette[i % palette.count] }
+
+    static func dash(_ i: Int) -> String {
+        switch (i / palette.count) % 3 {
+        case 0: return ""
+        case 1: return " stroke-dasharray=\"7 4\""
+        default: return " stroke-dasharray=\"2 3\""
+        }
+    }
 
     static func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
