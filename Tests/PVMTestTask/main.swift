@@ -72,6 +72,24 @@ do {
         try m.pack(Int32(1))
         try vm.send(m, to: parent, tag: 1)
         abort()
+    case "psend-huge":
+        // pvm_psend BYTES bytes (0x5A, the last 8 the count) to the parent
+        // (tag 80) once MARKER.go exists, creating MARKER just before; then
+        // wait to be killed.
+        guard args.count >= 3, let n = Int(args[1]), n > 0 else { fail("psend-huge BYTES MARKER") }
+        let data = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 4096)
+        data.initializeMemory(as: UInt8.self, repeating: 0x5A, count: n)
+        data.storeBytes(of: UInt64(n), toByteOffset: n - 8, as: UInt64.self)
+        // Small messages first (tag 79): the path to the parent is then
+        // direct and in use, as it is for a task that has talked to it before.
+        for k: Int32 in 1...3 {
+            var ready = k
+            try vm.psend(to: try vm.parent().rawValue, tag: 79, data: &ready, count: 1, type: 3)
+        }
+        while access(args[2] + ".go", F_OK) != 0 { usleep(1_000) }
+        close(open(args[2], O_CREAT | O_WRONLY, 0o600))
+        try vm.psend(to: try vm.parent().rawValue, tag: 80, data: data, count: n, type: 1)
+        sleep(60)
     case "big":
         // Receive one message and return its checksum and length.
         let r = try vm.receive(from: .any, tag: 5)

@@ -431,6 +431,68 @@ final class TaskLibraryTests: XCTestCase {
         try checkPrecvStraightIntoMemory(kid, path: .sharedMemory)
     }
 
+    /// A pvm_precv taking a large message straight into its memory whose
+    /// sender is killed in the middle of it: no message (the receive goes on
+    /// waiting, here until the sender's exit notify), nothing else harmed;
+    /// over shared memory and over TCP.
+    func testPrecvWhoseSenderDiesMidMessageGoesOnWaiting() throws {
+        try checkPrecvSenderKilledMidMessage()
+    }
+
+    func testPrecvOverTCPWhoseSenderDiesMidMessageGoesOnWaiting() throws {
+        try vm.exit()
+        setenv("PVM_TRANSPORT", "tcp", 1)
+        setenv("PVM_EXPORT", "PVM_TRANSPORT", 1)
+        defer { unsetenv("PVM_TRANSPORT"); unsetenv("PVM_EXPORT") }
+        vm = try VirtualMachine.shared()
+        try checkPrecvSenderKilledMidMessage()
+    }
+
+    func checkPrecvSenderKilledMidMessage(file: StaticString = #filePath, line: UInt = #line) throws {
+        let n = 256 << 20
+        // The sender's path is set up by a first small message each way.
+        let echo = try spawnOne(["echo"])
+        var one: [Double] = [1]
+        try vm.psend(to: echo.rawValue, tag: 62, data: &one, count: 1, type: 6)
+        XCTAssertEqual(try vm.precv(from: echo.rawValue, tag: 63, into: &one, count: 1, type: 6).bytes, 8, file: file, line: line)
+        let marker = fixture.base + "/sending-\(UInt64.random(in: 0...UInt64.max))"
+        let sender = try spawnOne(["psend-huge", String(n), marker])
+        try vm.notify(NotifyKind.taskExit.rawValue, tag: 81, count: 1, tids: [sender.rawValue])
+        let pid = try XCTUnwrap(try vm.tasks(where: sender.rawValue).first?.pid, file: file, line: line)
+        for _ in 1...3 {
+            var ready: Int32 = 0
+            XCTAssertEqual(try vm.precv(from: sender.rawValue, tag: 79, into: &ready, count: 1, type: 3).bytes, 4, file: file, line: line)
+        }
+        close(open(marker + ".go", O_CREAT | O_WRONLY, 0o600))
+        // Killed 2 ms after it starts sending (256 MiB take far longer).
+        let killer = Thread {
+            let deadline = Date().addingTimeInterval(30)
+            while access(marker, F_OK) != 0 && Date() < deadline { usleep(200) }
+            usleep(2_000)
+            kill(pid_t(pid), SIGKILL)
+        }
+        killer.start()
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 4096)
+        defer { buffer.deallocate() }
+        let r = try vm.precv(from: -1, tag: -1, into: buffer, count: n, type: 1)
+        if r.tag == 80 {
+            // The whole message made it before the kill: then it is intact.
+            XCTAssertEqual(r.bytes, n, file: file, line: line)
+            XCTAssertEqual(buffer.load(fromByteOffset: n - 8, as: UInt64.self), UInt64(n), file: file, line: line)
+        } else {
+            XCTAssertEqual(r.tag, 81, "precv returned tag \(r.tag) from \(TaskID(r.source))", file: file, line: line)
+            XCTAssertEqual(r.source, TaskID.notifySource.rawValue, file: file, line: line)
+        }
+        // The library goes on: a large message to and from the other task.
+        var data = (0..<300_000).map { Double($0) }
+        try vm.psend(to: echo.rawValue, tag: 62, data: &data, count: data.count, type: 6)
+        var back = [Double](repeating: 0, count: data.count)
+        XCTAssertEqual(try vm.precv(from: echo.rawValue, tag: 63, into: &back, count: back.count, type: 6).bytes, data.count * 8, file: file, line: line)
+        XCTAssertTrue(back == data, file: file, line: line)
+        _ = try vm.initSend(encoding: 0)
+        try vm.send(to: echo.rawValue, tag: 999)
+    }
+
     func checkPrecvStraightIntoMemory(_ kid: TaskID, path: PeerPath) throws {
         func doubles(_ n: Int, _ k: Int) -> [Double] { (0..<n).map { Double($0 &* 7 &+ k) * 0.25 } }
         // Waiting first: 4 MiB, 300 KB and 100 KB (over shared memory: pulled
