@@ -119,9 +119,7 @@ extension VirtualMachine {
     /// Length in bytes, tag and source of a buffer (pvm_bufinfo).
     public func bufferInfo(_ id: Int32) throws(PVMError) -> (bytes: Int32, tag: Int32, source: Int32) {
         let i = try slot(id)
-        // An InPlace buffer being packed holds references, not bytes: as in
-        // PVM, its length counts only what was copied into it.
-        let bytes = object(i) { $0.encoding == .inPlace ? $0.ownedCount : $0.byteCount }
+        let bytes = object(i) { $0.reportedLength }
         return (Int32(truncatingIfNeeded: bytes), meta[i].tag, meta[i].source)
     }
 
@@ -277,9 +275,8 @@ extension VirtualMachine {
         let me = tid.rawValue, ctx = context
         do {
             // The short frame where the ring carries its flags (inline), else the compact one.
-            if _fastPath(ctx == 0 && b.signature == .native && b.isContiguous
-                         && ShortFrame.size + b.byteCount <= ep._withUnsafeGuaranteedRef({ $0.configuration.eagerLimit })) {
-                let flags = ShortFrame.flags(b.encoding)
+            if _fastPath(ctx == 0), let flags = b.shortFrameFlags,
+               _fastPath(ShortFrame.size + b.byteCount <= ep._withUnsafeGuaranteedRef({ $0.configuration.eagerLimit })) {
                 try b.withFrame(headerSize: ShortFrame.size, { ShortFrame.encode(source: me, tag: tag, into: $0) }) { frame in
                     try ep._withUnsafeGuaranteedRef { try $0.send(frame, to: peer, flags: flags) }
                 }

@@ -36,20 +36,20 @@ public final class VirtualMachine {
     @exclusivity(unchecked) var waiting = false
     @exclusivity(unchecked) var matched: Int32 = 0
     /// Set during a receive in place: consumes the matching message where it lies.
-    var inPlace: ((FrameHeader, UnsafeRawBufferPointer) throws -> Void)? = nil
-    var inPlaceError: (any Error)? = nil
+    @exclusivity(unchecked) var inPlace: ((FrameHeader, UnsafeRawBufferPointer) throws -> Void)? = nil
+    @exclusivity(unchecked) var inPlaceError: (any Error)? = nil
     /// Set while a pvm_precv waits: where its data goes. A large message
     /// for it is read straight into this memory, with no receive buffer
     /// and no copy: from a TCP socket (TCPLinks.swift, `startLarge`;
     /// `matched` is `directPending` while it arrives) or from the sender's
     /// memory (`placement`); `matched` is then `directDone`, with
     /// `directResult` its source, tag and length.
-    var precvTarget: UnsafeMutableRawBufferPointer? = nil
-    var directResult: (source: Int32, tag: Int32, bytes: Int) = (0, 0, 0)
+    @exclusivity(unchecked) var precvTarget: UnsafeMutableRawBufferPointer? = nil
+    @exclusivity(unchecked) var directResult: (source: Int32, tag: Int32, bytes: Int) = (0, 0, 0)
     /// The link whose large message is arriving into `precvTarget`, or the
     /// local peer whose pipelined one is.
-    var directLink: TCPLink? = nil
-    var directPeer: ShmPeerID? = nil
+    @exclusivity(unchecked) var directLink: TCPLink? = nil
+    @exclusivity(unchecked) var directPeer: ShmPeerID? = nil
     static let directPending: Int32 = -2
     static let directDone: Int32 = -3
 
@@ -128,11 +128,11 @@ public final class VirtualMachine {
     @exclusivity(unchecked) var lastPeerTid: Int32 = 0
     @exclusivity(unchecked) var lastPeer: ShmPeerID = 0
     /// Tasks this one has sent a first message to (through the daemon).
-    var routedOnce: Set<Int32> = []
+    @exclusivity(unchecked) var routedOnce: Set<Int32> = []
     /// Connections other tasks made to this one, not used for sending to
     /// them yet because this task has sent them messages through the
     /// daemon: the next send looks them up first (see `connectPeer`).
-    var learnedPeers: [Int32: ShmPeerID] = [:]
+    @exclusivity(unchecked) var learnedPeers: [Int32: ShmPeerID] = [:]
     /// By endpoint slot: has this peer delivered a message since it
     /// connected? Before its first, this task reads the daemon's socket
     /// (see `handle`).
@@ -170,7 +170,7 @@ public final class VirtualMachine {
     var catchFile: UnsafeMutablePointer<FILE>?
     var catchPartial: [Int32: [UInt8]] = [:]
     /// pvm_recvf's matching function, if the program set one.
-    var customMatcher: ((Int32, Int32, Int32) -> Int32)? = nil
+    @exclusivity(unchecked) var customMatcher: ((Int32, Int32, Int32) -> Int32)? = nil
     /// Children whose bare output (PvmShowTids 0) stopped in a line.
     var catchEndsMidLine: Set<Int32> = []
     /// Children whose output is being collected, and where it goes (fixed
@@ -190,10 +190,10 @@ public final class VirtualMachine {
     /// The reduce's scratch (Groups.swift, reduceScratch): kept across calls.
     var collectiveScratch: [(base: UnsafeMutableRawPointer?, capacity: Int)] = [(nil, 0), (nil, 0)]
     // Message handlers (Handlers.swift).
-    var handlers: [MessageHandler?] = []
+    @exclusivity(unchecked) var handlers: [MessageHandler?] = []
     /// Messages taken by handlers (buffer id, the handler's function), to
     /// run once the reading is done.
-    var handled: [(Int32, (Int32) -> Int32)] = []
+    @exclusivity(unchecked) var handled: [(Int32, (Int32) -> Int32)] = []
     var runningHandlers = false
 
     // Buffer id 0 means "no buffer": slot 0 is never handed out.

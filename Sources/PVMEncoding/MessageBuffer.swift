@@ -141,6 +141,18 @@ public final class MessageBuffer {
     /// `withFrame` needs no gathering copy.
     public var isContiguous: Bool { segments.isEmpty }
 
+    // Read by the task library for every message: computed here, as reads
+    // of the stored state from another module pay a dynamic exclusivity
+    // check each (swift_beginAccess, a thread-local lookup).
+
+    /// The ring record's flags word for a short frame, when the buffer can
+    /// go as one (this host's format, all bytes its own); else nil.
+    public var shortFrameFlags: UInt16? { signature == .native && segments.isEmpty ? ShortFrame.flags(encoding) : nil }
+
+    /// The length pvm_bufinfo reports: an InPlace buffer being packed holds
+    /// references, not bytes, and counts only what was copied into it.
+    public var reportedLength: Int { encoding == .inPlace ? ownedCount : byteCount }
+
     /// Empties the buffer and makes it a message of `encoding` in this
     /// host's format whose body is `bytes`, where they are (a reference, no
     /// copy), read when the message is sent: for a one-shot send
