@@ -415,13 +415,21 @@ final class TaskLibraryTests: XCTestCase {
     /// buffer, full length reported) and a wildcard receive with a small
     /// message behind the large one all come out right and in order.
     func testPrecvOverTCPTakesLargeMessagesStraightIntoItsMemory() throws {
+        try overTCP {
+            let kid = try spawnOne(["echo"])
+            try checkPrecvStraightIntoMemory(kid, path: .tcp)
+        }
+    }
+
+    /// Runs `body` enrolled again with TCP forced between tasks of this host
+    /// (PVM_TRANSPORT=tcp, exported to the tasks it spawns).
+    func overTCP(_ body: () throws -> Void) throws {
         try vm.exit()
         setenv("PVM_TRANSPORT", "tcp", 1)
         setenv("PVM_EXPORT", "PVM_TRANSPORT", 1)
         defer { unsetenv("PVM_TRANSPORT"); unsetenv("PVM_EXPORT") }
         vm = try VirtualMachine.shared()
-        let kid = try spawnOne(["echo"])
-        try checkPrecvStraightIntoMemory(kid, path: .tcp)
+        try body()
     }
 
     /// The same over shared memory, where a large message is pulled from
@@ -440,12 +448,7 @@ final class TaskLibraryTests: XCTestCase {
     }
 
     func testPrecvOverTCPWhoseSenderDiesMidMessageGoesOnWaiting() throws {
-        try vm.exit()
-        setenv("PVM_TRANSPORT", "tcp", 1)
-        setenv("PVM_EXPORT", "PVM_TRANSPORT", 1)
-        defer { unsetenv("PVM_TRANSPORT"); unsetenv("PVM_EXPORT") }
-        vm = try VirtualMachine.shared()
-        try checkPrecvSenderKilledMidMessage()
+        try overTCP { try checkPrecvSenderKilledMidMessage() }
     }
 
     func checkPrecvSenderKilledMidMessage(file: StaticString = #filePath, line: UInt = #line) throws {
