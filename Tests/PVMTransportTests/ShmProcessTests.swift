@@ -310,6 +310,52 @@ import PVMTestSupport
         #expect(echo.wait(seconds: 20).status == 0)
     }
 
+    /// A receiver that named memory for a pipelined message (`placement`)
+    /// and then cannot wait for it (`withdrawPlacement`, what a pvm_precv
+    /// that fails mid-message does): the part already assembled moves to a
+    /// buffer of the transport's and the message arrives the usual way,
+    /// whole and intact.
+    @Test func withdrawnPlacementDeliversTheMessageTheUsualWay() throws {
+        let (echo, address) = try Self.startEcho()
+        let endpoint = try ShmEndpoint(name: "placement")
+        let peer = try endpoint.connect(to: address)
+        let n = 4 << 20
+        let seed: UInt64 = 0x9A7
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: n, alignment: 64)
+        defer { out.deallocate() }
+        ShmTestPattern.fill(out, seq: 0, seed: seed)
+        let target = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 64)
+        defer { target.deallocate() }
+        var asked = 0
+        endpoint.placement = { _, _, total in
+            asked += 1
+            return total == n ? (target, 0) : nil
+        }
+        try endpoint.send(UnsafeRawBufferPointer(out), to: peer)
+        var placed = 0
+        var delivered: [(ShmPath, Bool)] = []
+        let deadline = Date().addingTimeInterval(30)
+        while asked == 0 && Date() < deadline {
+            _ = try endpoint.poll { event in if case .message(_, let m) = event, m.path == .placed { placed += 1 } }
+        }
+        try #require(asked == 1, "placement was not asked")
+        try #require(placed == 0, "the whole message came in one poll: nothing to withdraw")
+        endpoint.withdrawPlacement()
+        endpoint.placement = nil
+        while delivered.isEmpty && Date() < deadline {
+            try endpoint.receive(timeoutNanoseconds: 1_000_000_000) { event in
+                if case .message(_, let m) = event {
+                    delivered.append((m.path, m.bytes.count == n && Self.matches(m.bytes, seq: 0, seed: seed)))
+                }
+            }
+        }
+        #expect(delivered.count == 1)
+        #expect(delivered.first?.0 == .pipelined)
+        #expect(delivered.first?.1 == true, "the message is not the one sent")
+        endpoint.disconnect(peer)
+        #expect(echo.wait(seconds: 20).status == 0)
+    }
+
     /// A send blocked on a peer's full ring sleeps, even while a descriptor
     /// this endpoint watches is readable and nobody reads it (the events it
     /// queues can only be delivered after the send): the sending thread uses
