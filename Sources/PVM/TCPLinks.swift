@@ -299,17 +299,22 @@ extension VirtualMachine {
             link.partial = (-1, h, target.baseAddress!, link.connection.startBody(of: h, into: target.baseAddress!))
             return
         }
+        let (i, destination) = try bufferForBody(of: h)
+        link.partial = (i, h, destination, link.connection.startBody(of: h, into: destination))
+    }
+
+    /// A buffer id whose storage is ready for the body of the frame `h`
+    /// heads, and where that body goes; on failure the id is free again.
+    func bufferForBody(of h: FrameHeader) throws(PVMError) -> (id: Int, body: UnsafeMutableRawPointer) {
         let i = takeID()
-        let destination: UnsafeMutableRawPointer
         do {
-            destination = try withObject(i) { b throws(PVMError) in
+            return (i, try withObject(i) { b throws(PVMError) in
                 try b.prepareReceived(count: Int(h.length) - FrameHeader.size, encoding: h.encoding, signature: h.signature)
-            }
+            })
         } catch {
             freeIDs.append(Int32(i))
             throw error
         }
-        link.partial = (i, h, destination, link.connection.startBody(of: h, into: destination))
     }
 
     /// Takes in more of the link's large message; once it is whole, hands it
@@ -346,12 +351,7 @@ extension VirtualMachine {
         guard let link = directLink, let p = link.partial, p.id < 0 else { directLink = nil; return }
         directLink = nil
         matched = 0
-        let i = takeID()
-        let count = Int(p.header.length) - FrameHeader.size
-        guard let destination = try? withObject(i, { b throws(PVMError) in
-            try b.prepareReceived(count: count, encoding: p.header.encoding, signature: p.header.signature)
-        }) else {
-            freeIDs.append(Int32(i))
+        guard let (i, destination) = try? bufferForBody(of: p.header) else {
             closeIncoming(link, "lost a message from \(TaskID(p.header.source)) while its receive failed; closed the link")
             return
         }

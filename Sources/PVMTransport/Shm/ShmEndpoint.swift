@@ -779,17 +779,7 @@ public final class ShmEndpoint {
         }
         let destination = nested ? UnsafeMutableRawPointer.allocate(byteCount: Int(count), alignment: 64) : largeDestination(Int(count))
         defer { if nested { destination.deallocate() } }
-        var done = 0
-        while done < Int(count) {
-            let n = pvm_vm_read(slot.pointee.pid, destination + done, UnsafeRawPointer(bitPattern: UInt(address) &+ UInt(done)), Int(count) - done)
-            if n <= 0 {
-                if n < 0 && errno == EINTR { continue }
-                let reason = n < 0 ? String(cString: strerror(errno)) : "no progress"
-                failPeer(index, "single-copy read of \(count) bytes from pid \(slot.pointee.pid) failed: \(reason)")
-                return false
-            }
-            done += n
-        }
+        guard pull(index, address: address, from: 0, Int(count), into: destination, of: Int(count)) else { return false }
         if slot.pointee.consumer.complete(token: token) { wakeProducerOf(slot) }
         deliveringLarge = true
         defer { deliveringLarge = nested }
@@ -816,29 +806,34 @@ public final class ShmEndpoint {
     /// `receiveSingleCopy` into the memory `placement` names: true or false
     /// as `receiveSingleCopy` returns, nil when placement declined (nothing
     /// delivered, nothing completed: the usual path follows).
+    /// Reads `n` bytes from `offset` on of the single-copy message of
+    /// `count` bytes at `address` in peer `index`'s memory into `to`
+    /// (process_vm_readv, as many calls as it takes). False, with the peer
+    /// failed, when the kernel refuses or makes no progress.
+    private func pull(_ index: Int, address: UInt64, from offset: Int, _ n: Int, into to: UnsafeMutableRawPointer, of count: Int) -> Bool {
+        let pid = slots[index].pid
+        var done = 0
+        while done < n {
+            let r = pvm_vm_read(pid, to + done, UnsafeRawPointer(bitPattern: UInt(address) &+ UInt(offset + done)), n - done)
+            if r <= 0 {
+                if r < 0 && errno == EINTR { continue }
+                failPeer(index, "single-copy read of \(count) bytes from pid \(pid) failed: \(r < 0 ? String(cString: strerror(errno)) : "no progress")")
+                return false
+            }
+            done += r
+        }
+        return true
+    }
+
     private func pullPlaced(_ index: Int, address: UInt64, count: Int, token: UInt64, _ handler: (ShmEvent) throws -> Void) throws -> Bool? {
         let slot = slots + index
-        let pid = slot.pointee.pid
-        func pull(_ to: UnsafeMutableRawPointer, from offset: Int, _ n: Int) -> Bool {
-            var done = 0
-            while done < n {
-                let r = pvm_vm_read(pid, to + done, UnsafeRawPointer(bitPattern: UInt(address) &+ UInt(offset + done)), n - done)
-                if r <= 0 {
-                    if r < 0 && errno == EINTR { continue }
-                    failPeer(index, "single-copy read of \(count) bytes from pid \(pid) failed: \(r < 0 ? String(cString: strerror(errno)) : "no progress")")
-                    return false
-                }
-                done += r
-            }
-            return true
-        }
         return try withUnsafeTemporaryAllocation(byteCount: Self.placementHeadSize, alignment: 8) { head throws -> Bool? in
             let headCount = min(count, Self.placementHeadSize)
-            guard pull(head.baseAddress!, from: 0, headCount) else { return false }
+            guard pull(index, address: address, from: 0, headCount, into: head.baseAddress!, of: count) else { return false }
             let first = UnsafeRawBufferPointer(start: head.baseAddress!, count: headCount)
             guard let (destination, offset) = placement!(ShmPeerID(index), first, count), offset >= 0, offset <= headCount else { return nil }
             destination.copyMemory(from: head.baseAddress! + offset, byteCount: headCount - offset)
-            guard pull(destination + (headCount - offset), from: headCount, count - headCount) else { return false }
+            guard pull(index, address: address, from: headCount, count - headCount, into: destination + (headCount - offset), of: count) else { return false }
             if slot.pointee.consumer.complete(token: token) { wakeProducerOf(slot) }
             try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: head.baseAddress!, count: offset),
                                                               path: .placed, total: count)))
