@@ -88,14 +88,14 @@ extension VirtualMachine {
 
     /// Opens this task's TCP listener (at enrollment). A task without one is
     /// reached through the daemons.
-    func openTCPListener(_ env: [String: String], _ ep: ShmEndpoint) {
-        forceTCP = env["PVM_TRANSPORT"] == "tcp"
+    func openTCPListener(_ ep: ShmEndpoint) {
+        forceTCP = Environment.value("PVM_TRANSPORT") == "tcp"
         var ports: ClosedRange<Int>? = nil
-        if let p = env["PVM_PORT_RANGE"] {
+        if let p = Environment.value("PVM_PORT_RANGE") {
             let parts = p.split(separator: "-").compactMap { Int($0) }
             if parts.count == 2, parts[0] >= 1, parts[0] <= parts[1], parts[1] <= 65535 { ports = parts[0]...parts[1] }
         }
-        let address = env["PVM_TCP_ADDRESS"].flatMap { $0.isEmpty ? nil : $0 } ?? "0.0.0.0"
+        let address = Environment.value("PVM_TCP_ADDRESS").flatMap { $0.isEmpty ? nil : $0 } ?? "0.0.0.0"
         guard let (fd, endpoint) = try? TCPSocket.listen(address: address, ports: ports) else { return }
         do { try ep.watch(fd) } catch { _ = Glibc.close(fd); return }
         tcpListener = fd

@@ -221,8 +221,7 @@ public final class VirtualMachine {
 
     func enrollOnce() throws(PVMError) {
         hungUpDuringConnect = false
-        let env = Environment.current
-        let (connection, started) = try DaemonLauncher.connectOrStart(environment: env)
+        let (connection, started) = try DaemonLauncher.connectOrStart()
         startedDaemon = started
         let ep: ShmEndpoint
         do { ep = try ShmEndpoint(name: "task") } catch {
@@ -238,7 +237,7 @@ public final class VirtualMachine {
         // Large messages a waiting pvm_precv takes: straight into its memory.
         ep.placement = { [unowned self] peer, head, total in self.placement(peer, head, total) }
         state = .enrolled
-        openTCPListener(env, ep)
+        openTCPListener(ep)
         var w = ControlWriter()
         w.int(Int32(getpid()))
         w.string(ep.address)

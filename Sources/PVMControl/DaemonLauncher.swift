@@ -12,8 +12,13 @@ public enum DaemonLauncher {
     /// The daemon socket: `$PVMSOCK` (set by the daemon for the tasks it
     /// spawns) or the runtime directory's.
     public static func socketPath(environment: [String: String]) -> String {
-        if let s = environment["PVMSOCK"], !s.isEmpty { return s }
-        return RuntimeDirectory.forCurrentUser(environment: environment).socketPath
+        socketPath(lookup: { environment[$0] })
+    }
+
+    /// The daemon socket, with the variables read through `lookup`.
+    public static func socketPath(lookup: (String) -> String?) -> String {
+        if let s = lookup("PVMSOCK"), !s.isEmpty { return s }
+        return RuntimeDirectory.forCurrentUser(lookup: lookup).socketPath
     }
 
     /// Connects to the running daemon. nil when none listens there.
@@ -31,13 +36,18 @@ public enum DaemonLauncher {
 
     /// Connects to the daemon, starting one when none runs (unless
     /// `start` is false or `PVMSOCK` names a daemon that is gone).
-    public static func connectOrStart(environment: [String: String] = Environment.current, start: Bool = true) throws(PVMError) -> (FrameConnection, started: Bool) {
-        let path = socketPath(environment: environment)
+    /// `environment` nil is the process's own: then only the few variables
+    /// that find the daemon are read (getenv), and the whole environment
+    /// only when a daemon has to be started with it (a spawned task's
+    /// start-up, where building the dictionary was a measurable part).
+    public static func connectOrStart(environment: [String: String]? = nil, start: Bool = true) throws(PVMError) -> (FrameConnection, started: Bool) {
+        let lookup: (String) -> String? = environment.map { env in { env[$0] } } ?? Environment.value
+        let path = socketPath(lookup: lookup)
         if let c = try connect(socketPath: path) { return (c, false) }
-        guard start, environment["PVMSOCK"] == nil || environment["PVMSOCK"]!.isEmpty else {
+        guard start, lookup("PVMSOCK")?.isEmpty ?? true else {
             throw PVMError(.sysErr, "no daemon listens at \(path)")
         }
-        try startDaemon(environment: environment)
+        try startDaemon(environment: environment ?? Environment.current)
         if let c = try connect(socketPath: path) { return (c, true) }
         throw PVMError(.sysErr, "the daemon started but does not listen at \(path)")
     }

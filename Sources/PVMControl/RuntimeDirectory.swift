@@ -21,12 +21,19 @@ public struct RuntimeDirectory: Sendable {
     public init(path: String) { self.path = path }
 
     /// The directory for this user and `PVM_VMID`, from the environment.
-    public static func forCurrentUser(environment: [String: String] = Environment.current) -> RuntimeDirectory {
-        var base = environment["PVM_TMP"] ?? environment["XDG_RUNTIME_DIR"] ?? "/tmp"
+    public static func forCurrentUser(environment: [String: String]) -> RuntimeDirectory {
+        forCurrentUser(lookup: { environment[$0] })
+    }
+
+    /// The directory for this user and `PVM_VMID`, with the variables read
+    /// through `lookup` (by default the process environment, variable by
+    /// variable).
+    public static func forCurrentUser(lookup: (String) -> String? = Environment.value) -> RuntimeDirectory {
+        var base = lookup("PVM_TMP") ?? lookup("XDG_RUNTIME_DIR") ?? "/tmp"
         if base.isEmpty { base = "/tmp" }
         while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
         var name = "pvm.\(getuid())"
-        if let vmid = environment["PVM_VMID"], !vmid.isEmpty {
+        if let vmid = lookup("PVM_VMID"), !vmid.isEmpty {
             name += "." + String(vmid.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
         }
         return RuntimeDirectory(path: base + "/" + name)
@@ -62,8 +69,15 @@ public struct RuntimeDirectory: Sendable {
     public var socketExists: Bool { access(socketPath, F_OK) == 0 }
 }
 
-/// The process environment as a dictionary.
+/// The process environment.
 public enum Environment {
+    /// One variable (getenv). Cheaper than `current` where a few are
+    /// wanted: a spawned task's start-up reads them this way.
+    public static func value(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
+    /// The whole environment as a dictionary.
     public static var current: [String: String] {
         var out: [String: String] = [:]
         var p = environ

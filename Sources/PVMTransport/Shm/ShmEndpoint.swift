@@ -266,9 +266,15 @@ public final class ShmEndpoint {
     public init(name: String, configuration: ShmConfiguration = .fromEnvironment()) throws(TransportError) {
         self.configuration = try configuration.validated()
         let random = pvm_random_u64()
-        let safe = String(name.unicodeScalars.map { c -> Character in
-            (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "-") ? Character(c) : "_"
-        }.prefix(40))
+        // ASCII letters, digits and '-' kept, anything else '_' (bytes, not
+        // Unicode properties: this runs in every task's start-up).
+        let safe = String(decoding: name.utf8.prefix(40).map { b -> UInt8 in
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"): return b
+            default: return UInt8(ascii: "_")
+            }
+        }, as: UTF8.self)
         address = "@pvm-\(getuid())-\(getpid())-\(String(random & 0xffff_ffff, radix: 16))-\(safe)"
         do {
             listener = try UnixSocket.listen(path: address)
