@@ -103,6 +103,25 @@ pid_t pvm_spawn_process(const char *path, char *const argv[], char *const envp[]
 /// `search_path` (posix_spawnp).
 pid_t pvm_spawn_process_io(const char *path, char *const argv[], char *const envp[],
                            const char *cwd, int in_fd, int out_fd, int new_session, int search_path);
+
+/// A program started by pvm_launch_start whose exec is not yet known.
+typedef struct pvm_launch pvm_launch;
+/// Starts `path` as pvm_spawn_process does (standard input /dev/null,
+/// output and error to `out_fd`, working directory `cwd` or inherited,
+/// signal mask empty, SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD and every
+/// handled signal at their defaults, no other descriptor kept) but returns
+/// at once, before the exec (launch.c says how). Sets `*pid`, `*pidfd` (-1
+/// where the kernel gives none) and `*status_fd` (non-blocking, close-on-
+/// exec: readable when pvm_launch_poll has news). Returns 0, or -errno
+/// when nothing was started. `argv`, `envp`, `path` and `cwd` are copied.
+int pvm_launch_start(const char *path, char *const argv[], char *const envp[], const char *cwd, int out_fd,
+                     pvm_launch **handle, pid_t *pid, int *pidfd, int *status_fd);
+/// The exec's outcome: -1 while not known, 0 when the program runs, or the
+/// errno of the failed exec (the child has exited with status 127). Once
+/// it is known, the caller closes `status_fd` and calls pvm_launch_free.
+int pvm_launch_poll(pvm_launch *handle, int status_fd);
+/// Releases what pvm_launch_start kept for the child.
+void pvm_launch_free(pvm_launch *handle);
 /// Blocks SIGTERM, SIGINT and SIGHUP and returns a signalfd (non-blocking,
 /// close-on-exec) that reports them; ignores SIGPIPE. -1 on error.
 int pvm_termination_signalfd(void);

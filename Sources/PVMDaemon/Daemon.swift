@@ -71,6 +71,8 @@ public final class Daemon {
     var tasks: [Int32: TaskRecord] = [:]
     var processes: [UInt64: SpawnedProcess] = [:]
     var pipes: [UInt64: OutputPipe] = [:]
+    /// Spawned copies whose exec is not known yet (`Daemon.settle`).
+    var launches: [UInt64: PendingLaunch] = [:]
     var watches: [Watch] = []
     var lookupsAwaitingFlush: [(target: Int32, tcp: Bool, respond: (ControlWriter) -> Void)] = []
     var contexts: Set<Int32> = []
@@ -108,7 +110,7 @@ public final class Daemon {
     var nextTick: UInt64 = 0
     var lastHeartbeat: UInt64 = 0
 
-    enum Kind: UInt64 { case signal = 0, listener, client, pipe, process, tcpListener, peer, starterProcess, starterOutput }
+    enum Kind: UInt64 { case signal = 0, listener, client, pipe, process, tcpListener, peer, starterProcess, starterOutput, launch }
     static func token(_ kind: Kind, _ id: UInt64) -> UInt64 { kind.rawValue << 56 | id }
 
     /// Prepares the runtime directory, takes the one-daemon-per-user lock
@@ -217,6 +219,7 @@ public final class Daemon {
         case .peer: if let p = peerDaemons[id] { servicePeer(p, events) }
         case .starterProcess: if let s = starters[id] { starterExited(s) }
         case .starterOutput: if let s = starters[id] { serviceStarterOutput(s) }
+        case .launch: if let l = launches[id] { settle(l) }
         case nil: break
         }
     }
@@ -466,9 +469,11 @@ public final class Daemon {
         case .spawn:
             let request = try SpawnRequest(&r)
             guard spread else {
-                var w = ControlWriter()
-                w.ints(spawn(request, parent: requester))
-                respond(w)
+                spawn(request, parent: requester) { tids in
+                    var w = ControlWriter()
+                    w.ints(tids)
+                    respond(w)
+                }
                 return
             }
             spawnAcrossHosts(request, parent: requester, respond)
@@ -718,8 +723,8 @@ public final class Daemon {
         if flags & 1 != 0 { rec.noReset = true; rec.isConsole = true }
         client.tid = rec.tid
         if rec.siblingsPendingSince != 0 {
-            // One copy of a spawn spread over hosts: it is let in (and its
-            // messages held until then) once the whole sibling list is here.
+            // A spawned copy: it is let in (and its messages held until
+            // then) once the whole sibling list is known.
             rec.deferredClient = client.id
             return
         }
@@ -898,6 +903,9 @@ public final class Daemon {
     }
 
     func processExited(_ p: SpawnedProcess) {
+        // A child gone before its exec was seen: its status pipe is at end
+        // of file now, and says whether it ran.
+        if let rec = tasks[p.tid], rec.pid == p.pid, let launch = rec.launch { settle(launch) }
         epoll.remove(p.pidfd)
         _ = Glibc.close(p.pidfd)
         processes.removeValue(forKey: p.id)
@@ -998,12 +1006,16 @@ final class TaskRecord {
     var outputContext: Int32 = 0
     var context: Int32 = 0
     var siblings: [Int32] = []
-    /// Set while a copy of a spawn spread over hosts waits for its sibling list.
+    /// Set while a spawned copy waits for its sibling list: until every exec
+    /// of its spawn is known, and for a spawn spread over hosts until the
+    /// other hosts' lists are here.
     var siblingsPendingSince: UInt64 = 0
     /// Its connection, when it asked to enroll before the list came.
     var deferredClient: UInt64? = nil
     var noReset = false
     var isConsole = false
+    /// Its exec, while it is not known (a spawned copy just started).
+    var launch: PendingLaunch? = nil
     /// Messages routed to it before it enrolled.
     var heldFrames: [(FrameHeader, [UInt8])] = []
     /// Spawned by this daemon and not enrolled yet.

@@ -140,7 +140,7 @@ extension Daemon {
             guard let entry = hostTable[part.host] else { gather.put(i, Array(repeating: PVMError.Code.noHost.rawValue, count: Int(part.count))); continue }
             let sub = req.placed(on: entry.name, count: part.count, directory: directory)
             if part.host == host {
-                gather.put(i, spawn(sub, parent: parent))
+                spawn(sub, parent: parent) { gather.put(i, $0) }
                 continue
             }
             var w = ControlWriter()
@@ -170,11 +170,15 @@ extension Daemon {
         }
     }
 
-    /// Starts `count` copies; returns one entry per copy: a tid, or a
-    /// negative PVM error code (PvmNoFile, PvmNoHost, PvmOutOfRes).
-    func spawn(_ req: SpawnRequest, parent: Int32) -> [Int32] {
+    /// Starts `count` copies and calls `done` with one entry per copy: a
+    /// tid, or a negative PVM error code (PvmNoFile, PvmNoHost, PvmOutOfRes).
+    /// The copies are started without waiting for their execs (`launch`);
+    /// `done` runs once every exec is known, at once when none was started.
+    /// Until then the copies wait at enrollment, as their sibling list is
+    /// not complete.
+    func spawn(_ req: SpawnRequest, parent: Int32, _ done: @escaping ([Int32]) -> Void) {
         let count = Int(max(0, min(req.count, 1 << 16)))
-        func failAll(_ code: PVMError.Code) -> [Int32] { Array(repeating: code.rawValue, count: count) }
+        func failAll(_ code: PVMError.Code) { done(Array(repeating: code.rawValue, count: count)) }
 
         // Placement: `where` is "host[:dir]" with PvmTaskHost, "ARCH[:dir]"
         // with PvmTaskArch, and ":dir" alone names a working directory.
@@ -218,35 +222,77 @@ extension Daemon {
             }
         }
 
-        var result: [Int32] = []
-        var started: [TaskRecord] = []
-        for _ in 0..<count {
-            guard let local = allocateLocal() else { result.append(PVMError.Code.outOfRes.rawValue); continue }
+        let batch = SpawnBatch(request: req, parent: parent, count: count, done: done)
+        let now = Clock.monotonicNanoseconds()
+        for i in 0..<count {
+            guard let local = allocateLocal() else { batch.results[i] = PVMError.Code.outOfRes.rawValue; continue }
             let t = TaskID(host: host, local: local).rawValue
             guard let path else {
                 // PVM uses up a task id for a spawn that finds no program, too.
-                result.append(PVMError.Code.noFile.rawValue)
+                batch.results[i] = PVMError.Code.noFile.rawValue
                 continue
             }
-            switch launch(path: path, argv: argv, env: envList, cwd: cwd, tid: t, req: req, parent: parent, placement: placement) {
+            switch launch(path: path, argv: argv, env: envList, cwd: cwd, tid: t, req: req, parent: parent,
+                          placement: placement, batch: batch, index: i) {
             case .success(let rec):
-                started.append(rec)
-                result.append(t)
+                rec.siblingsPendingSince = now
+                batch.results[i] = t
+                batch.pending += 1
             case .failure(let error):
                 log.info("spawn of \(path) failed: \(error.detail)")
-                result.append(error.code)
+                batch.results[i] = error.code
             }
         }
-        let siblings = started.map(\.tid)
-        let now = Clock.monotonicNanoseconds()
-        for rec in started {
+        batch.launched = true
+        if batch.pending == 0 { finish(batch) }
+    }
+
+    /// Every exec of a spawn is known: the copies learn their siblings and
+    /// are let in (unless the spawn spreads over hosts, whose list comes
+    /// later), and the spawner hears the result.
+    private func finish(_ batch: SpawnBatch) {
+        let siblings = batch.results.filter { $0 > 0 }
+        for t in siblings {
+            guard let rec = tasks[t] else { continue }
             rec.siblings = siblings
-            if req.siblingsPending { rec.siblingsPendingSince = now }
+            if !batch.request.siblingsPending { releaseEnrollment(rec) }
         }
-        if !started.isEmpty {
-            log.info("spawned \(started.count) of \(count) \(req.file) for \(TaskID(parent)): \(siblings.map { TaskID($0).description }.joined(separator: " "))")
+        if !siblings.isEmpty {
+            log.info("spawned \(siblings.count) of \(batch.results.count) \(batch.request.file) for \(TaskID(batch.parent)): \(siblings.map { TaskID($0).description }.joined(separator: " "))")
         }
-        return result
+        batch.done(batch.results)
+    }
+
+    /// Takes the news of a pending exec, if there is any: the copy runs (its
+    /// output is watched from now on), or it failed (its id is given up and
+    /// the spawner gets the error). Returns false while the exec is unknown.
+    @discardableResult
+    func settle(_ launch: PendingLaunch) -> Bool {
+        let status = pvm_launch_poll(launch.handle, launch.statusFD)
+        if status < 0 { return false }
+        epoll.remove(launch.statusFD)
+        _ = Glibc.close(launch.statusFD)
+        pvm_launch_free(launch.handle)
+        launches.removeValue(forKey: launch.id)
+        let batch = launch.batch
+        let rec = tasks[launch.tid]
+        rec?.launch = nil
+        if status == 0 {
+            if let rec, let pipe = pipes[launch.pipeID] {
+                try? epoll.add(pipe.fd, events: .readable, token: Self.token(.pipe, pipe.id))
+                if rec.outputTid != 0 { sendOutput(pipe, length: OutputEvent.spawn, []) }
+            }
+        } else {
+            // The child has exited (status 127); `processExited` reaps it.
+            let code: PVMError.Code = (status == ENOENT || status == EACCES || status == ENOEXEC) ? .noFile : .outOfRes
+            log.info("spawn of \(batch.request.file) failed: exec: \(String(cString: strerror(status)))")
+            batch.results[launch.index] = code.rawValue
+            if tasks[launch.tid] === rec { tasks.removeValue(forKey: launch.tid) }
+            if let pipe = pipes.removeValue(forKey: launch.pipeID) { _ = Glibc.close(pipe.fd) }
+        }
+        batch.pending -= 1
+        if batch.pending == 0 && batch.launched { finish(batch) }
+        return true
     }
 
     /// The executable for `file`: an absolute path as given; otherwise the
@@ -279,23 +325,28 @@ extension Daemon {
         return stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFREG && access(path, X_OK) == 0
     }
 
-    private func launch(path: String, argv: [String], env: [String], cwd: String, tid t: Int32,
-                        req: SpawnRequest, parent: Int32, placement: Placement?) -> Result<TaskRecord, PVMError> {
+    private func launch(path: String, argv: [String], env: [String], cwd: String, tid t: Int32, req: SpawnRequest,
+                        parent: Int32, placement: Placement?, batch: SpawnBatch, index: Int) -> Result<TaskRecord, PVMError> {
         var fds: [Int32] = [-1, -1]
         guard pvm_pipe(&fds) == 0 else { return .failure(PVMError(.outOfRes, "pipe: \(String(cString: strerror(errno)))")) }
-        // A placed child: this thread is placed around posix_spawn, whose
+        // A placed child: this thread is placed around the clone, whose
         // child inherits CPU affinity and memory policy (kept across exec).
-        let start = { withCStrings(argv) { a in withCStrings(env) { e in pvm_spawn_process(path, a, e, cwd, fds[1], 0) } } }
-        let pid: pid_t
-        do { pid = try (placement ?? .none).withApplied(start) } catch {
+        var handle: OpaquePointer? = nil
+        var pid: pid_t = -1, pidfd: Int32 = -1, statusFD: Int32 = -1
+        let start = {
+            withCStrings(argv) { a in withCStrings(env) { e in
+                pvm_launch_start(path, a, e, cwd, fds[1], &handle, &pid, &pidfd, &statusFD)
+            } }
+        }
+        let rc: Int32
+        do { rc = try (placement ?? .none).withApplied(start) } catch {
             _ = Glibc.close(fds[0]); _ = Glibc.close(fds[1])
             return .failure(PVMError(.badParam, "placement of \(path): \(error)"))
         }
         _ = Glibc.close(fds[1])
-        guard pid > 0 else {
+        guard rc == 0, let handle else {
             _ = Glibc.close(fds[0])
-            let code: PVMError.Code = (-pid == ENOENT || -pid == EACCES || -pid == ENOEXEC) ? .noFile : .outOfRes
-            return .failure(PVMError(code, "\(path) in \(cwd): \(String(cString: strerror(-pid)))"))
+            return .failure(PVMError(.outOfRes, "\(path) in \(cwd): \(String(cString: strerror(-rc)))"))
         }
         let rec = TaskRecord(tid: t, pid: pid)
         rec.spawned = true
@@ -308,14 +359,19 @@ extension Daemon {
         rec.context = req.context
         tasks[t] = rec
 
+        // The output pipe joins the epoll set once the exec is known (`settle`).
         _ = pvm_set_nonblocking(fds[0], 1)
         let pipe = OutputPipe(id: newID(), fd: fds[0], tid: t, destination: req.outputTid,
                               code: req.outputCode, context: req.outputContext)
         pipes[pipe.id] = pipe
-        try? epoll.add(pipe.fd, events: .readable, token: Self.token(.pipe, pipe.id))
-        if req.outputTid != 0 { sendOutput(pipe, length: OutputEvent.spawn, []) }
 
-        let pidfd = pvm_pidfd_open(pid)
+        let pending = PendingLaunch(id: newID(), handle: handle, statusFD: statusFD, tid: t, pipeID: pipe.id,
+                                    batch: batch, index: index)
+        launches[pending.id] = pending
+        rec.launch = pending
+        try? epoll.add(statusFD, events: .readable, token: Self.token(.launch, pending.id))
+
+        if pidfd < 0 { pidfd = pvm_pidfd_open(pid) }
         if pidfd >= 0 {
             let proc = SpawnedProcess(id: newID(), pid: pid, pidfd: pidfd, tid: t)
             processes[proc.id] = proc
@@ -324,6 +380,44 @@ extension Daemon {
             log.warning("pidfd_open(\(pid)) failed: \(String(cString: strerror(errno))); the exit of \(TaskID(t)) is seen only when it disconnects")
         }
         return .success(rec)
+    }
+}
+
+/// The copies of one spawn on this host, while their execs are pending.
+final class SpawnBatch {
+    let request: SpawnRequest
+    let parent: Int32
+    var results: [Int32]
+    /// Copies started whose exec is not known yet.
+    var pending = 0
+    /// Every copy has been started (or has failed to start).
+    var launched = false
+    let done: ([Int32]) -> Void
+    init(request: SpawnRequest, parent: Int32, count: Int, done: @escaping ([Int32]) -> Void) {
+        self.request = request
+        self.parent = parent
+        self.results = Array(repeating: 0, count: count)
+        self.done = done
+    }
+}
+
+/// One copy between its clone and its exec (CSupport's pvm_launch_start).
+final class PendingLaunch {
+    let id: UInt64
+    let handle: OpaquePointer
+    let statusFD: Int32
+    let tid: Int32
+    let pipeID: UInt64
+    let batch: SpawnBatch
+    let index: Int
+    init(id: UInt64, handle: OpaquePointer, statusFD: Int32, tid: Int32, pipeID: UInt64, batch: SpawnBatch, index: Int) {
+        self.id = id
+        self.handle = handle
+        self.statusFD = statusFD
+        self.tid = tid
+        self.pipeID = pipeID
+        self.batch = batch
+        self.index = index
     }
 }
 

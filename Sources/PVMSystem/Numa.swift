@@ -477,8 +477,9 @@ public struct Placement: Sendable, Hashable, CustomStringConvertible {
 
     /// Runs `body` with the calling thread placed, then puts the thread's
     /// CPU affinity and memory policy back as they were. For starting a
-    /// placed child: posix_spawn's child inherits both from the calling
-    /// thread, so nothing has to run in the child between fork and exec.
+    /// placed child: a child made by clone or posix_spawn inherits both
+    /// from the calling thread, so the child itself has nothing to set
+    /// before its exec.
     public func withApplied<R>(_ body: () -> R) throws(SystemError) -> R {
         let (cpus, memory) = try resolved()
         if cpus == nil && memory == nil { return body() }

@@ -16,6 +16,37 @@ let args = Array(CommandLine.arguments.dropFirst())
 let mode = args.first ?? "hello"
 // "late": enroll only after a while (a slow start), then echo.
 if mode == "late" { usleep(800_000) }
+// "process": the state the daemon started this process in, read before the
+// task library opens anything: blocked and ignored signals, standard input,
+// and every open descriptor.
+let started: (blocked: String, ignored: String, input: String, fds: [Int32])? = mode == "process" ? startState() : nil
+
+func startState() -> (blocked: String, ignored: String, input: String, fds: [Int32]) {
+    var blocked = "", ignored = ""
+    if let f = fopen("/proc/self/status", "r") {
+        var line = [CChar](repeating: 0, count: 512)
+        while fgets(&line, Int32(line.count), f) != nil {
+            let text = line.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            let value = String(text.drop { $0 != ":" }.dropFirst().filter { !$0.isWhitespace })
+            if text.hasPrefix("SigBlk:") { blocked = value }
+            if text.hasPrefix("SigIgn:") { ignored = value }
+        }
+        fclose(f)
+    }
+    var target = [CChar](repeating: 0, count: 256)
+    let n = readlink("/proc/self/fd/0", &target, target.count - 1)
+    let input = n > 0 ? String(decoding: target[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+    var fds: [Int32] = []
+    if let dir = opendir("/proc/self/fd") {
+        let own = dirfd(dir)
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let fd = Int32(name), fd != own { fds.append(fd) }
+        }
+        closedir(dir)
+    }
+    return (blocked, ignored, input, fds.sorted())
+}
 do {
     let vm = try VirtualMachine.shared()
     switch mode {
@@ -101,6 +132,14 @@ do {
         try m.pack(UInt(sum))
         try m.pack(n)
         try vm.send(m, to: r.source, tag: 6)
+    case "process":
+        let m = Message()
+        try m.pack(started!.blocked)
+        try m.pack(started!.ignored)
+        try m.pack(started!.input)
+        try m.pack(started!.fds.count)
+        try m.pack(started!.fds)
+        try vm.send(m, to: try vm.parent(), tag: 1)
     case "cwd":
         var buf = [CChar](repeating: 0, count: 4096)
         _ = getcwd(&buf, buf.count)

@@ -103,6 +103,41 @@ final class TaskLibraryTests: XCTestCase {
         _ = try vm.receive(from: kid, tag: 1)
     }
 
+    func testSpawnOfProgramTheKernelRefusesReportsNoFileAndTheDaemonGoesOn() throws {
+        // Executable by its mode but not by its content: execve fails in the
+        // child, after the daemon has gone on (the launch does not wait).
+        let junk = NSTemporaryDirectory() + "pvm-junk-\(getpid())"
+        XCTAssertTrue(FileManager.default.createFile(atPath: junk, contents: Data("not a program\n".utf8),
+                                                     attributes: [.posixPermissions: 0o755]))
+        defer { unlink(junk) }
+        XCTAssertEqual(try vm.spawnResults(junk, count: 3), [-7, -7, -7])
+        // A working directory that does not exist fails the same way.
+        XCTAssertEqual(try vm.spawnResults("pvm-test-task", arguments: ["hello"], where: ":/nonexistent-pvm-dir", count: 2), [-7, -7])
+        // None of them is left as a task, and spawning still works.
+        XCTAssertEqual(try vm.tasks().filter { $0.tid != vm.myTid }.count, 0)
+        let kids = try vm.spawn("pvm-test-task", arguments: ["hello"], count: 2)
+        for k in kids { _ = try vm.receive(from: k, tag: 1) }
+    }
+
+    func testSpawnedProcessStartsWithSignalsAtDefaultsAndOnlyItsStandardDescriptors() throws {
+        // The daemon blocks SIGTERM, SIGINT and SIGHUP and ignores SIGPIPE for
+        // itself; none of that, and none of its descriptors, reaches a task.
+        let kids = try vm.spawn("pvm-test-task", arguments: ["process"], count: 4)
+        for _ in kids {
+            let m = try vm.receive(from: .any, tag: 1)
+            let blocked = try m.unpackString(), ignored = try m.unpackString(), input = try m.unpackString()
+            let n: Int = try m.unpack()
+            let fds = try m.unpack(Int32.self, count: n)
+            XCTAssertEqual(UInt64(blocked, radix: 16), 0, "blocked signals: \(blocked)")
+            let ignoredMask = try XCTUnwrap(UInt64(ignored, radix: 16))
+            for sig in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD] {
+                XCTAssertEqual(ignoredMask & (1 << UInt64(sig - 1)), 0, "signal \(sig) ignored: \(ignored)")
+            }
+            XCTAssertEqual(input, "/dev/null")
+            XCTAssertEqual(fds, [0, 1, 2])
+        }
+    }
+
     func testSpawnPlacementFlags() throws {
         let host = try XCTUnwrap(vm.config().first?.name)
         XCTAssertEqual(try vm.spawnResults("pvm-test-task", arguments: ["hello"], flags: SpawnFlags.host.rawValue, where: "nosuchhost", count: 2), [-6, -6])
