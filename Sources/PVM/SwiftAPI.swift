@@ -127,6 +127,16 @@ extension VirtualMachine {
         get { RoutePolicy(rawValue: options[.route]) ?? .allowDirect }
         set { options[.route] = newValue.rawValue }
     }
+
+    /// TCP even to tasks of this host, as `PVM_TRANSPORT=tcp` in the
+    /// environment at enrollment asks: for measuring the TCP path on one
+    /// machine. It applies to the tasks this one has no connection to yet,
+    /// so set it before the first message. Unlike the variable, it does not
+    /// reach a daemon that this task starts, nor the tasks that daemon spawns.
+    public var tcpToEveryPeer: Bool {
+        get { forceTCP }
+        set { forceTCP = newValue }
+    }
 }
 
 // MARK: Zero copy

@@ -81,10 +81,9 @@ public enum CollectiveDriver {
         let tasks = options.tasks
         let viaDaemon = common.transport == .daemon
         let viaTCP = common.transport == .tcp
-        if viaTCP { setenv("PVM_TRANSPORT", "tcp", 1) }
-        defer { if viaTCP { unsetenv("PVM_TRANSPORT") } }
         let vm = try TaskLibraryDriver.enroll()
         defer { TaskLibraryDriver.leave(vm) }
+        if viaTCP { vm.tcpToEveryPeer = true }  // not the environment (withMachine says why)
         if viaDaemon { vm.route = .dontRoute }
 
         let group = "pvmbench-\(operation.rawValue)-\(getpid())"

@@ -100,11 +100,12 @@ public enum TaskLibraryDriver {
     /// task: TCP even between two tasks of this host, or routing through
     /// the daemon.
     static func withMachine<R>(_ options: CommonOptions, _ body: (VirtualMachine) throws -> R) throws -> R {
-        let viaTCP = options.transport == .tcp
-        if viaTCP { setenv("PVM_TRANSPORT", "tcp", 1) }
-        defer { if viaTCP { unsetenv("PVM_TRANSPORT") } }
         let vm = try enroll()
         defer { leave(vm) }
+        // Not PVM_TRANSPORT in this process's environment: a daemon started
+        // here would inherit it and give it to every task it spawns, after
+        // this run too if it outlives it.
+        if options.transport == .tcp { vm.tcpToEveryPeer = true }
         if options.transport == .daemon { vm.route = .dontRoute }
         return try body(vm)
     }

@@ -204,6 +204,42 @@ import PVMTestSupport
         #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")), "the daemon it started is still there")
     }
 
+    /// A run over TCP asks for TCP without putting PVM_TRANSPORT in its
+    /// environment, where the daemon it starts would inherit it and pass it
+    /// to every task it spawns: killed mid-run, the run leaves that daemon
+    /// behind, and the next run on it measures shared memory as asked.
+    @Test func aTCPRunLeavesNoTransportChoiceInTheDaemonItStarts() throws {
+        let dir = try TemporaryFolder()
+        let env = ["PVM_TMP": dir.root]
+        let pidFile = dir.path("pvm.\(getuid())/pvmd.pid")
+        let run = try ChildProcess(Self.pvmbench, ["pingpong", "--transport", "tcp", "--sizes", "8", "-i", "100000000", "-x", "1"],
+                                   environment: env)
+        var daemon: pid_t = 0
+        defer {
+            if daemon > 0 {
+                kill(daemon, SIGTERM)
+                for _ in 0..<1000 where kill(daemon, 0) == 0 { usleep(5_000) }
+            }
+        }
+        for _ in 0..<2000 where daemon == 0 {
+            daemon = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+            usleep(5_000)
+        }
+        try #require(daemon > 0, "the run started no daemon")
+        usleep(500_000)  // the peer spawned, the measurement under way
+        kill(run.pid, SIGKILL)
+        run.wait(seconds: 10)
+        #expect(kill(daemon, 0) == 0, "the daemon should outlive the killed run")
+        let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(daemon)/environ"))
+        let variables = environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        #expect(!variables.contains { $0.hasPrefix("PVM_TRANSPORT=") }, "\(variables.filter { $0.hasPrefix("PVM") })")
+        let next = try ChildProcess(Self.pvmbench, ["pingpong", "--sizes", "8", "-i", "20", "-x", "2", "--format", "json"],
+                                    environment: env).wait(seconds: 60)
+        #expect(next.status == 0, "\(next.stderr)")
+        let results = try #require(try Self.json(next.stdout)["results"] as? [[String: Any]])
+        #expect(results.map { $0["path"] as? String } == ["shm"])
+    }
+
     /// The task library's other ways of moving a message (--send-mode):
     /// InPlace data and pvm_psend/pvm_precv, both ends, over shared memory
     /// and TCP, up to 4 MiB (the large-message paths), with -c; the JSON
