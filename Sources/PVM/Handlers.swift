@@ -87,7 +87,7 @@ extension VirtualMachine {
             let i = Int(id)
             guard i < meta.count, meta[i].inUse else { continue }
             _ = function(id)
-            if i < meta.count, meta[i].inUse, !arrived.contains(id) { release(i) }
+            if i < meta.count, meta[i].inUse, !meta[i].queued { release(i) }
         }
         (wantSource, wantTag, waiting, matched) = saved
     }

@@ -72,7 +72,21 @@ extension VirtualMachine {
         freeIDs.append(Int32(i))
         if sendBuffer == Int32(i) { sendBuffer = 0 }
         if receiveBuffer == Int32(i) { receiveBuffer = 0 }
-        if !arrived.isEmpty, let a = arrived.firstIndex(of: Int32(i)) { arrived.remove(at: a) }
+        if meta[i].queued { unqueue(Int32(i)) }
+    }
+
+    /// Takes buffer `id` out of the arrived queue (it is there).
+    func unqueue(_ id: Int32) {
+        meta[Int(id)].queued = false
+        if let a = arrived.firstIndex(of: id) { arrived.remove(at: a) }
+    }
+
+    /// The arrived message at `position` in the queue becomes the receive buffer.
+    @inline(__always)
+    func receiveQueued(at position: Int) -> Int32 {
+        let id = arrived.remove(at: position)
+        meta[Int(id)].queued = false
+        return becomeReceiveBuffer(Int(id))
     }
 
     /// Takes the buffer object of `id` out of the table (its id is freed and
@@ -92,7 +106,7 @@ extension VirtualMachine {
         if sb != 0 {
             // Freed and made again at once: the same id and storage, no allocation.
             object(sb) { $0.reset(encoding: e) }
-            meta[sb] = BufferMeta(inUse: true, tag: 0, source: tid.rawValue, destination: 0, context: context)
+            meta[sb] = BufferMeta(inUse: true, tag: 0, source: tid.rawValue, destination: 0, context: context, queued: meta[sb].queued)
             return sendBuffer
         }
         sendBuffer = allocate(encoding: e)
@@ -186,6 +200,8 @@ struct BufferMeta {
     var source: Int32 = 0
     var destination: Int32 = 0
     var context: Int32 = 0
+    /// In the arrived queue (`arrived`), not received yet.
+    var queued = false
     /// The wait id a program may set (pvm_setminfo); kept, not used.
     var wait: Int32 = 0
 }
@@ -431,7 +447,7 @@ extension VirtualMachine {
     /// Buffer `i`, loaded with the message `h` heads, joins the arrived queue.
     @inline(__always)
     func queue(_ i: Int, _ h: FrameHeader) {
-        meta[i] = BufferMeta(inUse: true, tag: h.tag, source: h.source, destination: h.destination, context: h.context)
+        meta[i] = BufferMeta(inUse: true, tag: h.tag, source: h.source, destination: h.destination, context: h.context, queued: true)
         arrived.append(Int32(i))
     }
 
@@ -471,7 +487,7 @@ extension VirtualMachine {
     func receiveMatching(_ src: Int32, _ tag: Int32, timeoutNanoseconds: UInt64?) throws(PVMError) -> Int32 {
         let deadline = timeoutNanoseconds.map { Clock.monotonicNanoseconds() &+ $0 }
         while true {
-            if let i = try findMatching(src, tag) { return becomeReceiveBuffer(Int(arrived[i])) }
+            if let i = try findMatching(src, tag) { return receiveQueued(at: i) }
             try checkDaemon()
             var remaining: UInt64? = nil
             if let deadline {
@@ -481,7 +497,7 @@ extension VirtualMachine {
             }
             if timeoutNanoseconds == 0 {
                 try pollOnce()
-                return try findMatching(src, tag).map { becomeReceiveBuffer(Int(arrived[$0])) } ?? 0
+                return try findMatching(src, tag).map { receiveQueued(at: $0) } ?? 0
             }
             try pump(timeoutNanoseconds: remaining)
         }
@@ -580,7 +596,7 @@ extension VirtualMachine {
                     do { try inPlace!(h, body) } catch { inPlaceError = error }
                 } else {
                     try enqueue(h, body)
-                    matched = arrived.removeLast()
+                    matched = takeLastQueued()
                 }
                 return
             }
@@ -597,14 +613,21 @@ extension VirtualMachine {
     @inline(__always)
     func deliverDirect(_ h: FrameHeader, _ body: UnsafeRawBufferPointer) throws(PVMError) {
         let rb = Int(receiveBuffer)
-        if rb != 0 && receiveBuffer != sendBuffer {
+        if rb != 0 && receiveBuffer != sendBuffer && !meta[rb].queued {
             try withObject(rb) { b throws(PVMError) in try take(h, body, into: b) }
             meta[rb] = BufferMeta(inUse: true, tag: h.tag, source: h.source, destination: h.destination, context: h.context)
             matched = receiveBuffer
             return
         }
         try enqueue(h, body)
-        matched = arrived.removeLast()
+        matched = takeLastQueued()
+    }
+
+    /// The message just queued, taken out again (a waiting receive takes it).
+    func takeLastQueued() -> Int32 {
+        let id = arrived.removeLast()
+        meta[Int(id)].queued = false
+        return id
     }
 
     func warn(_ text: String) {
@@ -615,7 +638,7 @@ extension VirtualMachine {
     /// Makes `id` the receive buffer, freeing the previous one (as pvm_recv does).
     func becomeReceiveBuffer(_ index: Int) -> Int32 {
         let id = Int32(index)
-        if let a = arrived.firstIndex(of: id) { arrived.remove(at: a) }
+        if meta[index].queued { unqueue(id) }
         let old = receiveBuffer
         receiveBuffer = id
         if old != 0 && old != id && old != sendBuffer && Int(old) < meta.count && meta[Int(old)].inUse {
@@ -630,11 +653,11 @@ extension VirtualMachine {
     public func receive(from src: Int32, tag: Int32, timeoutNanoseconds: UInt64?) throws(PVMError) -> Int32 {
         if _slowPath(!handled.isEmpty) { runHandlers() }
         if _slowPath(matcher != nil) { return try receiveMatching(src, tag, timeoutNanoseconds: timeoutNanoseconds) }
-        if let i = findArrived(src, tag) { return becomeReceiveBuffer(Int(arrived[i])) }
+        if let i = findArrived(src, tag) { return receiveQueued(at: i) }
         try checkDaemon()
         if timeoutNanoseconds == 0 {
             try pollOnce()
-            if let i = findArrived(src, tag) { return becomeReceiveBuffer(Int(arrived[i])) }
+            if let i = findArrived(src, tag) { return receiveQueued(at: i) }
             if state != .enrolled { throw PVMError(.sysErr, "the local daemon is gone") }
             return 0
         }

@@ -340,7 +340,7 @@ extension VirtualMachine {
             return true
         }
         queue(p.id, p.header)
-        if waitingReceiveWants(p.header) { matched = arrived.removeLast() }
+        if waitingReceiveWants(p.header) { matched = takeLastQueued() }
         return true
     }
 

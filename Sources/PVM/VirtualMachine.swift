@@ -294,7 +294,7 @@ public final class VirtualMachine {
         teardown()
         state = .idle
         // Messages to the old task id are not this task's any more.
-        for id in arrived { meta[Int(id)].inUse = false; freeIDs.append(id) }
+        for id in arrived { meta[Int(id)].inUse = false; meta[Int(id)].queued = false; freeIDs.append(id) }
         arrived.removeAll()
         // Nor its groups (the daemon took the old id out of them).
         groupMemberships.removeAll()

@@ -269,6 +269,35 @@ final class TaskLibraryTests: XCTestCase {
         XCTAssertNil(try vm.receive(from: .any, tag: 5, timeout: .milliseconds(50)))
     }
 
+    /// A queued message made the receive buffer (pvm_setrbuf of a probed
+    /// id) is freed by the next receive, as PVM frees the receive buffer:
+    /// the message that receive takes does not land in it (it is still in
+    /// the queue), and nothing of it is left to receive afterwards.
+    func testAProbedMessageMadeTheReceiveBufferIsFreedByTheNextReceive() throws {
+        let kid = try spawnOne(["echo"])
+        _ = try vm.initSend(encoding: 0)
+        var mine: Int32 = 1111
+        try vm.pack(&mine, count: 1)
+        try vm.send(to: vm.myTid.rawValue, tag: 11)
+        let probed = try vm.probe(from: -1, tag: 11)
+        XCTAssertGreaterThan(probed, 0)
+        _ = try vm.setReceiveBuffer(probed)
+        _ = try vm.initSend(encoding: 0)
+        var theirs: Int32 = 2222
+        try vm.pack(&theirs, count: 1)
+        try vm.send(to: kid.rawValue, tag: 20)
+        let id = try vm.receive(from: kid.rawValue, tag: 21, timeoutNanoseconds: 10_000_000_000)
+        XCTAssertGreaterThan(id, 0)
+        XCTAssertNotEqual(id, probed, "the echo was put into the queued message's buffer")
+        var back: Int32 = 0
+        try vm.unpack(into: &back, count: 1)
+        XCTAssertEqual(back, 2222)
+        XCTAssertEqual(code { _ = try vm.bufferInfo(probed) }, PVMError.Code.noSuchBuf.rawValue)
+        XCTAssertEqual(try vm.receive(from: -1, tag: -1, timeoutNanoseconds: 0), 0, "a freed message is still queued")
+        _ = try vm.initSend(encoding: 0)
+        try vm.send(to: kid.rawValue, tag: 999)
+    }
+
     func testSendArgumentChecksAndMissingTasks() throws {
         _ = try vm.setSendBuffer(0)
         XCTAssertEqual(code { try vm.send(to: vm.myTid.rawValue, tag: 1) }, PVMError.Code.noBuf.rawValue)
