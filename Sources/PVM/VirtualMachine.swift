@@ -140,8 +140,14 @@ public final class VirtualMachine {
     // The TCP transport (TCPLinks.swift).
     var tcpListener: Int32 = -1
     var tcpPort: Int32 = 0
+    /// The link messages to a task go on, by its task id (made by this
+    /// task, or by the peer and answered on).
     var tcpOutgoing: [Int32: TCPLink] = [:]
-    var tcpIncoming: [Int32: TCPLink] = [:]
+    /// Every link, by descriptor: all are read (frames come both ways).
+    var tcpLinks: [Int32: TCPLink] = [:]
+    /// Links from peers this task has routed messages to: used once a
+    /// lookup has flushed those (`tcpLink(for:)`).
+    var learnedTCP: [Int32: TCPLink] = [:]
     /// Tasks with no TCP path (no listener, refused, unreachable): through the daemons.
     var noTCPPath: Set<Int32> = []
     /// `PVM_TRANSPORT=tcp`: TCP even to tasks of this host.

@@ -201,6 +201,10 @@ public final class FrameConnection {
                     case EINTR: continue
                     case EAGAIN, EWOULDBLOCK:
                         try waiting()
+                        // `waiting` may have closed this connection (its
+                        // reading side found the peer gone): the descriptor
+                        // may be another's by now.
+                        if closed { return false }
                         _ = wait(events: Int16(POLLOUT), timeoutMilliseconds: 1)
                         continue
                     default: return false
@@ -295,6 +299,7 @@ public final class FrameConnection {
     /// Continues queued output. Returns false when the peer is gone.
     @discardableResult
     public func flush() -> Bool {
+        guard !closed else { return false }
         while outputOffset < output.count {
             let n = output.withUnsafeBytes { Self.send(fd, $0.baseAddress! + outputOffset, output.count - outputOffset) }
             if n >= 0 { outputOffset += n; continue }
@@ -316,6 +321,7 @@ public final class FrameConnection {
         guard flush() else { return false }
         while pendingOutput > 0 {
             try waiting()
+            if closed { return false }  // as in writeAll
             _ = wait(events: Int16(POLLOUT), timeoutMilliseconds: 1)
             guard flush() else { return false }
         }

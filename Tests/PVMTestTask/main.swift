@@ -65,11 +65,19 @@ do {
         // (PVM style: the received buffer is made the send buffer.)
         // echo-first-late: hold the first echo for 100 ms, untouched by
         // what arrives meanwhile (the order test of path switches).
+        // Tag 30 asks for the path this task's messages to the sender take
+        // (answered with tag 31: 0 shared memory, 1 TCP, 2 the daemons).
         var first = mode == "echo-first-late"
         while true {
             let id = try vm.receive(from: -1, tag: -1, timeoutNanoseconds: nil)
             let (_, tag, source) = try vm.bufferInfo(id)
             if tag == 999 { break }
+            if tag == 30 {
+                let m = Message()
+                try m.pack(Int32(vm.path(to: TaskID(source)) == .sharedMemory ? 0 : vm.path(to: TaskID(source)) == .tcp ? 1 : 2))
+                try vm.send(m, to: TaskID(source), tag: 31)
+                continue
+            }
             if first { usleep(100_000); first = false }
             _ = try vm.setSendBuffer(id)
             try vm.send(to: source, tag: tag + 1)

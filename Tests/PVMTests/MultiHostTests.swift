@@ -383,6 +383,9 @@ final class MultiHostTests: MultiHostTestCase {
             try m.pack([UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: sizes[seq % sizes.count]))
             try vm.send(m, to: peer, tag: 9)
         }
+        // Asked now: the peer cannot leave before this task has read most of
+        // its 18 MB, and once it has left, its link is closed (no path).
+        XCTAssertEqual(vm.path(to: peer), .tcp)
         for seq in 0..<200 {
             guard let r = try vm.receive(from: peer, tag: 8, timeout: .seconds(30)) else { return XCTFail("message \(seq) did not come") }
             let got: Int32 = try r.unpack()
@@ -393,7 +396,6 @@ final class MultiHostTests: MultiHostTestCase {
         }
         let verdict = try XCTUnwrap(try vm.receive(from: peer, tag: 10, timeout: .seconds(30)))
         XCTAssertEqual(try verdict.unpack() as Int32, 0, "the remote task got bad messages")
-        XCTAssertEqual(vm.path(to: peer), .tcp)
     }
 
     /// InPlace messages of many pieces to a task of another host: written

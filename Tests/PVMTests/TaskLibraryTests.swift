@@ -485,6 +485,52 @@ final class TaskLibraryTests: XCTestCase {
         }
     }
 
+    /// Over TCP a task answers on the connection its peer made (one
+    /// connection per pair, frames both ways), its first answers having gone
+    /// through the daemons: messages of every size, in order, and nobody
+    /// connected to this task's listener.
+    func testATCPPeerAnswersOnTheConnectionThisTaskMade() throws {
+        try overTCP {
+            let kid = try spawnOne(["echo"])
+            let port = try XCTUnwrap(vm.tcpListeningPort)
+            func pattern(_ size: Int, _ k: Int) -> [UInt8] { (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ k) } }
+            for (k, size) in [8, 8, 100 << 10, 8, 4 << 20, 1, 70_000].enumerated() {
+                _ = try vm.initSend(encoding: 1)
+                try pattern(size, k).withUnsafeBufferPointer { try vm.pack($0.baseAddress!, count: size) }
+                try vm.send(to: kid.rawValue, tag: 20)
+                let id = try vm.receive(from: kid.rawValue, tag: 21, timeoutNanoseconds: 20_000_000_000)
+                XCTAssertEqual(try vm.bufferInfo(id).bytes, Int32(size))
+                var back = [UInt8](repeating: 0, count: size)
+                try back.withUnsafeMutableBufferPointer { try vm.unpack(into: $0.baseAddress!, count: size) }
+                XCTAssertTrue(back == pattern(size, k), "echo \(k) of \(size) bytes differs")
+            }
+            XCTAssertEqual(vm.path(to: kid), .tcp)
+            _ = try vm.initSend(encoding: 0)
+            try vm.send(to: kid.rawValue, tag: 30)
+            var theirs: Int32 = -1
+            _ = try vm.receive(from: kid.rawValue, tag: 31, timeoutNanoseconds: 10_000_000_000)
+            try vm.unpack(into: &theirs, count: 1)
+            XCTAssertEqual(theirs, 1, "the peer's answers do not go over TCP")
+            XCTAssertEqual(try Self.establishedTCPConnections(localPort: port), 0, "the peer connected back instead of answering")
+            _ = try vm.initSend(encoding: 0)
+            try vm.send(to: kid.rawValue, tag: 999)
+        }
+    }
+
+    /// Established TCP connections (IPv4 and IPv6) whose local port is `port`.
+    static func establishedTCPConnections(localPort port: Int) throws -> Int {
+        var count = 0
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 3, let colon = fields[1].lastIndex(of: ":") else { continue }
+                if Int(fields[1][fields[1].index(after: colon)...], radix: 16) == port && fields[3] == "01" { count += 1 }
+            }
+        }
+        return count
+    }
+
     /// Runs `body` enrolled again with TCP forced between tasks of this host
     /// (PVM_TRANSPORT=tcp, exported to the tasks it spawns).
     func overTCP(_ body: () throws -> Void) throws {
