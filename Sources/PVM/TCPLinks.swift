@@ -114,8 +114,8 @@ extension VirtualMachine {
         if tcpListener >= 0 { endpoint?.unwatch(tcpListener); _ = Glibc.close(tcpListener) }
         tcpListener = -1
         tcpPort = 0
+        // Every link is in tcpLinks (tcpOutgoing and learnedTCP name some of them again).
         for link in tcpLinks.values { endpoint?.unwatch(link.connection.fd); link.connection.close() }
-        for link in tcpOutgoing.values { link.connection.close() }
         tcpLinks.removeAll()
         tcpOutgoing.removeAll()
         learnedTCP.removeAll()
@@ -142,7 +142,7 @@ extension VirtualMachine {
         // dst may have connected to this task meanwhile: answer on that
         // connection. The lookup's answer came once what this task routed
         // to dst is in dst's socket, which dst reads before this link's frames.
-        if let l = learnedTCP.removeValue(forKey: dst), !l.connection.closed {
+        if code == 0, let l = learnedTCP.removeValue(forKey: dst), !l.connection.closed {
             tcpOutgoing[dst] = l
             return l
         }

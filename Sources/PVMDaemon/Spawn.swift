@@ -275,19 +275,22 @@ extension Daemon {
         pvm_launch_free(launch.handle)
         launches.removeValue(forKey: launch.id)
         let batch = launch.batch
-        let rec = tasks[launch.tid]
+        let rec = tasks[launch.tid].flatMap { $0.launch === launch ? $0 : nil }
         rec?.launch = nil
-        if status == 0 {
-            if let rec, let pipe = pipes[launch.pipeID] {
+        if status == 0, let rec {
+            if let pipe = pipes[launch.pipeID] {
                 try? epoll.add(pipe.fd, events: .readable, token: Self.token(.pipe, pipe.id))
                 if rec.outputTid != 0 { sendOutput(pipe, length: OutputEvent.spawn, []) }
             }
+        } else if status == 0 {
+            // Its record went meanwhile: nobody reads its output.
+            if let pipe = pipes.removeValue(forKey: launch.pipeID) { _ = Glibc.close(pipe.fd) }
         } else {
             // The child has exited (status 127); `processExited` reaps it.
             let code: PVMError.Code = (status == ENOENT || status == EACCES || status == ENOEXEC) ? .noFile : .outOfRes
             log.info("spawn of \(batch.request.file) failed: exec: \(String(cString: strerror(status)))")
             batch.results[launch.index] = code.rawValue
-            if tasks[launch.tid] === rec { tasks.removeValue(forKey: launch.tid) }
+            if rec != nil { tasks.removeValue(forKey: launch.tid) }
             if let pipe = pipes.removeValue(forKey: launch.pipeID) { _ = Glibc.close(pipe.fd) }
         }
         batch.pending -= 1
