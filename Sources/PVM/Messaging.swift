@@ -9,10 +9,14 @@ import PVMTransport
 // MARK: Message buffers (PVM's buffer ids)
 
 extension VirtualMachine {
+    @inline(__always)
     static func encoding(_ raw: Int32) throws(PVMError) -> Encoding {
-        guard let e = Encoding(rawValue: raw) else { throw PVMError(.badParam, "unknown encoding \(raw)") }
+        guard let e = Encoding.of(raw) else { throw badEncoding(raw) }
         return e
     }
+
+    @inline(never)
+    static func badEncoding(_ raw: Int32) -> PVMError { PVMError(.badParam, "unknown encoding \(raw)") }
 
     /// A free buffer id. Its MessageBuffer object stays with the id while
     /// the id is free, so a recycled id brings warm storage back with it.
@@ -43,10 +47,15 @@ extension VirtualMachine {
         }
     }
 
+    @inline(__always)
     func slot(_ id: Int32) throws(PVMError) -> Int {
-        guard id > 0 else { throw PVMError(.badParam, "buffer id \(id)") }
-        guard Int(id) < meta.count, meta[Int(id)].inUse else { throw PVMError(.noSuchBuf, "buffer \(id)") }
+        guard id > 0, Int(id) < meta.count, meta[Int(id)].inUse else { throw Self.noSuchBuffer(id) }
         return Int(id)
+    }
+
+    @inline(never)
+    static func noSuchBuffer(_ id: Int32) -> PVMError {
+        id > 0 ? PVMError(.noSuchBuf, "buffer \(id)") : PVMError(.badParam, "buffer id \(id)")
     }
 
     /// The buffer behind `id`.
@@ -106,7 +115,11 @@ extension VirtualMachine {
         if sb != 0 {
             // Freed and made again at once: the same id and storage, no allocation.
             object(sb) { $0.reset(encoding: e) }
-            meta[sb] = BufferMeta(inUse: true, tag: 0, source: tid.rawValue, destination: 0, context: context, queued: meta[sb].queued)
+            meta[sb].tag = 0
+            meta[sb].source = tid.rawValue
+            meta[sb].destination = 0
+            meta[sb].context = context
+            meta[sb].wait = 0
             return sendBuffer
         }
         sendBuffer = allocate(encoding: e)
@@ -179,15 +192,32 @@ extension VirtualMachine {
     }
 
     /// Packs `count` items into the active send buffer (pvm_pk*).
-    @inlinable
+    /// Inlined into the caller: a run of items that fits is copied with
+    /// no call; the rest (and every error) goes through `packSlowly`.
+    @inlinable @inline(__always)
     public func pack<T: PVMScalar>(_ items: UnsafePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
+        let sb = Int(sendBuffer)
+        if _fastPath(sb != 0), objects[sb]._withUnsafeGuaranteedRef({ $0.packIfSimple(items, count: count, stride: stride) }) { return }
+        try packSlowly(items, count: count, stride: stride)
+    }
+
+    @usableFromInline
+    func packSlowly<T: PVMScalar>(_ items: UnsafePointer<T>, count: Int, stride: Int) throws(PVMError) {
         guard sendBuffer != 0 else { throw PVMError(.noBuf, "no active send buffer") }
         try withObject(Int(sendBuffer)) { b throws(PVMError) in try b.pack(items, count: count, stride: stride) }
     }
 
     /// Unpacks `count` items from the active receive buffer (pvm_upk*).
-    @inlinable
+    /// Inlined as `pack` is.
+    @inlinable @inline(__always)
     public func unpack<T: PVMScalar>(into items: UnsafeMutablePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
+        let rb = Int(receiveBuffer)
+        if _fastPath(rb != 0), objects[rb]._withUnsafeGuaranteedRef({ $0.unpackIfSimple(into: items, count: count, stride: stride) }) { return }
+        try unpackSlowly(into: items, count: count, stride: stride)
+    }
+
+    @usableFromInline
+    func unpackSlowly<T: PVMScalar>(into items: UnsafeMutablePointer<T>, count: Int, stride: Int) throws(PVMError) {
         guard receiveBuffer != 0 else { throw PVMError(.noBuf, "no active receive buffer") }
         try withObject(Int(receiveBuffer)) { b throws(PVMError) in try b.unpack(into: items, count: count, stride: stride) }
     }
@@ -206,12 +236,52 @@ struct BufferMeta {
     var wait: Int32 = 0
 }
 
+/// The buffers' headers, by buffer id. Hand-made rather than an Array:
+/// every message writes one entry, and an Array write checks that its
+/// storage is uniquely referenced first. Owned by the one VirtualMachine of
+/// the process, which lives as long as the process (never freed).
+struct MetaTable {
+    private(set) var count = 0
+    private var capacity = 16
+    private var base = UnsafeMutablePointer<BufferMeta>.allocate(capacity: 16)
+
+    init() { append(BufferMeta()) }  // id 0 means no buffer: never handed out
+
+    subscript(_ i: Int) -> BufferMeta {
+        @inline(__always) get {
+            precondition(UInt(bitPattern: i) < UInt(bitPattern: count), "buffer index out of range")
+            return base[i]
+        }
+        @inline(__always) nonmutating _modify {
+            precondition(UInt(bitPattern: i) < UInt(bitPattern: count), "buffer index out of range")
+            yield &base[i]
+        }
+    }
+
+    mutating func append(_ m: BufferMeta) {
+        if count == capacity {
+            let bigger = UnsafeMutablePointer<BufferMeta>.allocate(capacity: 2 * capacity)
+            bigger.moveInitialize(from: base, count: count)
+            base.deallocate()
+            base = bigger
+            capacity *= 2
+        }
+        (base + count).initialize(to: m)
+        count += 1
+    }
+}
+
 // MARK: Sending
 
 extension VirtualMachine {
+    @inline(__always)
     static func checkDestination(_ dst: Int32, tag: Int32) throws(PVMError) {
-        guard dst > 0, TaskID(dst).localPart != 0 else { throw PVMError(.badParam, "destination \(TaskID(dst))") }
-        guard tag >= 0 else { throw PVMError(.badParam, "message tag \(tag)") }
+        guard dst > 0, TaskID(dst).localPart != 0, tag >= 0 else { throw badDestination(dst, tag: tag) }
+    }
+
+    @inline(never)
+    static func badDestination(_ dst: Int32, tag: Int32) -> PVMError {
+        tag < 0 && dst > 0 && TaskID(dst).localPart != 0 ? PVMError(.badParam, "message tag \(tag)") : PVMError(.badParam, "destination \(TaskID(dst))")
     }
 
     /// Sends the active send buffer to `dst` with `tag` (pvm_send). A task
@@ -503,6 +573,7 @@ extension VirtualMachine {
         }
     }
 
+    @inline(__always)
     func findArrived(_ src: Int32, _ tag: Int32) -> Int? {
         if arrived.isEmpty { return nil }
         let ctx = context
@@ -536,6 +607,7 @@ extension VirtualMachine {
         if _slowPath(!handled.isEmpty) { runHandlers() }
     }
 
+    @inline(__always)
     func handle(_ event: ShmEvent) throws {
         switch event {
         case .message(let peer, let message):
@@ -636,6 +708,7 @@ extension VirtualMachine {
     }
 
     /// Makes `id` the receive buffer, freeing the previous one (as pvm_recv does).
+    @inline(__always)
     func becomeReceiveBuffer(_ index: Int) -> Int32 {
         let id = Int32(index)
         if meta[index].queued { unqueue(id) }

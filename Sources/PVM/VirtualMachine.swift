@@ -159,7 +159,7 @@ public final class VirtualMachine {
     /// `withObject`: reading a class reference out of an array would cost
     /// a retain and a release per use, more than packing a small message.
     @usableFromInline @exclusivity(unchecked) var objects: ContiguousArray<Unmanaged<MessageBuffer>> = [.passRetained(MessageBuffer(encoding: .default, capacity: 16))]
-    @exclusivity(unchecked) var meta: [BufferMeta] = [BufferMeta()]
+    @exclusivity(unchecked) var meta = MetaTable()
     @exclusivity(unchecked) var freeIDs: [Int32] = []
     @usableFromInline @exclusivity(unchecked) var sendBuffer: Int32 = 0
     @usableFromInline @exclusivity(unchecked) var receiveBuffer: Int32 = 0
@@ -309,9 +309,13 @@ public final class VirtualMachine {
     }
 
     /// Is the daemon still there?
+    @inline(__always)
     func checkDaemon() throws(PVMError) {
-        if state != .enrolled { throw PVMError(.sysErr, "the local daemon is gone") }
+        if _slowPath(state != .enrolled) { throw Self.daemonGone() }
     }
+
+    @inline(never)
+    static func daemonGone() -> PVMError { PVMError(.sysErr, "the local daemon is gone") }
 
     // MARK: Daemon requests
 

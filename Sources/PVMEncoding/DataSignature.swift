@@ -78,9 +78,23 @@ public struct DataSignature: RawRepresentable, Hashable, Sendable, CustomStringC
 
     public var description: String { "0x\(hex)" }
 
-    /// This host's signature, computed from byte images of values as PVM
+    /// This host's signature. Every message reads it (the short frame, the
+    /// unpack's conversion test), so it is a constant: a lazily computed
+    /// global costs a `swift_once` call per read. The constant is the one
+    /// `byteImageSignature` computes on every little-endian 64-bit Linux
+    /// target (a test checks that they agree); other targets take the
+    /// computed value.
+    @inlinable public static var native: DataSignature { DataSignature(rawValue: nativeRawValue) }
+
+    #if _endian(little) && _pointerBitWidth(_64)
+    @usableFromInline static let nativeRawValue: UInt32 = 0x0040_8C41
+    #else
+    @usableFromInline static let nativeRawValue: UInt32 = byteImageSignature.rawValue
+    #endif
+
+    /// This host's signature computed from byte images of values, as PVM
     /// does (not assumed from the compile target).
-    public static let native: DataSignature = {
+    public static let byteImageSignature: DataSignature = {
         func order<T: FixedWidthInteger>(_ type: T.Type) -> ByteOrder {
             // Counting pattern: byte k of significance holds k + 1.
             var value: T = 0

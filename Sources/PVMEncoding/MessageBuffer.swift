@@ -15,6 +15,21 @@ public enum Encoding: Int32, Sendable, CaseIterable {
     case trace = 4
 }
 
+extension Encoding {
+    /// `init(rawValue:)` that callers in other modules inline (the
+    /// synthesized initializer is a call, and every message makes one).
+    @inlinable @inline(__always)
+    public static func of(_ raw: Int32) -> Encoding? {
+        switch raw {
+        case 0: return .default
+        case 1: return .raw
+        case 2: return .inPlace
+        case 4: return .trace
+        default: return nil
+        }
+    }
+}
+
 /// Types that pack and unpack as one PVM numeric item.
 public protocol PVMScalar {
     static var kind: ScalarKind? { get }  // nil: a byte, never converted
@@ -42,24 +57,28 @@ extension Double: PVMScalar { public static var kind: ScalarKind? { .double } }
 /// Single-threaded by contract (PVM's buffers belong to one task), so the
 /// hot fields skip Swift's dynamic exclusivity checks.
 public final class MessageBuffer {
-    @exclusivity(unchecked) public private(set) var encoding: Encoding
+    @usableFromInline @exclusivity(unchecked) var _encoding: Encoding
+    @inlinable public var encoding: Encoding { _encoding }
     /// Format of the bytes: the sender's signature.
-    @exclusivity(unchecked) public private(set) var signature: DataSignature
+    @usableFromInline @exclusivity(unchecked) var _signature: DataSignature
+    @inlinable public var signature: DataSignature { _signature }
 
     /// The data. `headroom` bytes in front of it are reserved for a frame
     /// header, so a transport sends header and body as one contiguous piece
     /// with no copy (see `withFrame`).
-    @exclusivity(unchecked) private var storage: UnsafeMutableRawPointer
-    @exclusivity(unchecked) private var capacity: Int
+    @usableFromInline @exclusivity(unchecked) var _storage: UnsafeMutableRawPointer
+    @usableFromInline @exclusivity(unchecked) var _capacity: Int
     /// Bytes from the start of the storage's allocation to `storage`: at
     /// least `headroom` (more for a block adopted from a transport).
-    @exclusivity(unchecked) private var front = MessageBuffer.headroom
+    @usableFromInline @exclusivity(unchecked) var _front = MessageBuffer.headroom
     /// Bytes reserved in front of the data for a frame header.
     public static let headroom = 48
     /// Bytes of owned data.
-    @exclusivity(unchecked) public private(set) var ownedCount = 0
+    @usableFromInline @exclusivity(unchecked) var _ownedCount = 0
+    @inlinable public var ownedCount: Int { _ownedCount }
     /// Unpack position (in the contiguous view).
-    @exclusivity(unchecked) public private(set) var readOffset = 0
+    @usableFromInline @exclusivity(unchecked) var _readOffset = 0
+    @inlinable public var readOffset: Int { _readOffset }
 
     /// One piece of the message: owned bytes or a reference to the caller's memory.
     public enum Segment {
@@ -67,15 +86,16 @@ public final class MessageBuffer {
         case reference(UnsafeRawBufferPointer)
     }
     /// InPlace only: the pieces in order (owned bytes between references).
-    @exclusivity(unchecked) public private(set) var segments: [Segment] = []
-    @exclusivity(unchecked) private var segmentStart = 0
+    @usableFromInline @exclusivity(unchecked) var _segments: [Segment] = []
+    public var segments: [Segment] { _segments }
+    @usableFromInline @exclusivity(unchecked) var _segmentStart = 0
 
     /// A buffer to pack into, in this host's format.
     public init(encoding: Encoding, capacity: Int = 256) {
-        self.encoding = encoding
-        self.signature = .native
-        self.capacity = max(capacity, 16)
-        self.storage = Self.allocateStorage(self.capacity)
+        self._encoding = encoding
+        self._signature = .native
+        self._capacity = max(capacity, 16)
+        self._storage = Self.allocateStorage(self._capacity)
     }
 
     private static func allocateStorage(_ capacity: Int) -> UnsafeMutableRawPointer {
@@ -84,28 +104,46 @@ public final class MessageBuffer {
 
     /// A received message: `bytes` in the format of `signature`.
     public init(received bytes: UnsafeRawBufferPointer, encoding: Encoding, signature: DataSignature) throws(PVMError) {
-        self.encoding = encoding
-        self.signature = try Self.receivedSignature(signature, encoding: encoding)
-        self.capacity = max(bytes.count, 16)
-        self.storage = Self.allocateStorage(capacity)
-        if bytes.count > 0 { storage.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-        ownedCount = bytes.count
+        self._encoding = encoding
+        self._signature = try Self.receivedSignature(signature, encoding: encoding)
+        self._capacity = max(bytes.count, 16)
+        self._storage = Self.allocateStorage(_capacity)
+        if bytes.count > 0 { _storage.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+        _ownedCount = bytes.count
     }
 
     /// Turns this buffer into a received message holding a copy of `bytes`,
     /// reusing its storage (no allocation once it is large enough).
+    // Inlined into the task library: a small message's load is a few
+    // stores and a copy. A signature to validate, storage to grow or an
+    // InPlace buffer being emptied takes the out-of-line path.
+    @inlinable @inline(__always)
     public func load(received bytes: UnsafeRawBufferPointer, encoding: Encoding, signature: DataSignature) throws(PVMError) {
+        if _fastPath((signature == .native || encoding == .raw) && bytes.count <= _capacity && _segments.isEmpty) {
+            _ownedCount = bytes.count
+            _readOffset = 0
+            _segmentStart = 0
+            _encoding = encoding
+            _signature = signature
+            if bytes.count > 0 { _storage.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            return
+        }
+        try loadSlowly(received: bytes, encoding: encoding, signature: signature)
+    }
+
+    @usableFromInline
+    func loadSlowly(received bytes: UnsafeRawBufferPointer, encoding: Encoding, signature: DataSignature) throws(PVMError) {
         let checked = try Self.receivedSignature(signature, encoding: encoding)
         reset()
-        self.encoding = encoding
-        self.signature = checked
-        if bytes.count > capacity {
+        self._encoding = encoding
+        self._signature = checked
+        if bytes.count > _capacity {
             freeStorage()
-            capacity = bytes.count
-            storage = Self.allocateStorage(capacity)
+            _capacity = bytes.count
+            _storage = Self.allocateStorage(_capacity)
         }
-        if bytes.count > 0 { storage.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-        ownedCount = bytes.count
+        if bytes.count > 0 { _storage.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+        _ownedCount = bytes.count
     }
 
     /// Makes this buffer hold a received message of `count` bytes in
@@ -117,29 +155,30 @@ public final class MessageBuffer {
     public func prepareReceived(count: Int, encoding: Encoding, signature: DataSignature) throws(PVMError) -> UnsafeMutableRawPointer {
         let checked = try Self.receivedSignature(signature, encoding: encoding)
         reset()
-        if count > capacity {
+        if count > _capacity {
             freeStorage()
-            capacity = count
-            storage = Self.allocateStorage(capacity)
+            _capacity = count
+            _storage = Self.allocateStorage(_capacity)
         }
-        self.encoding = encoding
-        self.signature = checked
-        ownedCount = count
-        return storage
+        self._encoding = encoding
+        self._signature = checked
+        _ownedCount = count
+        return _storage
     }
 
     /// Empties the buffer and makes it a send buffer of `encoding` in this
     /// host's format (keeps its storage).
+    @inlinable @inline(__always)
     public func reset(encoding: Encoding) {
         reset()
-        self.encoding = encoding
-        self.signature = .native
+        self._encoding = encoding
+        self._signature = .native
     }
 
     /// True when the whole message lies in this buffer's own storage (no
     /// references: InPlace packing, or `reset(encoding:referencing:)`), so
     /// `withFrame` needs no gathering copy.
-    public var isContiguous: Bool { segments.isEmpty }
+    @inlinable public var isContiguous: Bool { _segments.isEmpty }
 
     // Read by the task library for every message: computed here, as reads
     // of the stored state from another module pay a dynamic exclusivity
@@ -147,11 +186,11 @@ public final class MessageBuffer {
 
     /// The ring record's flags word for a short frame, when the buffer can
     /// go as one (this host's format, all bytes its own); else nil.
-    public var shortFrameFlags: UInt16? { signature == .native && segments.isEmpty ? ShortFrame.flags(encoding) : nil }
+    @inlinable public var shortFrameFlags: UInt16? { signature == .native && _segments.isEmpty ? ShortFrame.flags(encoding) : nil }
 
     /// The length pvm_bufinfo reports: an InPlace buffer being packed holds
     /// references, not bytes, and counts only what was copied into it.
-    public var reportedLength: Int { encoding == .inPlace ? ownedCount : byteCount }
+    @inlinable public var reportedLength: Int { encoding == .inPlace ? _ownedCount : byteCount }
 
     /// Empties the buffer and makes it a message of `encoding` in this
     /// host's format whose body is `bytes`, where they are (a reference, no
@@ -159,33 +198,39 @@ public final class MessageBuffer {
     /// (pvm_psend) of the program's own memory. `reset()` drops it.
     public func reset(encoding: Encoding, referencing bytes: UnsafeRawBufferPointer) {
         reset(encoding: encoding)
-        if bytes.count > 0 { segments.append(.reference(bytes)) }
+        if bytes.count > 0 { _segments.append(.reference(bytes)) }
     }
 
     /// Calls `body` with the frame (header written by `writeHeader` into the
     /// headroom, then the body) as one contiguous piece. For an InPlace
     /// buffer with references the pieces are gathered into `scratch` first.
     /// `headerSize` (at most `headroom`) is the size of the header.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func withFrame<R>(headerSize: Int = MessageBuffer.headroom,
                              _ writeHeader: (UnsafeMutableRawPointer) -> Void,
                              _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         precondition(headerSize <= Self.headroom)
         if _fastPath(isContiguous) {
-            let start = storage - headerSize
+            let start = _storage - headerSize
             writeHeader(start)
-            return try body(UnsafeRawBufferPointer(start: start, count: headerSize + ownedCount))
+            return try body(UnsafeRawBufferPointer(start: start, count: headerSize + _ownedCount))
         }
         let total = headerSize + byteCount
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 16)
         defer { scratch.deallocate() }
         writeHeader(scratch)
-        var offset = headerSize
+        gather(into: scratch + headerSize)
+        return try body(UnsafeRawBufferPointer(start: scratch, count: total))
+    }
+
+    /// Copies the message's pieces, in order, to `destination`.
+    @usableFromInline
+    func gather(into destination: UnsafeMutableRawPointer) {
+        var offset = 0
         withPieces { piece in
-            if piece.count > 0 { (scratch + offset).copyMemory(from: piece.baseAddress!, byteCount: piece.count) }
+            if piece.count > 0 { (destination + offset).copyMemory(from: piece.baseAddress!, byteCount: piece.count) }
             offset += piece.count
         }
-        return try body(UnsafeRawBufferPointer(start: scratch, count: total))
     }
 
     /// Calls `body` with the frame as pieces, in order (the header written
@@ -198,7 +243,7 @@ public final class MessageBuffer {
         precondition(headerSize <= Self.headroom)
         return try withUnsafeTemporaryAllocation(byteCount: Self.headroom, alignment: 16) { head in
             writeHeader(head.baseAddress!)
-            return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: segments.count + 2) { list in
+            return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: _segments.count + 2) { list in
                 list[0] = UnsafeRawBufferPointer(start: head.baseAddress!, count: headerSize)
                 var n = 1, total = headerSize
                 withPieces { piece in
@@ -211,11 +256,11 @@ public final class MessageBuffer {
         }
     }
 
-    deinit { (storage - front).deallocate() }
+    deinit { (_storage - _front).deallocate() }
 
     private func freeStorage() {
-        (storage - front).deallocate()
-        front = Self.headroom
+        (_storage - _front).deallocate()
+        _front = Self.headroom
     }
 
     /// The signature a received message in `encoding` from a sender of
@@ -227,7 +272,7 @@ public final class MessageBuffer {
     /// This buffer's storage as one allocation (`UnsafeMutableRawPointer.allocate`):
     /// its start and size. For a transport that exchanges it for a block
     /// holding a received message (see `adopt`).
-    public var storageBlock: (base: UnsafeMutableRawPointer, size: Int) { (storage - front, front + capacity) }
+    public var storageBlock: (base: UnsafeMutableRawPointer, size: Int) { (_storage - _front, _front + _capacity) }
 
     /// Makes this buffer a received message whose bytes, `body`, already lie
     /// inside `block` (an allocation of `size` bytes from
@@ -243,48 +288,53 @@ public final class MessageBuffer {
         let offset = start - block
         precondition(offset >= Self.headroom && offset + body.count <= size, "adopted block does not hold the message with headroom")
         reset()
-        storage = start
-        front = offset
-        capacity = size - offset
-        self.encoding = encoding
-        self.signature = signature
-        ownedCount = body.count
+        _storage = start
+        _front = offset
+        _capacity = size - offset
+        self._encoding = encoding
+        self._signature = signature
+        _ownedCount = body.count
     }
 
     /// Total bytes of the message (owned and referenced).
-    public var byteCount: Int {
-        guard !segments.isEmpty else { return ownedCount }
-        var n = ownedCount - segmentStart
-        for s in segments { if case .reference(let r) = s { n += r.count } else if case .owned(let range) = s { n += range.count } }
+    @inlinable public var byteCount: Int {
+        guard !_segments.isEmpty else { return _ownedCount }
+        return referencedByteCount
+    }
+
+    @usableFromInline var referencedByteCount: Int {
+        var n = _ownedCount - _segmentStart
+        for s in _segments { if case .reference(let r) = s { n += r.count } else if case .owned(let range) = s { n += range.count } }
         return n
     }
 
     /// Empties the buffer for reuse (keeps its storage).
+    @inlinable @inline(__always)
     public func reset() {
-        ownedCount = 0
-        readOffset = 0
+        _ownedCount = 0
+        _readOffset = 0
         // (removeAll on an empty array would allocate a fresh empty buffer.)
-        if !segments.isEmpty { segments.removeAll(keepingCapacity: true) }
-        segmentStart = 0
+        if !_segments.isEmpty { _segments.removeAll(keepingCapacity: true) }
+        _segmentStart = 0
     }
 
     // MARK: Packing
 
     @inline(__always)
     private func reserve(_ n: Int) -> UnsafeMutableRawPointer {
-        if _slowPath(ownedCount + n > capacity) { grow(ownedCount + n) }
-        defer { ownedCount += n }
-        return storage + ownedCount
+        if _slowPath(_ownedCount + n > _capacity) { grow(_ownedCount + n) }
+        defer { _ownedCount += n }
+        return _storage + _ownedCount
     }
 
     private func grow(_ needed: Int) {
-        var c = capacity
+        var c = _capacity
         while c < needed { c *= 2 }
         let s = Self.allocateStorage(c)
-        s.copyMemory(from: storage, byteCount: ownedCount)
+        s.copyMemory(from: _storage, byteCount: _ownedCount)
         freeStorage()
-        storage = s
-        capacity = c
+        _storage = s
+        _capacity = c
     }
 
     private static func checked(count: Int, stride: Int, size: Int) throws(PVMError) -> Int {
@@ -297,6 +347,32 @@ public final class MessageBuffer {
 
     /// Packs `count` items starting at `items`, taking every `stride`-th
     /// (PVM semantics: stride in items; 0 repeats the first item).
+    // Inlined into callers: packing a run of items that fits the storage
+    // is a copy and one store. Everything else (InPlace, strides, growth,
+    // bad counts) goes to `packSlowly`.
+    @inlinable @inline(__always)
+    public func pack<T: PVMScalar>(_ items: UnsafePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
+        if _fastPath(packIfSimple(items, count: count, stride: stride)) { return }
+        try packSlowly(items, count: count, stride: stride)
+    }
+
+    /// `pack`'s inlined part: packs and returns true when the items are a
+    /// run that fits the storage (no throwing, so a caller may call it
+    /// from a plain closure); else changes nothing and returns false.
+    @inlinable @inline(__always)
+    public func packIfSimple<T: PVMScalar>(_ items: UnsafePointer<T>, count: Int, stride: Int) -> Bool {
+        let size = MemoryLayout<T>.size
+        guard stride == 1 && count > 0 && count <= Self.fastItemLimit && _encoding != .inPlace
+              && count &* size <= _capacity &- _ownedCount else { return false }
+        (_storage + _ownedCount).copyMemory(from: items, byteCount: count &* size)
+        _ownedCount &+= count &* size
+        return true
+    }
+
+    /// Item counts up to this take the inlined paths (no overflow in
+    /// `count * size` below it, and far below a message's limit).
+    @usableFromInline static let fastItemLimit = 1 << 24
+
     // Specialized here for every scalar: callers in other modules (the task
     // library, the C ABI) then call concrete code, not generic code.
     @_specialize(exported: true, where T == UInt8)
@@ -309,14 +385,15 @@ public final class MessageBuffer {
     @_specialize(exported: true, where T == UInt)
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
-    public func pack<T: PVMScalar>(_ items: UnsafePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
+    @usableFromInline
+    func packSlowly<T: PVMScalar>(_ items: UnsafePointer<T>, count: Int, stride: Int) throws(PVMError) {
         let size = MemoryLayout<T>.size
         let bytes = try Self.checked(count: count, stride: stride, size: size)
         guard count > 0 else { return }
         if encoding == .inPlace {
             guard stride == 1 else { throw PVMError(.notImpl, "InPlace packing with stride \(stride)") }
             flushOwnedSegment()
-            segments.append(.reference(UnsafeRawBufferPointer(start: items, count: bytes)))
+            _segments.append(.reference(UnsafeRawBufferPointer(start: items, count: bytes)))
             return
         }
         let out = reserve(bytes)
@@ -389,30 +466,30 @@ public final class MessageBuffer {
     }
 
     private func flushOwnedSegment() {
-        if ownedCount > segmentStart { segments.append(.owned(segmentStart..<ownedCount)) }
-        segmentStart = ownedCount
+        if _ownedCount > _segmentStart { _segments.append(.owned(_segmentStart..<_ownedCount)) }
+        _segmentStart = _ownedCount
     }
 
     /// Calls `body` with each piece of the message in order, as a transport
     /// gathers it (InPlace data is read from the caller's memory now).
     public func withPieces(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
-        if !segments.isEmpty {
-            for s in segments {
+        if !_segments.isEmpty {
+            for s in _segments {
                 switch s {
-                case .owned(let r): try body(UnsafeRawBufferPointer(start: storage + r.lowerBound, count: r.count))
+                case .owned(let r): try body(UnsafeRawBufferPointer(start: _storage + r.lowerBound, count: r.count))
                 case .reference(let p): try body(p)
                 }
             }
-            if ownedCount > segmentStart { try body(UnsafeRawBufferPointer(start: storage + segmentStart, count: ownedCount - segmentStart)) }
+            if _ownedCount > _segmentStart { try body(UnsafeRawBufferPointer(start: _storage + _segmentStart, count: _ownedCount - _segmentStart)) }
         } else {
-            try body(UnsafeRawBufferPointer(start: storage, count: ownedCount))
+            try body(UnsafeRawBufferPointer(start: _storage, count: _ownedCount))
         }
     }
 
     /// Calls `body` with the message's bytes in one piece (gathered into a
     /// copy only for an InPlace buffer with references).
     public func withContiguousBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        if isContiguous { return try body(UnsafeRawBufferPointer(start: storage, count: ownedCount)) }
+        if isContiguous { return try body(UnsafeRawBufferPointer(start: _storage, count: _ownedCount)) }
         return try contiguousBytes().withUnsafeBytes(body)
     }
 
@@ -426,10 +503,31 @@ public final class MessageBuffer {
 
     // MARK: Unpacking
 
-    private var converts: Bool { (encoding == .default || encoding == .trace) && signature != .native }
+    @usableFromInline var converts: Bool { (encoding == .default || encoding == .trace) && signature != .native }
 
     /// Unpacks `count` items into `items`, every `stride`-th slot, converting
     /// from the sender's format when needed.
+    // Inlined into callers: items that need no conversion are one copy.
+    @inlinable @inline(__always)
+    public func unpack<T: PVMScalar>(into items: UnsafeMutablePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
+        if _fastPath(unpackIfSimple(into: items, count: count, stride: stride)) { return }
+        try unpackSlowly(into: items, count: count, stride: stride)
+    }
+
+    /// `unpack`'s inlined part: unpacks and returns true when the items are
+    /// a run there to read with no conversion; else changes nothing and
+    /// returns false.
+    @inlinable @inline(__always)
+    public func unpackIfSimple<T: PVMScalar>(into items: UnsafeMutablePointer<T>, count: Int, stride: Int) -> Bool {
+        let size = MemoryLayout<T>.size
+        guard stride == 1 && count > 0 && count <= Self.fastItemLimit && _segments.isEmpty
+              && count &* size <= _ownedCount &- _readOffset
+              && (T.kind == nil || _signature == .native || (_encoding != .default && _encoding != .trace)) else { return false }
+        UnsafeMutableRawPointer(items).copyMemory(from: _storage + _readOffset, byteCount: count &* size)
+        _readOffset &+= count &* size
+        return true
+    }
+
     @_specialize(exported: true, where T == UInt8)
     @_specialize(exported: true, where T == Int8)
     @_specialize(exported: true, where T == Int16)
@@ -440,16 +538,17 @@ public final class MessageBuffer {
     @_specialize(exported: true, where T == UInt)
     @_specialize(exported: true, where T == Float)
     @_specialize(exported: true, where T == Double)
-    public func unpack<T: PVMScalar>(into items: UnsafeMutablePointer<T>, count: Int, stride: Int = 1) throws(PVMError) {
-        guard segments.isEmpty else { throw PVMError(.badParam, "unpacking a buffer that is being packed") }
+    @usableFromInline
+    func unpackSlowly<T: PVMScalar>(into items: UnsafeMutablePointer<T>, count: Int, stride: Int) throws(PVMError) {
+        guard _segments.isEmpty else { throw PVMError(.badParam, "unpacking a buffer that is being packed") }
         let kind = T.kind
         let wireSize = kind.map { $0.size(in: converts ? signature : .native) } ?? 1
         let bytes = try Self.checked(count: count, stride: stride, size: wireSize)
         guard count > 0 else { return }
-        guard bytes <= ownedCount - readOffset else {
-            throw PVMError(.noData, "\(count) items of \(wireSize) bytes wanted, \(ownedCount - readOffset) bytes left")
+        guard bytes <= _ownedCount - _readOffset else {
+            throw PVMError(.noData, "\(count) items of \(wireSize) bytes wanted, \(_ownedCount - _readOffset) bytes left")
         }
-        let source = UnsafeRawPointer(storage + readOffset)
+        let source = UnsafeRawPointer(_storage + _readOffset)
         let size = MemoryLayout<T>.size
         if let kind, converts {
             if stride == 1 {
@@ -468,7 +567,7 @@ public final class MessageBuffer {
         } else {
             for i in 0..<count { items[i &* stride] = source.loadUnaligned(fromByteOffset: i &* size, as: T.self) }
         }
-        readOffset += bytes
+        _readOffset += bytes
     }
 
     /// Unpacks `count` items into a new array.
@@ -492,44 +591,44 @@ public final class MessageBuffer {
 
     /// Unpacks a string packed by `pack(string:)`.
     public func unpackString() throws(PVMError) -> String {
-        let start = readOffset
+        let start = _readOffset
         let length = Int(try unpack(Int32.self))
-        guard length >= 1, length <= ownedCount - readOffset else {
-            readOffset = start
-            throw PVMError(.noData, "string of \(length) bytes with \(ownedCount - readOffset) bytes left")
+        guard length >= 1, length <= _ownedCount - _readOffset else {
+            _readOffset = start
+            throw PVMError(.noData, "string of \(length) bytes with \(_ownedCount - _readOffset) bytes left")
         }
-        let bytes = UnsafeRawBufferPointer(start: storage + readOffset, count: length)
+        let bytes = UnsafeRawBufferPointer(start: _storage + _readOffset, count: length)
         guard bytes[length - 1] == 0 else {
-            readOffset = start
+            _readOffset = start
             throw PVMError(.badMsg, "string is not NUL-terminated")
         }
-        readOffset += length
+        _readOffset += length
         return String(decoding: bytes.prefix(length - 1), as: UTF8.self)
     }
 
     /// Unpacks a string into `destination` with its NUL (`pvm_upkstr`: the
     /// caller's array must be large enough, as in PVM).
     public func unpackString(into destination: UnsafeMutablePointer<CChar>) throws(PVMError) {
-        let start = readOffset
+        let start = _readOffset
         var length32: Int32 = 0
         try unpack(into: &length32, count: 1)
         let length = Int(length32)
-        guard length >= 1, length <= ownedCount - readOffset else {
-            readOffset = start
-            throw PVMError(.noData, "string of \(length) bytes with \(ownedCount - readOffset) bytes left")
+        guard length >= 1, length <= _ownedCount - _readOffset else {
+            _readOffset = start
+            throw PVMError(.noData, "string of \(length) bytes with \(_ownedCount - _readOffset) bytes left")
         }
-        let bytes = UnsafeRawPointer(storage + readOffset)
+        let bytes = UnsafeRawPointer(_storage + _readOffset)
         guard bytes.load(fromByteOffset: length - 1, as: UInt8.self) == 0 else {
-            readOffset = start
+            _readOffset = start
             throw PVMError(.badMsg, "string is not NUL-terminated")
         }
         UnsafeMutableRawPointer(destination).copyMemory(from: bytes, byteCount: length)
-        readOffset += length
+        _readOffset += length
     }
 
     /// Starts unpacking again from the first byte.
-    public func rewind() { readOffset = 0 }
+    public func rewind() { _readOffset = 0 }
 
     /// Bytes not yet unpacked.
-    public var remaining: Int { ownedCount - readOffset }
+    public var remaining: Int { _ownedCount - _readOffset }
 }

@@ -18,6 +18,7 @@ public struct FrameHeader: Equatable, Sendable {
     public var flags: UInt32
     public var sequence: UInt32
 
+    @inlinable
     public init(bodyLength: Int, tag: Int32, context: Int32 = 0, source: Int32, destination: Int32,
                 encoding: Encoding = .default, signature: DataSignature = .native, flags: UInt32 = 0, sequence: UInt32 = 0) {
         self.length = UInt64(Self.size + bodyLength)
@@ -142,23 +143,23 @@ public enum ShortFrame {
     public static let size = 8
     public static let shortFlag: UInt16 = 0x8000
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func flags(_ encoding: Encoding) -> UInt16 { shortFlag | UInt16(UInt8(truncatingIfNeeded: encoding.rawValue)) }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func encode(source: Int32, tag: Int32, into p: UnsafeMutableRawPointer) {
         p.storeBytes(of: source.littleEndian, toByteOffset: 0, as: Int32.self)
         p.storeBytes(of: tag.littleEndian, toByteOffset: 4, as: Int32.self)
     }
 
     /// Decodes a message that arrived with `flags` (untrusted): the short
-    /// form when the flag says so, else the compact form.
-    @inline(__always)
+    /// form when the flag says so, else the compact form. Inlined into the
+    /// receive path; the errors are made out of line.
+    @inlinable @inline(__always)
     public static func decode(_ raw: UnsafeRawBufferPointer, flags: UInt16, destination: Int32) throws(PVMError) -> (FrameHeader, UnsafeRawBufferPointer) {
         guard flags & shortFlag != 0 else { return try CompactFrame.decode(raw, destination: destination) }
-        guard raw.count >= size else { throw PVMError(.badMsg, "message of \(raw.count) bytes is shorter than its \(size)-byte header") }
-        guard flags & 0x7ff8 == 0, let encoding = Encoding(rawValue: Int32(flags & 0x7)) else {
-            throw PVMError(.badMsg, "record flags 0x\(String(flags, radix: 16)) do not describe a message")
+        guard raw.count >= size, flags & 0x7ff8 == 0, let encoding = Encoding.of(Int32(flags & 0x7)) else {
+            throw malformed(raw.count, flags)
         }
         var h = FrameHeader(bodyLength: raw.count - size,
                             tag: Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: Int32.self)),
@@ -167,5 +168,11 @@ public enum ShortFrame {
                             destination: destination, encoding: encoding, signature: .native)
         h.length = UInt64(FrameHeader.size + raw.count - size)
         return (h, UnsafeRawBufferPointer(rebasing: raw[size...]))
+    }
+
+    @usableFromInline
+    static func malformed(_ count: Int, _ flags: UInt16) -> PVMError {
+        if count < size { return PVMError(.badMsg, "message of \(count) bytes is shorter than its \(size)-byte header") }
+        return PVMError(.badMsg, "record flags 0x\(String(flags, radix: 16)) do not describe a message")
     }
 }

@@ -10,6 +10,10 @@ import PVMEncoding
         #expect(Architecture.named(Architecture.host.name)?.signature == .native)
     }
 
+    @Test func theConstantSignatureIsTheOneTheByteImagesGive() {
+        #expect(DataSignature.native == DataSignature.byteImageSignature)
+    }
+
     @Test func fieldsDecodeAsPVMDefinesThem() throws {
         let sun4 = try #require(Architecture.named("SUN4")).signature
         #expect(sun4.rawValue == 0x0658_EB59)
