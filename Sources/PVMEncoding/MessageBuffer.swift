@@ -30,6 +30,27 @@ extension Encoding {
     }
 }
 
+/// Copies `count` bytes from `source` to `destination` (not overlapping).
+/// Up to 16 bytes it is two possibly overlapping loads and stores inline:
+/// the small messages this runtime is measured by pack, load and unpack a
+/// few bytes each, where a call to memmove costs more than the copy.
+@inlinable @inline(__always)
+func copyBytes(to destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int) {
+    if count >= 8 && count <= 16 {
+        let head = source.loadUnaligned(as: UInt64.self)
+        let tail = source.loadUnaligned(fromByteOffset: count &- 8, as: UInt64.self)
+        destination.storeBytes(of: head, as: UInt64.self)
+        destination.storeBytes(of: tail, toByteOffset: count &- 8, as: UInt64.self)
+    } else if count >= 4 && count < 8 {
+        let head = source.loadUnaligned(as: UInt32.self)
+        let tail = source.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self)
+        destination.storeBytes(of: head, as: UInt32.self)
+        destination.storeBytes(of: tail, toByteOffset: count &- 4, as: UInt32.self)
+    } else if count > 0 {
+        destination.copyMemory(from: source, byteCount: count)
+    }
+}
+
 /// Types that pack and unpack as one PVM numeric item.
 public protocol PVMScalar {
     static var kind: ScalarKind? { get }  // nil: a byte, never converted
@@ -125,7 +146,7 @@ public final class MessageBuffer {
             _segmentStart = 0
             _encoding = encoding
             _signature = signature
-            if bytes.count > 0 { _storage.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            if bytes.count > 0 { copyBytes(to: _storage, from: bytes.baseAddress!, count: bytes.count) }
             return
         }
         try loadSlowly(received: bytes, encoding: encoding, signature: signature)
@@ -364,7 +385,7 @@ public final class MessageBuffer {
         let size = MemoryLayout<T>.size
         guard stride == 1 && count > 0 && count <= Self.fastItemLimit && _encoding != .inPlace
               && count &* size <= _capacity &- _ownedCount else { return false }
-        (_storage + _ownedCount).copyMemory(from: items, byteCount: count &* size)
+        copyBytes(to: _storage + _ownedCount, from: items, count: count &* size)
         _ownedCount &+= count &* size
         return true
     }
@@ -523,7 +544,7 @@ public final class MessageBuffer {
         guard stride == 1 && count > 0 && count <= Self.fastItemLimit && _segments.isEmpty
               && count &* size <= _ownedCount &- _readOffset
               && (T.kind == nil || _signature == .native || (_encoding != .default && _encoding != .trace)) else { return false }
-        UnsafeMutableRawPointer(items).copyMemory(from: _storage + _readOffset, byteCount: count &* size)
+        copyBytes(to: UnsafeMutableRawPointer(items), from: _storage + _readOffset, count: count &* size)
         _readOffset &+= count &* size
         return true
     }

@@ -46,6 +46,25 @@ import PVMEncoding
 }
 
 @Suite struct MessageBufferTests {
+    /// Every length the inlined small copy handles (and either side of its
+    /// cases), through pack, a received buffer's load and unpack: each byte
+    /// arrives, in place, and nothing past the end is written.
+    @Test func packLoadAndUnpackKeepEveryByteOfSmallRuns() throws {
+        for n in 0...40 {
+            let source = (0..<n).map { UInt8(truncatingIfNeeded: 0x31 &+ $0 &* 7) }
+            let sent = MessageBuffer(encoding: .raw)
+            try source.withUnsafeBufferPointer { if n > 0 { try sent.pack($0.baseAddress!, count: n) } }
+            try sent.pack([UInt8(0xEE)])  // a byte after the run: the run must not overwrite it
+            let received = MessageBuffer(encoding: .raw)
+            try sent.withContiguousBytes { try received.load(received: $0, encoding: .raw, signature: .native) }
+            var out = [UInt8](repeating: 0xAA, count: n + 8)
+            try out.withUnsafeMutableBufferPointer { if n > 0 { try received.unpack(into: $0.baseAddress!, count: n) } }
+            #expect(Array(out[0..<n]) == source, "run of \(n) bytes")
+            #expect(out[n...].allSatisfy { $0 == 0xAA }, "bytes written past a run of \(n)")
+            #expect(try received.unpack(UInt8.self) == 0xEE)
+        }
+    }
+
     @Test(arguments: [Encoding.default, .raw, .inPlace])
     func roundTripOfEveryTypeWithStride(encoding: Encoding) throws {
         let b = MessageBuffer(encoding: encoding)
