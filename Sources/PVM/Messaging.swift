@@ -236,6 +236,62 @@ struct BufferMeta {
     var wait: Int32 = 0
 }
 
+/// The arrived messages not yet received (buffer ids, oldest first).
+/// Receives take the oldest far more often than any other, so taking it
+/// only moves a start index (an Array's remove(at: 0) moves every later
+/// id); the space in front is reclaimed when the queue empties or is
+/// mostly dead.
+struct ArrivalQueue: Sequence {
+    private var ids: [Int32] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == ids.count }
+    var count: Int { ids.count - head }
+
+    subscript(_ i: Int) -> Int32 { ids[head + i] }
+
+    mutating func append(_ id: Int32) { ids.append(id) }
+
+    @discardableResult
+    mutating func remove(at i: Int) -> Int32 {
+        precondition(i >= 0 && i < count, "arrival index out of range")
+        if i != 0 { return ids.remove(at: head + i) }
+        let id = ids[head]
+        head += 1
+        if head == ids.count {
+            ids.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 64 && head * 2 >= ids.count {
+            ids.removeFirst(head)
+            head = 0
+        }
+        return id
+    }
+
+    mutating func removeLast() -> Int32 {
+        precondition(!isEmpty, "removeLast of an empty arrival queue")
+        return ids.removeLast()
+    }
+
+    mutating func removeAll() {
+        ids.removeAll(keepingCapacity: true)
+        head = 0
+    }
+
+    func firstIndex(where match: (Int32) -> Bool) -> Int? {
+        var i = head
+        while i < ids.count {
+            if match(ids[i]) { return i - head }
+            i += 1
+        }
+        return nil
+    }
+
+    func firstIndex(of id: Int32) -> Int? { firstIndex { $0 == id } }
+
+    func makeIterator() -> ArraySlice<Int32>.Iterator { ids[head...].makeIterator() }
+}
+
 /// The buffers' headers, by buffer id. Hand-made rather than an Array:
 /// every message writes one entry, and an Array write checks that its
 /// storage is uniquely referenced first. Owned by the one VirtualMachine of

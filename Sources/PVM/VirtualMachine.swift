@@ -164,7 +164,7 @@ public final class VirtualMachine {
     @usableFromInline @exclusivity(unchecked) var sendBuffer: Int32 = 0
     @usableFromInline @exclusivity(unchecked) var receiveBuffer: Int32 = 0
     /// Arrived messages not yet received, oldest first (buffer ids).
-    @exclusivity(unchecked) var arrived: [Int32] = []
+    @exclusivity(unchecked) var arrived = ArrivalQueue()
     /// Staging for one-shot sends (psend).
     let scratch = MessageBuffer(encoding: .raw)
 
