@@ -53,7 +53,7 @@ extension VirtualMachine {
         return Int(id)
     }
 
-    @inline(never)
+    @usableFromInline @inline(never)
     static func noSuchBuffer(_ id: Int32) -> PVMError {
         id > 0 ? PVMError(.noSuchBuf, "buffer \(id)") : PVMError(.badParam, "buffer id \(id)")
     }
@@ -109,17 +109,30 @@ extension VirtualMachine {
     }
 
     /// Frees the send buffer and makes a new one active (pvm_initsend).
+    /// Inlined into the caller: with a send buffer active (the usual case)
+    /// it is emptied in place, the same id and storage, no allocation.
+    @inlinable @inline(__always)
     public func initSend(encoding raw: Int32) throws(PVMError) -> Int32 {
-        let e = try Self.encoding(raw)
         let sb = Int(sendBuffer)
-        if sb != 0 {
-            // Freed and made again at once: the same id and storage, no allocation.
-            object(sb) { $0.reset(encoding: e) }
+        if _fastPath(sb != 0), let e = Encoding.of(raw) {
+            objects[sb]._withUnsafeGuaranteedRef { $0.reset(encoding: e) }
             meta[sb].tag = 0
             meta[sb].source = tid.rawValue
             meta[sb].destination = 0
             meta[sb].context = context
             meta[sb].wait = 0
+            return sendBuffer
+        }
+        return try initSendSlowly(encoding: raw)
+    }
+
+    @usableFromInline
+    func initSendSlowly(encoding raw: Int32) throws(PVMError) -> Int32 {
+        let e = try Self.encoding(raw)
+        if sendBuffer != 0 {
+            object(Int(sendBuffer)) { $0.reset(encoding: e) }
+            meta[Int(sendBuffer)] = BufferMeta(inUse: true, tag: 0, source: tid.rawValue, destination: 0, context: context,
+                                               queued: meta[Int(sendBuffer)].queued)
             return sendBuffer
         }
         sendBuffer = allocate(encoding: e)
@@ -144,10 +157,13 @@ extension VirtualMachine {
     }
 
     /// Length in bytes, tag and source of a buffer (pvm_bufinfo).
+    /// Inlined into the caller (a program asks it of every message it receives).
+    @inlinable @inline(__always)
     public func bufferInfo(_ id: Int32) throws(PVMError) -> (bytes: Int32, tag: Int32, source: Int32) {
-        let i = try slot(id)
-        let bytes = object(i) { $0.reportedLength }
-        return (Int32(truncatingIfNeeded: bytes), meta[i].tag, meta[i].source)
+        let i = Int(id)
+        guard _fastPath(id > 0 && i < meta.count), case let m = meta[i], _fastPath(m.inUse) else { throw Self.noSuchBuffer(id) }
+        let bytes = objects[i]._withUnsafeGuaranteedRef { $0.reportedLength }
+        return (Int32(truncatingIfNeeded: bytes), m.tag, m.source)
     }
 
     /// The full header of a buffer (pvm_getminfo): len, ctx, tag, wid, enc,
@@ -224,16 +240,29 @@ extension VirtualMachine {
 }
 
 /// What PVM's header says of one buffer (kept beside the buffer objects).
+@usableFromInline
 struct BufferMeta {
-    var inUse = false
-    var tag: Int32 = 0
-    var source: Int32 = 0
-    var destination: Int32 = 0
-    var context: Int32 = 0
+    @usableFromInline var inUse = false
+    @usableFromInline var tag: Int32 = 0
+    @usableFromInline var source: Int32 = 0
+    @usableFromInline var destination: Int32 = 0
+    @usableFromInline var context: Int32 = 0
     /// In the arrived queue (`arrived`), not received yet.
-    var queued = false
+    @usableFromInline var queued = false
     /// The wait id a program may set (pvm_setminfo); kept, not used.
-    var wait: Int32 = 0
+    @usableFromInline var wait: Int32 = 0
+
+    @usableFromInline
+    init(inUse: Bool = false, tag: Int32 = 0, source: Int32 = 0, destination: Int32 = 0, context: Int32 = 0,
+         queued: Bool = false, wait: Int32 = 0) {
+        self.inUse = inUse
+        self.tag = tag
+        self.source = source
+        self.destination = destination
+        self.context = context
+        self.queued = queued
+        self.wait = wait
+    }
 }
 
 /// The arrived messages not yet received (buffer ids, oldest first).
@@ -296,13 +325,15 @@ struct ArrivalQueue: Sequence {
 /// every message writes one entry, and an Array write checks that its
 /// storage is uniquely referenced first. Owned by the one VirtualMachine of
 /// the process, which lives as long as the process (never freed).
+@usableFromInline
 struct MetaTable {
-    private(set) var count = 0
+    @usableFromInline private(set) var count = 0
     private var capacity = 16
-    private var base = UnsafeMutablePointer<BufferMeta>.allocate(capacity: 16)
+    @usableFromInline private(set) var base = UnsafeMutablePointer<BufferMeta>.allocate(capacity: 16)
 
     init() { append(BufferMeta()) }  // id 0 means no buffer: never handed out
 
+    @inlinable
     subscript(_ i: Int) -> BufferMeta {
         @inline(__always) get {
             precondition(UInt(bitPattern: i) < UInt(bitPattern: count), "buffer index out of range")

@@ -159,7 +159,7 @@ public final class VirtualMachine {
     /// `withObject`: reading a class reference out of an array would cost
     /// a retain and a release per use, more than packing a small message.
     @usableFromInline @exclusivity(unchecked) var objects: ContiguousArray<Unmanaged<MessageBuffer>> = [.passRetained(MessageBuffer(encoding: .default, capacity: 16))]
-    @exclusivity(unchecked) var meta = MetaTable()
+    @usableFromInline @exclusivity(unchecked) var meta = MetaTable()
     @exclusivity(unchecked) var freeIDs: [Int32] = []
     @usableFromInline @exclusivity(unchecked) var sendBuffer: Int32 = 0
     @usableFromInline @exclusivity(unchecked) var receiveBuffer: Int32 = 0
