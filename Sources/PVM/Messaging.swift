@@ -161,9 +161,12 @@ extension VirtualMachine {
     @inlinable @inline(__always)
     public func bufferInfo(_ id: Int32) throws(PVMError) -> (bytes: Int32, tag: Int32, source: Int32) {
         let i = Int(id)
-        guard _fastPath(id > 0 && i < meta.count), case let m = meta[i], _fastPath(m.inUse) else { throw Self.noSuchBuffer(id) }
-        let bytes = objects[i]._withUnsafeGuaranteedRef { $0.reportedLength }
-        return (Int32(truncatingIfNeeded: bytes), m.tag, m.source)
+        if _fastPath(id > 0 && i < meta.count && meta[i].inUse) {
+            let m = meta[i]
+            let bytes = objects[i]._withUnsafeGuaranteedRef { $0.reportedLength }
+            return (Int32(truncatingIfNeeded: bytes), m.tag, m.source)
+        }
+        throw Self.noSuchBuffer(id)
     }
 
     /// The full header of a buffer (pvm_getminfo): len, ctx, tag, wid, enc,
@@ -321,40 +324,47 @@ struct ArrivalQueue: Sequence {
     func makeIterator() -> ArraySlice<Int32>.Iterator { ids[head...].makeIterator() }
 }
 
-/// The buffers' headers, by buffer id. Hand-made rather than an Array:
-/// every message writes one entry, and an Array write checks that its
-/// storage is uniquely referenced first. Owned by the one VirtualMachine of
-/// the process, which lives as long as the process (never freed).
+/// A growable array for the per-message tables (buffer headers by id,
+/// free ids). Hand-made rather than an Array: every message writes these,
+/// and an Array write checks that its storage is uniquely referenced
+/// first. Owned by the one VirtualMachine of the process, which lives as
+/// long as the process (never freed).
 @usableFromInline
-struct MetaTable {
+struct FlatArray<Element> {
     @usableFromInline private(set) var count = 0
     private var capacity = 16
-    @usableFromInline private(set) var base = UnsafeMutablePointer<BufferMeta>.allocate(capacity: 16)
+    @usableFromInline private(set) var base = UnsafeMutablePointer<Element>.allocate(capacity: 16)
 
-    init() { append(BufferMeta()) }  // id 0 means no buffer: never handed out
+    init() {}
 
     @inlinable
-    subscript(_ i: Int) -> BufferMeta {
+    subscript(_ i: Int) -> Element {
         @inline(__always) get {
-            precondition(UInt(bitPattern: i) < UInt(bitPattern: count), "buffer index out of range")
+            precondition(UInt(bitPattern: i) < UInt(bitPattern: count), "index out of range")
             return base[i]
         }
         @inline(__always) nonmutating _modify {
-            precondition(UInt(bitPattern: i) < UInt(bitPattern: count), "buffer index out of range")
+            precondition(UInt(bitPattern: i) < UInt(bitPattern: count), "index out of range")
             yield &base[i]
         }
     }
 
-    mutating func append(_ m: BufferMeta) {
+    mutating func append(_ e: Element) {
         if count == capacity {
-            let bigger = UnsafeMutablePointer<BufferMeta>.allocate(capacity: 2 * capacity)
+            let bigger = UnsafeMutablePointer<Element>.allocate(capacity: 2 * capacity)
             bigger.moveInitialize(from: base, count: count)
             base.deallocate()
             base = bigger
             capacity *= 2
         }
-        (base + count).initialize(to: m)
+        (base + count).initialize(to: e)
         count += 1
+    }
+
+    mutating func popLast() -> Element? {
+        guard count > 0 else { return nil }
+        count -= 1
+        return (base + count).move()
     }
 }
 

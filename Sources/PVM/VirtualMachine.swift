@@ -159,8 +159,13 @@ public final class VirtualMachine {
     /// `withObject`: reading a class reference out of an array would cost
     /// a retain and a release per use, more than packing a small message.
     @usableFromInline @exclusivity(unchecked) var objects: ContiguousArray<Unmanaged<MessageBuffer>> = [.passRetained(MessageBuffer(encoding: .default, capacity: 16))]
-    @usableFromInline @exclusivity(unchecked) var meta = MetaTable()
-    @exclusivity(unchecked) var freeIDs: [Int32] = []
+    /// Buffer headers by id; id 0 means no buffer and is never handed out.
+    @usableFromInline @exclusivity(unchecked) var meta: FlatArray<BufferMeta> = {
+        var m = FlatArray<BufferMeta>()
+        m.append(BufferMeta())
+        return m
+    }()
+    @exclusivity(unchecked) var freeIDs = FlatArray<Int32>()
     @usableFromInline @exclusivity(unchecked) var sendBuffer: Int32 = 0
     @usableFromInline @exclusivity(unchecked) var receiveBuffer: Int32 = 0
     /// Arrived messages not yet received, oldest first (buffer ids).
