@@ -120,6 +120,9 @@ extension VirtualMachine {
         tcpOutgoing.removeAll()
         learnedTCP.removeAll()
         noTCPPath.removeAll()
+        // Its descriptor is closed and its number free for reuse: never probe it.
+        hotTCP = nil
+        tcpLinksChanged()
     }
 
     // MARK: Sending
@@ -173,7 +176,7 @@ extension VirtualMachine {
         }
         tcpOutgoing[dst] = link
         tcpLinks[fd] = link
-        endpoint?.externalDataSources = tcpLinks.count
+        tcpLinksChanged()
         return link
     }
 
@@ -249,7 +252,7 @@ extension VirtualMachine {
             let link = TCPLink(fd: fd, peer: 0, handshake: AuthenticationHandshake(side: .acceptor, role: .task, authenticator: DaemonAuthenticator(vm: self)))
             do { try endpoint?.watch(fd) } catch { link.connection.close(); continue }
             tcpLinks[fd] = link
-            endpoint?.externalDataSources = tcpLinks.count
+            tcpLinksChanged()
         }
     }
 
@@ -288,6 +291,8 @@ extension VirtualMachine {
                 guard let (h, frame) = try link.connection.nextFrame() else { break }
                 guard checkFrame(h, link) else { return }
                 if _slowPath(link.peer != h.source) { learned(h.source, link) }
+                tcpFramesIn &+= 1
+                if _slowPath(hotTCP !== link) { hotTCP = link }
                 try arrive(h, UnsafeRawBufferPointer(rebasing: frame[FrameHeader.size...]))
             }
         } catch where error.code != PVMError.Code.badMsg.rawValue {
@@ -417,7 +422,32 @@ extension VirtualMachine {
         }
         if tcpOutgoing[link.peer] === link { tcpOutgoing.removeValue(forKey: link.peer) }
         if learnedTCP[link.peer] === link { learnedTCP.removeValue(forKey: link.peer) }
+        if hotTCP === link { hotTCP = nil }
         link.connection.close()
-        endpoint?.externalDataSources = tcpLinks.count
+        tcpLinksChanged()
+    }
+
+    /// The endpoint's spinning follows the links: epoll more often while
+    /// there are any, and the link frames last came on read directly
+    /// between (`ShmEndpoint.idleProbe`).
+    func tcpLinksChanged() {
+        guard let ep = endpoint else { return }
+        ep.externalDataSources = tcpLinks.count
+        if tcpLinks.isEmpty {
+            ep.idleProbe = nil
+        } else if ep.idleProbe == nil {
+            ep.idleProbe = { [unowned self] in try self.probeHotLink() }
+        }
+    }
+
+    /// Reads the link frames last came on, as if epoll had reported it
+    /// readable; true when that changed anything a receive waits on: a
+    /// frame came in, a large message completed (or its link went), or the
+    /// link closed.
+    func probeHotLink() throws(PVMError) -> Bool {
+        guard let link = hotTCP, !link.connection.closed else { return false }
+        let frames = tcpFramesIn, wasMatched = matched
+        try serviceTCP(link)
+        return tcpFramesIn != frames || matched != wasMatched || hotTCP !== link
     }
 }

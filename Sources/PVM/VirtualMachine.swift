@@ -150,6 +150,10 @@ public final class VirtualMachine {
     var learnedTCP: [Int32: TCPLink] = [:]
     /// Tasks with no TCP path (no listener, refused, unreachable): through the daemons.
     var noTCPPath: Set<Int32> = []
+    /// The link the latest frame came on: read directly while a receive
+    /// spins (`probeHotLink`), and how many frames have come on any link.
+    var hotTCP: TCPLink?
+    var tcpFramesIn = 0
     /// `PVM_TRANSPORT=tcp`: TCP even to tasks of this host.
     var forceTCP = false
 

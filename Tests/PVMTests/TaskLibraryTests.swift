@@ -517,6 +517,60 @@ final class TaskLibraryTests: XCTestCase {
         }
     }
 
+    /// A receive that spins on TCP reads the link frames last came on
+    /// directly (ShmEndpoint.idleProbe). After this task leaves the virtual
+    /// machine, that link's descriptor is closed and its number free:
+    /// socket pairs made then take the freed numbers, each end with one
+    /// byte to read. Enrolled again, an exchange over TCP must leave every
+    /// byte where it is (a read through the closed link would take one, or
+    /// block where nothing is to read).
+    func testAReceiveOverTCPNeverReadsADescriptorOfAClosedLink() throws {
+        try overTCP {
+            let kid = try spawnOne(["echo"])
+            try echoOverTCP(kid, rounds: 3)
+            _ = try vm.initSend(encoding: 0)
+            try vm.send(to: kid.rawValue, tag: 999)
+            try vm.exit()
+            var ends: [Int32] = []
+            defer { for fd in ends { close(fd) } }
+            for _ in 0..<64 {
+                var fds: [Int32] = [0, 0]
+                XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds), 0)
+                var one: UInt8 = 0x5A
+                XCTAssertEqual(write(fds[0], &one, 1), 1)
+                XCTAssertEqual(write(fds[1], &one, 1), 1)
+                // Non-blocking, so that a wrong read fails the test instead of hanging it.
+                for fd in fds { _ = fcntl(fd, F_SETFL, O_NONBLOCK) }
+                ends += fds
+            }
+            vm = try VirtualMachine.shared()
+            let again = try spawnOne(["echo"])
+            try echoOverTCP(again, rounds: 20)
+            _ = try vm.initSend(encoding: 0)
+            try vm.send(to: again.rawValue, tag: 999)
+            for fd in ends {
+                var byte: UInt8 = 0
+                XCTAssertEqual(recv(fd, &byte, 1, Int32(MSG_DONTWAIT)), 1, "the byte to read on descriptor \(fd) was taken")
+                XCTAssertEqual(byte, 0x5A)
+            }
+        }
+    }
+
+    /// `rounds` 8 B echoes with `kid` (echo mode: tag 20 back as tag 21), over TCP.
+    func echoOverTCP(_ kid: TaskID, rounds: Int) throws {
+        for k in 0..<rounds {
+            var value = Int32(k)
+            _ = try vm.initSend(encoding: 1)
+            try vm.pack(&value, count: 1)
+            try vm.send(to: kid.rawValue, tag: 20)
+            _ = try vm.receive(from: kid.rawValue, tag: 21, timeoutNanoseconds: 20_000_000_000)
+            var back: Int32 = -1
+            try vm.unpack(into: &back, count: 1)
+            XCTAssertEqual(back, value)
+        }
+        XCTAssertEqual(vm.path(to: kid), .tcp)
+    }
+
     /// Established TCP connections (IPv4 and IPv6) whose local port is `port`.
     static func establishedTCPConnections(localPort port: Int) throws -> Int {
         var count = 0

@@ -514,9 +514,25 @@ public final class ShmEndpoint {
     /// epoll every fourth poll, as it polls the rings of its peers.
     public var externalDataSources: Int = 0 {
         didSet {
-            eventPollMask = externalDataSources > 0 ? 3 : 1023
+            updateEventPollMask()
             updateSpinBudget()
         }
+    }
+
+    /// When set, idle polls between the epoll checks call it: the caller
+    /// reads the socket its traffic comes on directly, where a read that
+    /// finds a frame is one system call and epoll's report and then the
+    /// read are two (about 0.5 us of a 5.7 us one-way TCP trip on this
+    /// machine kind, measured with a C ping-pong spinning either way).
+    /// Returns whether it took anything in (the poll then counts an event).
+    /// While set, epoll is asked every eighth idle poll and the probe runs
+    /// on every other one.
+    @exclusivity(unchecked) public var idleProbe: (() throws -> Bool)? {
+        didSet { updateEventPollMask() }
+    }
+
+    private func updateEventPollMask() {
+        eventPollMask = externalDataSources == 0 ? 1023 : idleProbe == nil ? 3 : 7
     }
 
     /// The path a message of `size` bytes to `peer` takes (without loans).
@@ -665,6 +681,8 @@ public final class ShmEndpoint {
             if idlePolls & eventPollMask == 0 {
                 pumpEvents(timeoutMilliseconds: 0)
                 if !connectionEvents.isEmpty || !externalEvents.isEmpty { delivered += try deliverQueued(handler) }
+            } else if idlePolls & 1 == 1, let probe = idleProbe, try probe() {
+                delivered += 1
             }
         }
         return delivered
