@@ -47,7 +47,7 @@ extension VirtualMachine {
         }
     }
 
-    @inline(__always)
+    @usableFromInline @inline(__always)
     func slot(_ id: Int32) throws(PVMError) -> Int {
         guard id > 0, Int(id) < meta.count, meta[Int(id)].inUse else { throw Self.noSuchBuffer(id) }
         return Int(id)
@@ -126,15 +126,11 @@ extension VirtualMachine {
         return try initSendSlowly(encoding: raw)
     }
 
+    /// No send buffer active (a valid encoding with one active is the
+    /// inlined path), or an encoding to refuse.
     @usableFromInline
     func initSendSlowly(encoding raw: Int32) throws(PVMError) -> Int32 {
         let e = try Self.encoding(raw)
-        if sendBuffer != 0 {
-            object(Int(sendBuffer)) { $0.reset(encoding: e) }
-            meta[Int(sendBuffer)] = BufferMeta(inUse: true, tag: 0, source: tid.rawValue, destination: 0, context: context,
-                                               queued: meta[Int(sendBuffer)].queued)
-            return sendBuffer
-        }
         sendBuffer = allocate(encoding: e)
         return sendBuffer
     }
@@ -160,13 +156,9 @@ extension VirtualMachine {
     /// Inlined into the caller (a program asks it of every message it receives).
     @inlinable @inline(__always)
     public func bufferInfo(_ id: Int32) throws(PVMError) -> (bytes: Int32, tag: Int32, source: Int32) {
-        let i = Int(id)
-        if _fastPath(id > 0 && i < meta.count && meta[i].inUse) {
-            let m = meta[i]
-            let bytes = objects[i]._withUnsafeGuaranteedRef { $0.reportedLength }
-            return (Int32(truncatingIfNeeded: bytes), m.tag, m.source)
-        }
-        throw Self.noSuchBuffer(id)
+        let i = try slot(id)
+        let bytes = objects[i]._withUnsafeGuaranteedRef { $0.reportedLength }
+        return (Int32(truncatingIfNeeded: bytes), meta[i].tag, meta[i].source)
     }
 
     /// The full header of a buffer (pvm_getminfo): len, ctx, tag, wid, enc,

@@ -524,7 +524,7 @@ public final class MessageBuffer {
 
     // MARK: Unpacking
 
-    @usableFromInline var converts: Bool { (encoding == .default || encoding == .trace) && signature != .native }
+    @inlinable var converts: Bool { (encoding == .default || encoding == .trace) && signature != .native }
 
     /// Unpacks `count` items into `items`, every `stride`-th slot, converting
     /// from the sender's format when needed.
@@ -543,7 +543,7 @@ public final class MessageBuffer {
         let size = MemoryLayout<T>.size
         guard stride == 1 && count > 0 && count <= Self.fastItemLimit && _segments.isEmpty
               && count &* size <= _ownedCount &- _readOffset
-              && (T.kind == nil || _signature == .native || (_encoding != .default && _encoding != .trace)) else { return false }
+              && (T.kind == nil || !converts) else { return false }
         copyBytes(to: UnsafeMutableRawPointer(items), from: _storage + _readOffset, count: count &* size)
         _readOffset &+= count &* size
         return true
