@@ -553,7 +553,7 @@ extension VirtualMachine {
     func forget(peer: ShmPeerID) {
         for (t, p) in peers where p == peer { peers.removeValue(forKey: t) }
         for (t, p) in learnedPeers where p == peer { learnedPeers.removeValue(forKey: t) }
-        if Int(peer) < heard.count { heard[Int(peer)] = false }
+        if Int(peer) < heard.count { heard[Int(peer)] = 0 }
         if lastPeer == peer { lastPeerTid = 0 }
         if directPeer == peer {
             // It left in the middle of the message a pvm_precv waits for: no message.
@@ -708,8 +708,7 @@ extension VirtualMachine {
                 forget(peer: peer)
                 return
             }
-            if _slowPath(Int(peer) >= heard.count || !heard[Int(peer)]) { try firstMessage(from: peer) }
-            if _slowPath(h.source != lastPeerTid) && h.source > 0 && peers[h.source] == nil { learned(h.source, peer) }
+            if _slowPath(Int(peer) >= heard.count || heard[Int(peer)] != Self.heardKey(h.source)) { try heardNew(h.source, from: peer) }
             try arrive(h, body, lend: true)
         case .disconnected(let peer, _):
             forget(peer: peer)
@@ -722,15 +721,26 @@ extension VirtualMachine {
         }
     }
 
-    /// The first message from a peer's ring, which may be on a connection
-    /// this task made (no `.connected` then): what the peer sent through
-    /// the daemon before it is in the daemon's socket (it looked this task
-    /// up first, see `learned`), so take that first (order).
+    /// What `heard` keeps for a message from `source` (never 0).
+    @inline(__always)
+    static func heardKey(_ source: Int32) -> UInt64 { 1 << 32 | UInt64(UInt32(bitPattern: source)) }
+
+    /// A message from `source` on `peer`'s ring, the first from it since
+    /// the ring connected or since the last from another source.
+    ///
+    /// The first message may be on a connection this task made (no
+    /// `.connected` then): what the peer sent through the daemon before it
+    /// is in the daemon's socket (it looked this task up first, see
+    /// `learned`), so take that first (order). A new source is recorded as
+    /// reachable over this ring (`learned`) once, not per message.
     @inline(never)
-    func firstMessage(from peer: ShmPeerID) throws(PVMError) {
-        if Int(peer) >= heard.count { heard += [Bool](repeating: false, count: Int(peer) + 1 - heard.count) }
-        heard[Int(peer)] = true
-        try readDaemon()
+    func heardNew(_ source: Int32, from peer: ShmPeerID) throws(PVMError) {
+        let p = Int(peer)
+        if p >= heard.count { heard += [UInt64](repeating: 0, count: p + 1 - heard.count) }
+        let first = heard[p] == 0
+        heard[p] = Self.heardKey(source)
+        if first { try readDaemon() }
+        if source > 0 && peers[source] == nil { learned(source, peer) }
     }
 
     /// `source` sent over a connection without this task having one to it:
@@ -870,9 +880,9 @@ extension VirtualMachine {
     /// is read): into a waiting pvm_precv's memory when it is the message
     /// that precv takes and fits there; nil (the usual way: a buffer of the
     /// transport's, then a copy) otherwise, and for a peer's first message
-    /// (what it sent through the daemon comes first, see `firstMessage`).
+    /// (what it sent through the daemon comes first, see `heardNew`).
     func placement(_ peer: ShmPeerID, _ head: UnsafeRawBufferPointer, _ total: Int) -> (destination: UnsafeMutableRawPointer, offset: Int)? {
-        guard let target = precvTarget, handlers.isEmpty, inPlace == nil, Int(peer) < heard.count, heard[Int(peer)],
+        guard let target = precvTarget, handlers.isEmpty, inPlace == nil, Int(peer) < heard.count, heard[Int(peer)] != 0,
               head.count >= CompactFrame.size, total - CompactFrame.size <= target.count,
               let (h, _) = try? CompactFrame.decode(UnsafeRawBufferPointer(rebasing: head[..<CompactFrame.size]), destination: tid.rawValue),
               waitingReceiveWants(h), (try? MessageBuffer.receivedSignature(h.signature, encoding: h.encoding)) != nil else { return nil }
@@ -887,7 +897,7 @@ extension VirtualMachine {
     @inline(never)
     func arrivePlaced(_ peer: ShmPeerID, _ message: ShmMessage) throws(PVMError) {
         let (h, _) = try CompactFrame.decode(message.bytes, destination: tid.rawValue)
-        if h.source != lastPeerTid && h.source > 0 && peers[h.source] == nil { learned(h.source, peer) }
+        if heard[Int(peer)] != Self.heardKey(h.source) { try heardNew(h.source, from: peer) }
         directResult = (h.source, h.tag, message.total - message.bytes.count)
         directPeer = nil
         matched = Self.directDone

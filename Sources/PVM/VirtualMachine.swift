@@ -133,10 +133,12 @@ public final class VirtualMachine {
     /// them yet because this task has sent them messages through the
     /// daemon: the next send looks them up first (see `connectPeer`).
     @exclusivity(unchecked) var learnedPeers: [Int32: ShmPeerID] = [:]
-    /// By endpoint slot: has this peer delivered a message since it
-    /// connected? Before its first, this task reads the daemon's socket
-    /// (see `handle`).
-    @exclusivity(unchecked) var heard: [Bool] = []
+    /// By endpoint slot: the source of the last message this peer's ring
+    /// delivered, as `heardKey` makes it (0: none since it connected).
+    /// Before a peer's first message this task reads the daemon's socket,
+    /// and a source is checked against the name service only when it
+    /// changes (see `handle`), not per message.
+    @exclusivity(unchecked) var heard: [UInt64] = []
     // The TCP transport (TCPLinks.swift).
     var tcpListener: Int32 = -1
     var tcpPort: Int32 = 0
