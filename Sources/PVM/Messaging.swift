@@ -20,8 +20,14 @@ extension VirtualMachine {
 
     /// A free buffer id. Its MessageBuffer object stays with the id while
     /// the id is free, so a recycled id brings warm storage back with it.
+    @inline(__always)
     func takeID() -> Int {
         if let free = freeIDs.popLast() { return Int(free) }
+        return newID()
+    }
+
+    @inline(never)
+    func newID() -> Int {
         objects.append(.passRetained(MessageBuffer(encoding: .default)))
         meta.append(BufferMeta())
         return objects.count - 1
@@ -76,6 +82,7 @@ extension VirtualMachine {
         release(try slot(id))
     }
 
+    @inline(__always)
     func release(_ i: Int) {
         meta[i].inUse = false
         freeIDs.append(Int32(i))
@@ -260,52 +267,87 @@ struct BufferMeta {
     }
 }
 
-/// The arrived messages not yet received (buffer ids, oldest first).
-/// Receives take the oldest far more often than any other, so taking it
-/// only moves a start index (an Array's remove(at: 0) moves every later
-/// id); the space in front is reclaimed when the queue empties or is
-/// mostly dead.
+/// The arrived messages' buffer ids, oldest first: a circular buffer, so
+/// that taking the oldest (the usual receive) and adding the newest each
+/// move one index, with no Array uniqueness check, no shifting and no
+/// reference counting on the receive path. Owned by the process's one
+/// VirtualMachine, which is never freed.
 struct ArrivalQueue: Sequence {
-    private var ids: [Int32] = []
+    private var slots = UnsafeMutablePointer<Int32>.allocate(capacity: 64)
+    /// A power of two.
+    private var capacity = 64
+    /// Position of the oldest id; ids run from here, wrapping, for `count`.
     private var head = 0
+    private(set) var count = 0
 
-    var isEmpty: Bool { head == ids.count }
-    var count: Int { ids.count - head }
+    var isEmpty: Bool { @inline(__always) get { count == 0 } }
 
-    subscript(_ i: Int) -> Int32 { ids[head + i] }
+    @inline(__always)
+    private func position(_ i: Int) -> Int { (head &+ i) & (capacity &- 1) }
 
-    mutating func append(_ id: Int32) { ids.append(id) }
-
-    @discardableResult
-    mutating func remove(at i: Int) -> Int32 {
-        precondition(i >= 0 && i < count, "arrival index out of range")
-        if i != 0 { return ids.remove(at: head + i) }
-        let id = ids[head]
-        head += 1
-        if head == ids.count {
-            ids.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 64 && head * 2 >= ids.count {
-            ids.removeFirst(head)
-            head = 0
+    subscript(_ i: Int) -> Int32 {
+        @inline(__always) get {
+            precondition(UInt(bitPattern: i) < UInt(bitPattern: count), "arrival index out of range")
+            return slots[position(i)]
         }
+    }
+
+    @inline(__always)
+    mutating func append(_ id: Int32) {
+        if _slowPath(count == capacity) { grow() }
+        slots[position(count)] = id
+        count &+= 1
+    }
+
+    @inline(never)
+    private mutating func grow() {
+        let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * capacity)
+        for i in 0..<count { bigger[i] = slots[position(i)] }
+        slots.deallocate()
+        slots = bigger
+        capacity *= 2
+        head = 0
+    }
+
+    /// Takes out the id at `i` (0: the oldest); later ones move up.
+    @discardableResult @inline(__always)
+    mutating func remove(at i: Int) -> Int32 {
+        precondition(UInt(bitPattern: i) < UInt(bitPattern: count), "arrival index out of range")
+        if _slowPath(i != 0) { return removeInside(i) }
+        let id = slots[head]
+        head = (head &+ 1) & (capacity &- 1)
+        count &-= 1
+        return id
+    }
+
+    @inline(never)
+    private mutating func removeInside(_ i: Int) -> Int32 {
+        let id = slots[position(i)]
+        var j = i
+        while j + 1 < count {
+            slots[position(j)] = slots[position(j + 1)]
+            j += 1
+        }
+        count -= 1
         return id
     }
 
     mutating func removeLast() -> Int32 {
-        precondition(!isEmpty, "removeLast of an empty arrival queue")
-        return ids.removeLast()
+        precondition(count > 0, "removeLast of an empty arrival queue")
+        count -= 1
+        return slots[position(count)]
     }
 
     mutating func removeAll() {
-        ids.removeAll(keepingCapacity: true)
         head = 0
+        count = 0
     }
 
+    @inline(__always)
     func firstIndex(where match: (Int32) -> Bool) -> Int? {
-        var i = head
-        while i < ids.count {
-            if match(ids[i]) { return i - head }
+        var i = 0
+        while i < count {
+            if match(slots[position(i)]) { return i }
             i += 1
         }
         return nil
@@ -313,7 +355,17 @@ struct ArrivalQueue: Sequence {
 
     func firstIndex(of id: Int32) -> Int? { firstIndex { $0 == id } }
 
-    func makeIterator() -> ArraySlice<Int32>.Iterator { ids[head...].makeIterator() }
+    struct Iterator: IteratorProtocol {
+        let queue: ArrivalQueue
+        var i = 0
+        mutating func next() -> Int32? {
+            guard i < queue.count else { return nil }
+            i += 1
+            return queue[i - 1]
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(queue: self) }
 }
 
 /// A growable array for the per-message tables (buffer headers by id,
@@ -341,18 +393,23 @@ struct FlatArray<Element> {
         }
     }
 
+    @inline(__always)
     mutating func append(_ e: Element) {
-        if count == capacity {
-            let bigger = UnsafeMutablePointer<Element>.allocate(capacity: 2 * capacity)
-            bigger.moveInitialize(from: base, count: count)
-            base.deallocate()
-            base = bigger
-            capacity *= 2
-        }
+        if _slowPath(count == capacity) { grow() }
         (base + count).initialize(to: e)
         count += 1
     }
 
+    @inline(never)
+    mutating func grow() {
+        let bigger = UnsafeMutablePointer<Element>.allocate(capacity: 2 * capacity)
+        bigger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity *= 2
+    }
+
+    @inline(__always)
     mutating func popLast() -> Element? {
         guard count > 0 else { return nil }
         count -= 1

@@ -269,6 +269,57 @@ final class TaskLibraryTests: XCTestCase {
         XCTAssertNil(try vm.receive(from: .any, tag: 5, timeout: .milliseconds(50)))
     }
 
+    /// The arrived queue keeps arrival order per tag through everything a
+    /// program can do to it: hundreds queued at once (it grows), taken
+    /// oldest first while more arrive (its start wraps round), taken from
+    /// the middle by tag, and a queued message freed by pvm_freebuf.
+    func testTheArrivedQueueKeepsOrderThroughGrowthWrapAndRemovalsFromTheMiddle() throws {
+        var next: [Int32: Int32] = [1: 0, 2: 0, 3: 0]
+        var expected: [Int32: Int32] = [1: 0, 2: 0, 3: 0]
+        func send(_ tag: Int32) throws {
+            _ = try vm.initSend(encoding: 0)
+            var v = tag * 100_000 + next[tag]!
+            next[tag]! += 1
+            try vm.pack(&v, count: 1)
+            try vm.send(to: vm.myTid.rawValue, tag: tag)
+        }
+        func take(_ tag: Int32) throws {
+            let id = try vm.receive(from: -1, tag: tag, timeoutNanoseconds: 5_000_000_000)
+            XCTAssertGreaterThan(id, 0, "tag \(tag): nothing arrived")
+            let info = try vm.bufferInfo(id)
+            var v: Int32 = -1
+            try vm.unpack(into: &v, count: 1)
+            let want = (tag == -1 ? info.tag : tag) * 100_000 + expected[info.tag]!
+            XCTAssertEqual(v, want, "tag \(info.tag) out of order")
+            expected[info.tag]! += 1
+        }
+        // 300 queued, tags interleaved: the queue grows well past its start.
+        for i in 0..<300 { try send(Int32(i % 3 + 1)) }
+        // Every tag 2 first: each taken from the middle of the queue.
+        for _ in 0..<100 { try take(2) }
+        // Oldest first while more arrive, so the start goes round the end.
+        for round in 0..<400 {
+            try send(Int32(round % 3 + 1))
+            try take(-1)
+        }
+        // A queued message freed: it leaves the queue, the rest stay in order.
+        let probed = try vm.probe(from: -1, tag: 3)
+        XCTAssertGreaterThan(probed, 0)
+        var v: Int32 = 0
+        _ = try vm.setReceiveBuffer(probed)
+        try vm.unpack(into: &v, count: 1)
+        XCTAssertEqual(v, 3 * 100_000 + expected[3]!)
+        expected[3]! += 1
+        try vm.freeBuffer(probed)
+        while let id = try Optional(vm.receive(from: -1, tag: -1, timeoutNanoseconds: 0)), id > 0 {
+            let info = try vm.bufferInfo(id)
+            try vm.unpack(into: &v, count: 1)
+            XCTAssertEqual(v, info.tag * 100_000 + expected[info.tag]!, "tag \(info.tag) out of order")
+            expected[info.tag]! += 1
+        }
+        XCTAssertEqual(expected, next, "messages were lost or repeated")
+    }
+
     /// A queued message made the receive buffer (pvm_setrbuf of a probed
     /// id) is freed by the next receive, as PVM frees the receive buffer:
     /// the message that receive takes does not land in it (it is still in
