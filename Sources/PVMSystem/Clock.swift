@@ -18,6 +18,40 @@ public enum SystemProbe {
         return n
     }
 
+    /// Threads runnable on this machine right now, the caller included: the
+    /// running count of `/proc/loadavg` ("0.10 0.05 0.01 3/412 9876": 3).
+    /// nil when it cannot be read. A few system calls and no allocation:
+    /// for a waiter deciding, now and then, whether it may spin.
+    public static func runnableThreads() -> Int? {
+        let fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var text = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        return withUnsafeMutableBytes(of: &text) { buffer -> Int? in
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            guard n > 0 else { return nil }
+            return parseRunnable(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+        }
+    }
+
+    /// The running count in the text of `/proc/loadavg`: the digits before
+    /// the "/" of the fourth field; nil when the text is not of that form.
+    public static func parseRunnable(_ text: UnsafeRawBufferPointer) -> Int? {
+        var field = 0, i = 0
+        while i < text.count && field < 3 {
+            if text[i] == UInt8(ascii: " ") { field += 1 }
+            i += 1
+        }
+        var value = 0, digits = 0
+        while i < text.count, text[i] >= UInt8(ascii: "0"), text[i] <= UInt8(ascii: "9"), digits < 9 {
+            value = value * 10 + Int(text[i] - UInt8(ascii: "0"))
+            digits += 1
+            i += 1
+        }
+        guard field == 3, digits > 0, i < text.count, text[i] == UInt8(ascii: "/") else { return nil }
+        return value
+    }
+
     /// CPUs' worth of time per period granted by cgroup v2 `cpu.max`, if limited.
     static func cgroupCPUQuota() -> Double? {
         guard let f = fopen("/sys/fs/cgroup/cpu.max", "r") else { return nil }

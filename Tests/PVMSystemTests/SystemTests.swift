@@ -73,6 +73,47 @@ import Glibc
         #expect(SystemProbe.availableCPUs() >= 1)
     }
 
+    @Test func runnableCountParsesLoadavgAndRefusesOtherText() {
+        func parse(_ text: String) -> Int? {
+            Array(text.utf8).withUnsafeBytes { SystemProbe.parseRunnable($0) }
+        }
+        #expect(parse("0.10 0.05 0.01 3/412 9876\n") == 3)
+        #expect(parse("12.00 8.50 4.25 17/1024 1") == 17)
+        #expect(parse("0.10 0.05 0.01 /412 9876") == nil)
+        #expect(parse("0.10 0.05 3/412 9876") == nil)
+        #expect(parse("0.10 0.05 0.01 3") == nil)
+        #expect(parse("") == nil)
+        #expect(parse("0.10 0.05 0.01 99999999999/4 1") == nil)
+    }
+
+    /// The runnable count counts the caller, and threads that spin raise it
+    /// (what lets a crowded waiter decide whether it may spin).
+    @Test func runnableCountSeesSpinningThreads() throws {
+        let idle = try #require(SystemProbe.runnableThreads())
+        #expect(idle >= 1)
+        let stop = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+        stop.initialize(to: 0)
+        defer { stop.deallocate() }
+        let spinners = 3 * SystemProbe.availableCPUs()
+        var threads: [pthread_t] = []
+        for _ in 0..<spinners {
+            var t = pthread_t()
+            #expect(pthread_create(&t, nil, { arg in
+                while pvm_load_relaxed_u32(arg!) == 0 {}
+                return nil
+            }, stop) == 0)
+            threads.append(t)
+        }
+        var busiest = 0
+        for _ in 0..<50 {
+            busiest = max(busiest, SystemProbe.runnableThreads() ?? 0)
+            usleep(2000)
+        }
+        pvm_store_relaxed_u32(stop, 1)
+        for t in threads { pthread_join(t, nil) }
+        #expect(busiest > SystemProbe.availableCPUs(), "\(spinners) spinning threads, at most \(busiest) runnable")
+    }
+
     private func dirEntries(_ path: String) throws -> [String] {
         guard let d = opendir(path) else { return [] }
         defer { closedir(d) }

@@ -211,7 +211,16 @@ public final class ShmEndpoint {
     private static let reapInterval = 32
     private let probeWord: UnsafeMutablePointer<UInt64>
     private let cpus: Int
+    /// How long a wait polls before it sleeps, as far as the peer count
+    /// says (see `updateSpinBudget`); a wait asks `spinBudgetNow`.
     @exclusivity(unchecked) @usableFromInline var spinBudget: UInt64
+    /// More peers than CPUs less one: whether a wait may spin depends on
+    /// how many threads are runnable (`spinBudgetNow`).
+    @exclusivity(unchecked) private var crowded = false
+    @exclusivity(unchecked) private var runnableCheckedAt: UInt64 = 0
+    @exclusivity(unchecked) private var runnableFit = false
+    /// How long a runnable count is trusted.
+    static let runnableCheckInterval: UInt64 = 10_000_000
     @exclusivity(unchecked) private var idlePolls: UInt32 = 0
     private var openPeers = 0
     @exclusivity(unchecked) private var queueing = false
@@ -502,11 +511,34 @@ public final class ShmEndpoint {
     }
 
     /// Never spin when there are more local tasks (this one and its peers)
-    /// than CPUs: the spinner would take the CPU its peer needs.
+    /// than CPUs, unless most of them sleep (`spinBudgetNow`): the spinner
+    /// would take the CPU its peer needs.
     private func updateSpinBudget() {
         // No peer: nothing to spin for (the watched sockets wake the sleep).
         let peers = openPeers + externalDataSources
-        spinBudget = peers == 0 || openPeers + 1 > cpus ? 0 : configuration.spinNanoseconds
+        crowded = peers > 0 && openPeers + 1 > cpus
+        spinBudget = peers == 0 || crowded ? 0 : configuration.spinNanoseconds
+    }
+
+    /// How long the wait that begins at `now` may poll before it sleeps.
+    /// With more peers than CPUs it may still spin while the machine's
+    /// runnable threads fit its CPUs: peers that sleep (a parent waiting
+    /// for its workers' results, say) take no CPU from the spinner's peer,
+    /// and ones that run make the count too high. The count (a read of
+    /// /proc/loadavg) is taken at most once in `runnableCheckInterval`;
+    /// spinners that crowd the CPUs stop spinning at their next check.
+    @inline(__always)
+    func spinBudgetNow(_ now: UInt64) -> UInt64 {
+        _fastPath(!crowded) ? spinBudget : crowdedSpinBudget(now)
+    }
+
+    @inline(never)
+    private func crowdedSpinBudget(_ now: UInt64) -> UInt64 {
+        if now &- runnableCheckedAt >= Self.runnableCheckInterval || runnableCheckedAt == 0 {
+            runnableCheckedAt = now
+            runnableFit = (SystemProbe.runnableThreads() ?? Int.max) <= cpus
+        }
+        return runnableFit ? configuration.spinNanoseconds : 0
     }
 
     /// Watched descriptors that carry message data (a caller's TCP links):
@@ -697,16 +729,20 @@ public final class ShmEndpoint {
         // The clock is read only once polling has come up empty a few times:
         // a message that is already there costs no clock read.
         var start: UInt64 = 0
+        var budget: UInt64 = 0
         var spins: UInt32 = 0
         while true {
             let n = try poll(handler)
             if n > 0 { return n }
             spins &+= 1
             if spins & 15 != 0 { pvm_cpu_relax(); continue }
-            if start == 0 { start = Clock.monotonicNanoseconds() }
+            if start == 0 {
+                start = Clock.monotonicNanoseconds()
+                budget = spinBudgetNow(start)
+            }
             let elapsed = Clock.monotonicNanoseconds() &- start
             if let t = timeoutNanoseconds, elapsed >= t { return 0 }
-            if elapsed < spinBudget { pvm_cpu_relax(); continue }
+            if elapsed < budget { pvm_cpu_relax(); continue }
             var waitMs: Int32 = -1
             if let t = timeoutNanoseconds { waitMs = Int32(min((t - elapsed + 999_999) / 1_000_000, 3_600_000)) }
             if _slowPath(spares.count > Self.idleSpares) {
@@ -1411,6 +1447,7 @@ public final class ShmEndpoint {
     /// peer goes away.
     private func block(on index: Int, _ what: String, _ ready: () -> Bool) throws(TransportError) {
         let start = Clock.monotonicNanoseconds()
+        let budget = spinBudgetNow(start)
         var spins: UInt32 = 0
         while !ready() {
             guard slots[index].state == .open else {
@@ -1419,7 +1456,7 @@ public final class ShmEndpoint {
             drainIntoPending()
             spins &+= 1
             if spins & 15 != 0 { pvm_cpu_relax(); continue }
-            if Clock.monotonicNanoseconds() &- start < spinBudget { continue }
+            if Clock.monotonicNanoseconds() &- start < budget { continue }
             // Bounded sleep: a peer that dies is noticed through its socket too.
             sleep(timeoutMilliseconds: 1000, waitingSlot: index, ready)
             if ready() { return }
@@ -1455,6 +1492,7 @@ public final class ShmEndpoint {
         }
         var block: (offset: Int, capacity: Int)? = nil
         let start = Clock.monotonicNanoseconds()
+        let budget = spinBudgetNow(start)
         while true {
             reapReleases()
             block = heap.allocate(capacity)
@@ -1463,7 +1501,7 @@ public final class ShmEndpoint {
                 throw TransportError(.exhausted, "the \(heap.capacity)-byte shared heap has no free block of \(capacity) bytes")
             }
             drainIntoPending()
-            if Clock.monotonicNanoseconds() - start > spinBudget {
+            if Clock.monotonicNanoseconds() - start > budget {
                 var p = pollfd(fd: -1, events: 0, revents: 0)
                 _ = Glibc.poll(&p, 0, 1)
             }
