@@ -128,7 +128,7 @@ public final class VirtualMachine {
     @exclusivity(unchecked) var lastPeerTid: Int32 = 0
     @exclusivity(unchecked) var lastPeer: ShmPeerID = 0
     /// Tasks this one has sent a first message to (through the daemon).
-    @exclusivity(unchecked) var routedOnce: Set<Int32> = []
+    @exclusivity(unchecked) var routedOnce = TaskIDSet()
     /// Connections other tasks made to this one, not used for sending to
     /// them yet because this task has sent them messages through the
     /// daemon: the next send looks them up first (see `connectPeer`).
@@ -164,7 +164,13 @@ public final class VirtualMachine {
     /// retain, taken in `takeID` and `detach`) and used through
     /// `withObject`: reading a class reference out of an array would cost
     /// a retain and a release per use, more than packing a small message.
-    @usableFromInline @exclusivity(unchecked) var objects: ContiguousArray<Unmanaged<MessageBuffer>> = [.passRetained(MessageBuffer(encoding: .default, capacity: 16))]
+    /// (A flat table, as `meta`: an array's storage type would be made at
+    /// run time when the task starts.)
+    @usableFromInline @exclusivity(unchecked) var objects: FlatArray<Unmanaged<MessageBuffer>> = {
+        var o = FlatArray<Unmanaged<MessageBuffer>>()
+        o.append(.passRetained(MessageBuffer(encoding: .default, capacity: 16)))
+        return o
+    }()
     /// Buffer headers by id; id 0 means no buffer and is never handed out.
     @usableFromInline @exclusivity(unchecked) var meta: FlatArray<BufferMeta> = {
         var m = FlatArray<BufferMeta>()
@@ -201,11 +207,13 @@ public final class VirtualMachine {
     /// The group of the latest barrier (no dictionary lookup in a loop of barriers).
     @exclusivity(unchecked) var lastGroup: GroupMembership?
     let hostCPUs = SystemProbe.availableCPUs()
-    let barrierSpinNanoseconds = ShmConfiguration.fromEnvironment().spinNanoseconds
+    /// (Lazy, as `collectiveScratch`: what a task uses only in groups is
+    /// not made when it starts.)
+    lazy var barrierSpinNanoseconds = ShmConfiguration.fromEnvironment().spinNanoseconds
     /// Staging for the collectives' messages.
     let collectiveBuffer = MessageBuffer(encoding: .raw)
     /// The reduce's scratch (Groups.swift, reduceScratch): kept across calls.
-    var collectiveScratch: [(base: UnsafeMutableRawPointer?, capacity: Int)] = [(nil, 0), (nil, 0)]
+    lazy var collectiveScratch: [(base: UnsafeMutableRawPointer?, capacity: Int)] = [(nil, 0), (nil, 0)]
     // Message handlers (Handlers.swift).
     @exclusivity(unchecked) var handlers: [MessageHandler?] = []
     /// Messages taken by handlers (buffer id, the handler's function), to

@@ -255,9 +255,12 @@ public final class FrameConnection {
         while written < total {
             let n: Int
             if written < a.count {
-                var iov = [iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress! + written), iov_len: a.count - written),
-                           iovec(iov_base: b.count > 0 ? UnsafeMutableRawPointer(mutating: b.baseAddress!) : nil, iov_len: b.count)]
-                n = Self.sendVector(fd, &iov, b.count > 0 ? 2 : 1)
+                // Two iovecs on the stack (an array's storage type would be
+                // made at run time, in every task's first send).
+                var iov = (iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress! + written), iov_len: a.count - written),
+                           iovec(iov_base: b.count > 0 ? UnsafeMutableRawPointer(mutating: b.baseAddress!) : nil, iov_len: b.count))
+                let pieces: Int32 = b.count > 0 ? 2 : 1
+                n = withUnsafeMutableBytes(of: &iov) { Self.sendVector(fd, $0.baseAddress!.assumingMemoryBound(to: iovec.self), pieces) }
             } else {
                 n = Self.send(fd, b.baseAddress! + (written - a.count), total - written)
             }

@@ -66,7 +66,10 @@ public struct ShmConfiguration: Sendable, Equatable {
     /// every call (a handful of getenv, made when an endpoint is created,
     /// never per message).
     public static func fromEnvironment() -> ShmConfiguration {
-        let (configuration, warnings) = resolved(environment: environmentValue, file: processTuneFile)
+        // No (configuration, warnings) tuple here: its type would be made
+        // at run time, in every task's start-up.
+        var warnings: [TuneFileWarning] = []
+        let configuration = resolve(environment: environmentValue, file: processTuneFile, warnings: &warnings)
         reportOnce(warnings)
         return configuration
     }
@@ -80,9 +83,14 @@ public struct ShmConfiguration: Sendable, Equatable {
     /// record header, at most the default); an explicit one is taken as
     /// given from the environment and checked against the ring from the file.
     public static func resolved(environment: (String) -> String?, file: TuneFile?) -> (configuration: ShmConfiguration, warnings: [TuneFileWarning]) {
+        var warnings: [TuneFileWarning] = []
+        let configuration = resolve(environment: environment, file: file, warnings: &warnings)
+        return (configuration, warnings)
+    }
+
+    static func resolve(environment: (String) -> String?, file: TuneFile?, warnings: inout [TuneFileWarning]) -> ShmConfiguration {
         let env = ShmSettings(environment: environment)
         var fromFile = file?.settings ?? ShmSettings()
-        var warnings: [TuneFileWarning] = []
         func fileWarning(_ key: ShmSettingKey, _ message: String) {
             if let file { warnings.append(TuneFileWarning(path: file.path, line: file.lines[key] ?? 0, message: message)) }
         }
@@ -114,7 +122,7 @@ public struct ShmConfiguration: Sendable, Equatable {
         c.spinNanoseconds = env.spinNanoseconds ?? fromFile.spinNanoseconds ?? defaults.spinNanoseconds
         c.heapSize = env.heapSize ?? fromFile.heapSize ?? defaults.heapSize
         c.maxPeers = env.maxPeers ?? fromFile.maxPeers ?? defaults.maxPeers
-        return (c, warnings)
+        return c
     }
 
     /// The largest message a ring of `ringCapacity` bytes carries inline:

@@ -176,7 +176,9 @@ public final class ShmEndpoint {
     private let doorbell: Doorbell
     @usableFromInline let slots: UnsafeMutablePointer<PeerSlot>
     @exclusivity(unchecked) @usableFromInline var peerLimit = 0
-    private var resources: [PeerResources?]
+    /// By slot. A flat table rather than an array: an array of these
+    /// would have its storage type made at run time, in every task's start-up.
+    private let resources: UnsafeMutablePointer<PeerResources?>
     @exclusivity(unchecked) private var connectionEvents: [(ShmPeerID, String?)] = []
     /// Messages taken in while a send was blocked, in order: the bytes, and
     /// the allocation holding them (a large one is the buffer it was
@@ -295,7 +297,8 @@ public final class ShmEndpoint {
             throw TransportError(error, "creating shared-memory endpoint \(name)")
         }
         slots = .allocate(capacity: configuration.maxPeers)
-        resources = Array(repeating: nil, count: configuration.maxPeers)
+        resources = .allocate(capacity: configuration.maxPeers)
+        resources.initialize(repeating: nil, count: configuration.maxPeers)
         probeWord = .allocate(capacity: 1)
         probeWord.pointee = pvm_random_u64() | 1
         cpus = SystemProbe.availableCPUs()
@@ -311,6 +314,10 @@ public final class ShmEndpoint {
             Self.freeLarge(slots[i].assembly)
         }
         slots.deallocate()
+        // One by one: deinitialize(count:) would make the element type's
+        // metadata at run time.
+        for i in 0..<configuration.maxPeers { _ = (resources + i).move() }
+        resources.deallocate()
         probeWord.deallocate()
         placedHead.deallocate()
         Self.freeLarge(largeBuffer)
