@@ -949,6 +949,7 @@ extension VirtualMachine {
         matched = 0
         waiting = true
         defer { waiting = false }
+        if _slowPath(precvTarget != nil) && !tcpLinks.isEmpty { _ = adoptPartialTCP(into: precvTarget!) }
         while true {
             var remaining: UInt64? = nil
             if let deadline {

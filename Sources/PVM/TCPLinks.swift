@@ -385,6 +385,32 @@ extension VirtualMachine {
         return true
     }
 
+    /// A pvm_precv whose message has begun to arrive on a TCP link into a
+    /// buffer of its own (it came while no receive waited for it: behind
+    /// the previous message, say): what has come so far is copied into the
+    /// program's memory and the rest is read straight there, as if the
+    /// receive had been waiting when it began (the reverse of
+    /// `abandonDirect`). Only with nothing queued that the receive takes
+    /// first; a link's partial message is the next from its sender, so
+    /// the order per sender holds. True when one was taken over.
+    func adoptPartialTCP(into target: UnsafeMutableRawBufferPointer) -> Bool {
+        guard handlers.isEmpty else { return false }
+        for link in tcpLinks.values {
+            guard let p = link.partial, p.id >= 0 else { continue }
+            let h = p.header
+            guard Int(h.length) - FrameHeader.size <= target.count, waitingReceiveWants(h),
+                  (try? MessageBuffer.receivedSignature(h.signature, encoding: h.encoding)) != nil else { continue }
+            if p.got > 0 { target.baseAddress!.copyMemory(from: p.destination, byteCount: p.got) }
+            try? withObject(p.id) { b throws(PVMError) in b.reset() }
+            freeIDs.append(Int32(p.id))
+            link.partial = (-1, h, target.baseAddress!, p.got)
+            directLink = link
+            matched = Self.directPending
+            return true
+        }
+        return false
+    }
+
     /// A pvm_precv that leaves (an error) while its message is still
     /// arriving straight into its memory: the rest goes into a buffer of its
     /// own, with what has come so far, and the message is queued when whole.
