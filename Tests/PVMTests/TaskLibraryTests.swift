@@ -556,10 +556,7 @@ final class TaskLibraryTests: XCTestCase {
                 // Nothing has tag 99: this reads the link while the echo comes.
                 XCTAssertEqual(try vm.receive(from: kid.rawValue, tag: 99, timeoutNanoseconds: UInt64(1 + round) * 2_000_000), 0)
                 var back = [Double](repeating: -1, count: n)
-                let r = try vm.precv(from: kid.rawValue, tag: 63, into: &back, count: n, type: 6)
-                XCTAssertEqual(r.bytes, n * 8)
-                XCTAssertEqual(r.source, kid.rawValue)
-                XCTAssertEqual(r.tag, 63)
+                assertEcho(try vm.precv(from: kid.rawValue, tag: 63, into: &back, count: n, type: 6), of: n * 8, from: kid)
                 XCTAssertTrue(back == big, "round \(round): the large echo")
                 XCTAssertEqual(try vm.probe(from: -1, tag: 63), 0, "round \(round): the large echo is still queued too")
                 var one: [Double] = [0]
@@ -747,6 +744,14 @@ final class TaskLibraryTests: XCTestCase {
         try vm.send(to: echo.rawValue, tag: 999)
     }
 
+    /// What pvm_precv reports for the echo (tag 63) of a message of `bytes`.
+    func assertEcho(_ r: (source: Int32, tag: Int32, bytes: Int), of bytes: Int, from kid: TaskID,
+                    file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(r.bytes, bytes, file: file, line: line)
+        XCTAssertEqual(r.source, kid.rawValue, file: file, line: line)
+        XCTAssertEqual(r.tag, 63, file: file, line: line)
+    }
+
     func checkPrecvStraightIntoMemory(_ kid: TaskID, path: PeerPath) throws {
         func doubles(_ n: Int, _ k: Int) -> [Double] { (0..<n).map { Double($0 &* 7 &+ k) * 0.25 } }
         // Waiting first: 4 MiB, 300 KB and 100 KB (over shared memory: pulled
@@ -755,10 +760,7 @@ final class TaskLibraryTests: XCTestCase {
             var data = doubles(n, round)
             try vm.psend(to: kid.rawValue, tag: 62, data: &data, count: n, type: 6)
             var back = [Double](repeating: -1, count: n)
-            let r = try vm.precv(from: kid.rawValue, tag: 63, into: &back, count: n, type: 6)
-            XCTAssertEqual(r.bytes, n * 8)
-            XCTAssertEqual(r.source, kid.rawValue)
-            XCTAssertEqual(r.tag, 63)
+            assertEcho(try vm.precv(from: kid.rawValue, tag: 63, into: &back, count: n, type: 6), of: n * 8, from: kid)
             XCTAssertTrue(back == data, "round \(round): \(n) doubles")
         }
         XCTAssertEqual(vm.path(to: kid), path)
