@@ -949,7 +949,7 @@ extension VirtualMachine {
         matched = 0
         waiting = true
         defer { waiting = false }
-        if _slowPath(precvTarget != nil) && !tcpLinks.isEmpty { _ = adoptPartialTCP(into: precvTarget!) }
+        if _slowPath(precvTarget != nil) { adoptMessageInProgress() }
         while true {
             var remaining: UInt64? = nil
             if let deadline {
@@ -967,6 +967,15 @@ extension VirtualMachine {
             }
             if state != .enrolled { throw PVMError(.sysErr, "the local daemon is gone") }
         }
+    }
+
+    /// A waiting pvm_precv takes over a large message that has begun to
+    /// arrive into a buffer of its own (over TCP, or pipelined over shared
+    /// memory): the rest goes straight into the program's memory.
+    @inline(never)
+    func adoptMessageInProgress() {
+        if !tcpLinks.isEmpty, adoptPartialTCP(into: precvTarget!) { return }
+        if let ep = endpoint, ep.placeAssemblyInProgress() { return }
     }
 
     /// The id of an arrived message matching (src, tag), left in place (pvm_probe); 0 if none.

@@ -536,37 +536,43 @@ final class TaskLibraryTests: XCTestCase {
         }
     }
 
-    /// A large message that has begun to arrive over TCP before pvm_precv
-    /// asks for it (this task was in a timed receive for something else
-    /// meanwhile, which reads the link into a buffer of the message's own):
-    /// precv takes it over, what came so far copied and the rest read
-    /// straight into its memory. Content, source, tag and length are
-    /// right, nothing of it is left queued, and the small message behind
-    /// it on the same link comes next.
+    /// A large message that has begun to arrive before pvm_precv asks for
+    /// it (this task was in a timed receive for something else meanwhile,
+    /// which takes the message in, into a buffer of its own: from the TCP
+    /// link, or the pipelined pieces from the peer's ring): precv takes it
+    /// over, what came so far copied and the rest straight into its memory.
+    /// Content, source, tag and length are right, nothing of it is left
+    /// queued, and the small message behind it comes next.
     func testPrecvOverTCPTakesOverALargeMessageAlreadyArriving() throws {
-        try overTCP {
-            let kid = try spawnOne(["echo"])
-            func doubles(_ n: Int, _ k: Int) -> [Double] { (0..<n).map { Double($0 &* 5 &+ k) * 0.5 } }
-            for round in 0..<3 {
-                let n = 4 << 20  // 32 MiB: its echo takes milliseconds to come
-                var big = doubles(n, round)
-                var small: [Double] = [Double(round) + 0.25]
-                try vm.psend(to: kid.rawValue, tag: 62, data: &big, count: n, type: 6)
-                try vm.psend(to: kid.rawValue, tag: 66, data: &small, count: 1, type: 6)
-                // Nothing has tag 99: this reads the link while the echo comes.
-                XCTAssertEqual(try vm.receive(from: kid.rawValue, tag: 99, timeoutNanoseconds: UInt64(1 + round) * 2_000_000), 0)
-                var back = [Double](repeating: -1, count: n)
-                assertEcho(try vm.precv(from: kid.rawValue, tag: 63, into: &back, count: n, type: 6), of: n * 8, from: kid)
-                XCTAssertTrue(back == big, "round \(round): the large echo")
-                XCTAssertEqual(try vm.probe(from: -1, tag: 63), 0, "round \(round): the large echo is still queued too")
-                var one: [Double] = [0]
-                let s = try vm.precv(from: -1, tag: -1, into: &one, count: 1, type: 6)
-                XCTAssertEqual(s.tag, 67, "round \(round): the message behind the large one")
-                XCTAssertEqual(one[0], small[0])
-            }
-            _ = try vm.initSend(encoding: 0)
-            try vm.send(to: kid.rawValue, tag: 999)
+        try overTCP { try checkPrecvTakesOver(try spawnOne(["echo"]), path: .tcp) }
+    }
+
+    func testPrecvOverSharedMemoryTakesOverALargeMessageAlreadyArriving() throws {
+        try checkPrecvTakesOver(try spawnOne(["echo"]), path: .sharedMemory)
+    }
+
+    func checkPrecvTakesOver(_ kid: TaskID, path: PeerPath) throws {
+        func doubles(_ n: Int, _ k: Int) -> [Double] { (0..<n).map { Double($0 &* 5 &+ k) * 0.5 } }
+        for round in 0..<3 {
+            let n = 4 << 20  // 32 MiB: its echo takes milliseconds to come
+            var big = doubles(n, round)
+            var small: [Double] = [Double(round) + 0.25]
+            try vm.psend(to: kid.rawValue, tag: 62, data: &big, count: n, type: 6)
+            try vm.psend(to: kid.rawValue, tag: 66, data: &small, count: 1, type: 6)
+            // Nothing has tag 99: this takes in the echo while it comes.
+            XCTAssertEqual(try vm.receive(from: kid.rawValue, tag: 99, timeoutNanoseconds: UInt64(1 + round) * 2_000_000), 0)
+            var back = [Double](repeating: -1, count: n)
+            assertEcho(try vm.precv(from: kid.rawValue, tag: 63, into: &back, count: n, type: 6), of: n * 8, from: kid)
+            XCTAssertTrue(back == big, "round \(round): the large echo")
+            XCTAssertEqual(try vm.probe(from: -1, tag: 63), 0, "round \(round): the large echo is still queued too")
+            var one: [Double] = [0]
+            let s = try vm.precv(from: -1, tag: -1, into: &one, count: 1, type: 6)
+            XCTAssertEqual(s.tag, 67, "round \(round): the message behind the large one")
+            XCTAssertEqual(one[0], small[0])
         }
+        XCTAssertEqual(vm.path(to: kid), path)
+        _ = try vm.initSend(encoding: 0)
+        try vm.send(to: kid.rawValue, tag: 999)
     }
 
     /// Over TCP a task answers on the connection its peer made (one

@@ -1013,6 +1013,35 @@ public final class ShmEndpoint {
         return true
     }
 
+    /// The reverse of `withdrawPlacement`: a pipelined message that is
+    /// being assembled in a buffer of the transport's (it began while no
+    /// receive waited for it, behind another, say) moves to the memory
+    /// `placement` names for it, what has come so far copied, and its
+    /// remaining pieces go straight there. Only while nothing taken in
+    /// earlier waits for delivery (`pending`: it would come first). True
+    /// when a message was placed; it is then delivered on the `.placed`
+    /// path when whole.
+    public func placeAssemblyInProgress() -> Bool {
+        guard let placement, placedSlot < 0, !queueing, pendingHead == pending.count else { return false }
+        for index in 0..<peerLimit {
+            let slot = slots + index
+            guard slot.pointee.state == .open, slot.pointee.assemblyTotal > 0, !slot.pointee.assemblyBusy,
+                  let assembly = slot.pointee.assembly else { continue }
+            let received = slot.pointee.assemblyReceived
+            let headCount = min(received, Self.placementHeadSize)
+            guard let (destination, at) = placement(ShmPeerID(index), UnsafeRawBufferPointer(start: assembly, count: headCount),
+                                                    slot.pointee.assemblyTotal),
+                  at >= 0, at <= headCount else { continue }
+            placedHead.copyMemory(from: assembly, byteCount: at)
+            if received > at { destination.copyMemory(from: assembly + at, byteCount: received - at) }
+            placedSlot = index
+            placedDestination = destination
+            placedOffset = at
+            return true
+        }
+        return false
+    }
+
     /// The receiver that named memory for a message (`placement`) can no
     /// longer wait for it: the part that has come moves to a buffer of the
     /// transport's, and the message is delivered the usual way when whole.
