@@ -377,48 +377,34 @@ struct ArrivalQueue: Sequence {
 /// start to its first message. Owned by the process's one VirtualMachine,
 /// which is never freed.
 struct TaskIDSet {
-    private var ids = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
-    private var capacity = 16
-    private(set) var count = 0
+    private var ids = FlatArray<Int32>()
 
     /// Where `id` is, or where it would go.
     private func position(of id: Int32) -> (index: Int, found: Bool) {
-        var low = 0, high = count
+        var low = 0, high = ids.count
         while low < high {
             let mid = (low + high) / 2
             if ids[mid] < id { low = mid + 1 } else { high = mid }
         }
-        return (low, low < count && ids[low] == id)
+        return (low, low < ids.count && ids[low] == id)
     }
 
     func contains(_ id: Int32) -> Bool { position(of: id).found }
 
     /// Adds `id`; false when it was there already.
     @discardableResult
-    mutating func insert(_ id: Int32) -> (inserted: Bool, memberAfterInsert: Int32) {
+    mutating func insert(_ id: Int32) -> Bool {
         let (i, found) = position(of: id)
-        if found { return (false, id) }
-        if count == capacity {
-            let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * capacity)
-            bigger.moveInitialize(from: ids, count: count)
-            ids.deallocate()
-            ids = bigger
-            capacity *= 2
-        }
-        (ids + i + 1).moveInitialize(from: ids + i, count: count - i)
-        (ids + i).initialize(to: id)
-        count += 1
-        return (true, id)
+        if !found { ids.insert(id, at: i) }
+        return !found
     }
 
     mutating func remove(_ id: Int32) {
         let (i, found) = position(of: id)
-        guard found else { return }
-        (ids + i).moveInitialize(from: ids + i + 1, count: count - i - 1)
-        count -= 1
+        if found { ids.remove(at: i) }
     }
 
-    mutating func removeAll() { count = 0 }
+    mutating func removeAll() { ids.removeAll() }
 }
 
 /// A growable array for the per-message tables (buffer headers by id,
@@ -467,6 +453,28 @@ struct FlatArray<Element> {
         guard count > 0 else { return nil }
         count -= 1
         return (base + count).move()
+    }
+
+    /// Puts `e` at `i` (0...count), moving the later elements up.
+    mutating func insert(_ e: Element, at i: Int) {
+        precondition(i >= 0 && i <= count, "index out of range")
+        if count == capacity { grow() }
+        (base + i + 1).moveInitialize(from: base + i, count: count - i)
+        (base + i).initialize(to: e)
+        count += 1
+    }
+
+    /// Takes out the element at `i`, moving the later elements down.
+    mutating func remove(at i: Int) {
+        precondition(UInt(bitPattern: i) < UInt(bitPattern: count), "index out of range")
+        (base + i).deinitialize(count: 1)
+        (base + i).moveInitialize(from: base + i + 1, count: count - i - 1)
+        count -= 1
+    }
+
+    mutating func removeAll() {
+        base.deinitialize(count: count)
+        count = 0
     }
 }
 
@@ -633,7 +641,7 @@ extension VirtualMachine {
     func connectPeer(_ dst: Int32) throws(PVMError) -> ShmPeerID? {
         // Another host's task, or TCP forced: the TCP links (transmitSlowly).
         if TaskID(dst).hostNumber != hostNumber || forceTCP { return nil }
-        if routedOnce.insert(dst).inserted { return nil }
+        if routedOnce.insert(dst) { return nil }
         var w = ControlWriter()
         w.int(dst)
         var r = try request(.lookup, w)
@@ -975,7 +983,7 @@ extension VirtualMachine {
     @inline(never)
     func adoptMessageInProgress() {
         if !tcpLinks.isEmpty, adoptPartialTCP(into: precvTarget!) { return }
-        if let ep = endpoint, ep.placeAssemblyInProgress() { return }
+        _ = endpoint?.placeAssemblyInProgress()
     }
 
     /// The id of an arrived message matching (src, tag), left in place (pvm_probe); 0 if none.

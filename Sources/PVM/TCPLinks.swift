@@ -133,7 +133,7 @@ extension VirtualMachine {
     func tcpLink(for dst: Int32) throws(PVMError) -> TCPLink? {
         if let l = tcpOutgoing[dst] { return l }
         guard forceTCP || TaskID(dst).hostNumber != hostNumber, !noTCPPath.contains(dst) else { return nil }
-        if routedOnce.insert(dst).inserted { return nil }
+        if routedOnce.insert(dst) { return nil }
         var w = ControlWriter()
         w.int(dst)
         w.int(1)
@@ -401,14 +401,20 @@ extension VirtualMachine {
             guard Int(h.length) - FrameHeader.size <= target.count, waitingReceiveWants(h),
                   (try? MessageBuffer.receivedSignature(h.signature, encoding: h.encoding)) != nil else { continue }
             if p.got > 0 { target.baseAddress!.copyMemory(from: p.destination, byteCount: p.got) }
-            try? withObject(p.id) { b throws(PVMError) in b.reset() }
-            freeIDs.append(Int32(p.id))
+            dropPartialBuffer(p.id)
             link.partial = (-1, h, target.baseAddress!, p.got)
             directLink = link
             matched = Self.directPending
             return true
         }
         return false
+    }
+
+    /// The buffer a link's partial message was arriving into, emptied and
+    /// its id free again (the message went elsewhere or is no message).
+    func dropPartialBuffer(_ id: Int) {
+        try? withObject(id) { b in b.reset() }
+        freeIDs.append(Int32(id))
     }
 
     /// A pvm_precv that leaves (an error) while its message is still
@@ -437,8 +443,7 @@ extension VirtualMachine {
                 if matched == Self.directPending { matched = 0 }
                 directLink = nil
             } else {
-                try? withObject(p.id) { b in b.reset() }
-                freeIDs.append(Int32(p.id))
+                dropPartialBuffer(p.id)
             }
             link.partial = nil
         }

@@ -541,7 +541,7 @@ public final class ShmEndpoint {
 
     @inline(never)
     private func crowdedSpinBudget(_ now: UInt64) -> UInt64 {
-        if now &- runnableCheckedAt >= Self.runnableCheckInterval || runnableCheckedAt == 0 {
+        if now &- runnableCheckedAt >= Self.runnableCheckInterval {
             runnableCheckedAt = now
             runnableFit = (SystemProbe.runnableThreads() ?? Int.max) <= cpus
         }
@@ -939,13 +939,7 @@ public final class ShmEndpoint {
         }
         if offset == 0, _slowPath(placement != nil), !queueing, placedSlot < 0 {
             // The first chunk holds the message's first bytes: ask where it goes.
-            let headCount = min(bytes, Self.placementHeadSize)
-            if let (destination, at) = placement!(ShmPeerID(index), UnsafeRawBufferPointer(start: payload + header, count: headCount), Int(total)),
-               at >= 0, at <= headCount {
-                placedSlot = index
-                placedDestination = destination
-                placedOffset = at
-                placedHead.copyMemory(from: payload + header, byteCount: at)
+            if place(index, head: payload + header, available: bytes, total: Int(total)) != nil {
                 slot.pointee.assemblyTotal = Int(total)
                 slot.pointee.assemblyReceived = 0
             }
@@ -1022,24 +1016,32 @@ public final class ShmEndpoint {
     /// when a message was placed; it is then delivered on the `.placed`
     /// path when whole.
     public func placeAssemblyInProgress() -> Bool {
-        guard let placement, placedSlot < 0, !queueing, pendingHead == pending.count else { return false }
+        guard placement != nil, placedSlot < 0, !queueing, pendingHead == pending.count else { return false }
         for index in 0..<peerLimit {
             let slot = slots + index
             guard slot.pointee.state == .open, slot.pointee.assemblyTotal > 0, !slot.pointee.assemblyBusy,
                   let assembly = slot.pointee.assembly else { continue }
             let received = slot.pointee.assemblyReceived
-            let headCount = min(received, Self.placementHeadSize)
-            guard let (destination, at) = placement(ShmPeerID(index), UnsafeRawBufferPointer(start: assembly, count: headCount),
-                                                    slot.pointee.assemblyTotal),
-                  at >= 0, at <= headCount else { continue }
-            placedHead.copyMemory(from: assembly, byteCount: at)
+            guard let (destination, at) = place(index, head: assembly, available: received, total: slot.pointee.assemblyTotal) else { continue }
             if received > at { destination.copyMemory(from: assembly + at, byteCount: received - at) }
-            placedSlot = index
-            placedDestination = destination
-            placedOffset = at
             return true
         }
         return false
+    }
+
+    /// Asks `placement` where the pipelined message from slot `index`
+    /// whose first `available` bytes are at `head` goes; when it names
+    /// memory, the message's later bytes go there from now on
+    /// (`receivePlacedChunk`), the first `offset` (its header) kept aside.
+    private func place(_ index: Int, head: UnsafeRawPointer, available: Int, total: Int) -> (destination: UnsafeMutableRawPointer, offset: Int)? {
+        let headCount = min(available, Self.placementHeadSize)
+        guard let placement, let (destination, at) = placement(ShmPeerID(index), UnsafeRawBufferPointer(start: head, count: headCount), total),
+              at >= 0, at <= headCount else { return nil }
+        placedSlot = index
+        placedDestination = destination
+        placedOffset = at
+        placedHead.copyMemory(from: head, byteCount: at)
+        return (destination, at)
     }
 
     /// The receiver that named memory for a message (`placement`) can no
