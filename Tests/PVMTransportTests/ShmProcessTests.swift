@@ -224,6 +224,52 @@ import PVMTestSupport
         return (echo, address)
     }
 
+    /// Two endpoints that connect to each other at the same moment (two
+    /// tasks sending each other their first direct message at once): each
+    /// answers the other's hello while it waits for its own welcome, so
+    /// both connections open at once and carry messages. (Each once waited
+    /// for its welcome without accepting: both stalled until the 5 s
+    /// handshake deadline and failed.)
+    @Test func endpointsConnectingToEachOtherAtOnceBothSucceed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pvm-cross-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let childFile = dir + "/child", ownFile = dir + "/own"
+        let child = try ChildProcess(Self.peer, ["cross", childFile, ownFile])
+        var address = ""
+        for _ in 0..<500 where address.isEmpty {
+            address = (try? String(contentsOfFile: childFile, encoding: .utf8)) ?? ""
+            if address.isEmpty { usleep(10_000) }
+        }
+        #expect(!address.isEmpty, "the child wrote no address")
+        let endpoint = try ShmEndpoint(name: "cross-parent")
+        try endpoint.address.write(toFile: ownFile, atomically: true, encoding: .utf8)
+        let start = Date()
+        let peer = try endpoint.connect(to: address)
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(elapsed < 2.5, "connected after \(elapsed) s; the handshake deadline is 5 s")
+        var mine = UInt64(getpid())
+        try withUnsafeBytes(of: &mine) { try endpoint.send($0, to: peer) }
+        var heard: UInt64 = 0
+        var connections = 0
+        let deadline = Date().addingTimeInterval(20)
+        while (heard == 0 || connections == 0) && Date() < deadline {
+            try endpoint.receive(timeoutNanoseconds: 500_000_000) { event in
+                switch event {
+                case .message(_, let message) where message.bytes.count == 8: heard = message.bytes.load(as: UInt64.self)
+                case .connected: connections += 1
+                default: break
+                }
+            }
+        }
+        #expect(heard == UInt64(child.pid), "the child's message: \(heard)")
+        #expect(connections == 1, "the child's own connection arrived \(connections) times")
+        #expect(endpoint.peerCount == 2)
+        for p in 0..<8 { endpoint.disconnect(ShmPeerID(p)) }
+        #expect(child.wait().status == 0)
+    }
+
     /// Both directions at once: windows of 64 messages streamed at a peer
     /// that sends each one back from inside its handler, so its sends block
     /// while more arrive (queued aside) on every large path. Every echo must

@@ -12,6 +12,11 @@
 //       blocked receive used (8 bytes, nanoseconds).
 //   stall ADDRESS
 //       connect, then never read (until killed, or 60 s).
+//   cross ADDRESSFILE PEERFILE
+//       listen, write the address to ADDRESSFILE, wait for PEERFILE to hold
+//       the other end's address and connect to it at once (the other end
+//       connects to this one at the same moment), send this process's pid,
+//       wait for one message, then for the peer to leave.
 //   reserve-under-limit
 //       try to create an endpoint and a ring under RLIMIT_FSIZE = 64 KiB;
 //       print the error and exit 3 (or exit 0 if it unexpectedly worked).
@@ -108,6 +113,30 @@ do {
         var used = Clock.threadCPUNanoseconds() - before
         try withUnsafeBytes(of: &used) { try endpoint.send($0, to: peer) }
         while endpoint.peerCount > 0 { try endpoint.receive(timeoutNanoseconds: 2_000_000_000) { _ in } }
+    case "cross":
+        guard args.count >= 4 else { fail("cross ADDRESSFILE PEERFILE") }
+        let endpoint = try ShmEndpoint(name: "cross")
+        try endpoint.address.write(toFile: args[2], atomically: true, encoding: .utf8)
+        var address = ""
+        for _ in 0..<100_000 where address.isEmpty {
+            address = (try? String(contentsOfFile: args[3], encoding: .utf8)) ?? ""
+            if address.isEmpty { usleep(100) }
+        }
+        let peer = try endpoint.connect(to: address)
+        var pid = UInt64(getpid())
+        try withUnsafeBytes(of: &pid) { try endpoint.send($0, to: peer) }
+        var got = false
+        var gone = false
+        while !gone {
+            try endpoint.receive(timeoutNanoseconds: 10_000_000_000) { event in
+                switch event {
+                case .message: got = true
+                case .disconnected: gone = true
+                case .connected, .readable: break
+                }
+            }
+        }
+        guard got else { fail("no message from the other end") }
     case "stall":
         guard args.count >= 3 else { fail("stall ADDRESS") }
         let endpoint = try ShmEndpoint(name: "stall")

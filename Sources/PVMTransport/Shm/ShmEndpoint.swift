@@ -337,7 +337,9 @@ public final class ShmEndpoint {
         let inbox = try makeRing()
         let hello = greeting(.hello)
         try sendControl(hello, on: socket, descriptors: [inbox.descriptor.rawValue, doorbell.descriptor.rawValue])
-        let (welcome, fds) = try receiveControl(on: socket, expecting: .welcome)
+        // Two tasks may connect to each other at the same moment: each
+        // answers the other's hello while it waits for its welcome.
+        let (welcome, fds) = try receiveControl(on: socket, expecting: .welcome, accepting: true)
         let peerDoorbell = OwnedDescriptor(taking: fds[1])
         let outbox = try mapPeerRing(OwnedDescriptor(taking: fds[0]))
         var confirm = ControlMessage(kind: .confirm)
@@ -618,8 +620,11 @@ public final class ShmEndpoint {
 
     /// Reads one control message (with a deadline). The descriptors that came
     /// with it are returned raw: the caller owns them from here on; on any
-    /// error they are closed here.
-    private func receiveControl(on socket: borrowing OwnedDescriptor, expecting kind: ControlMessage.Kind) throws(TransportError) -> (ControlMessage, [Int32]) {
+    /// error they are closed here. `accepting`: meanwhile take in new
+    /// connections and advance their handshakes (a `connect` waiting for its
+    /// welcome, while its peer may be waiting for this endpoint's).
+    private func receiveControl(on socket: borrowing OwnedDescriptor, expecting kind: ControlMessage.Kind,
+                                accepting: Bool = false) throws(TransportError) -> (ControlMessage, [Int32]) {
         var raw = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         var fds: [Int32] = []
         let deadline = Clock.monotonicNanoseconds() + UInt64(configuration.handshakeTimeoutMilliseconds) * 1_000_000
@@ -629,9 +634,13 @@ public final class ShmEndpoint {
             while got < ControlMessage.size {
                 let now = Clock.monotonicNanoseconds()
                 if now >= deadline { failure = TransportError(.timedOut, "peer sent no \(kind) within \(configuration.handshakeTimeoutMilliseconds) ms"); return }
-                var p = pollfd(fd: socket.rawValue, events: Int16(POLLIN), revents: 0)
                 let wait = Int32(min((deadline - now) / 1_000_000 + 1, 60_000))
-                if Glibc.poll(&p, 1, wait) <= 0 { continue }
+                if accepting {
+                    if !pollAccepting(socket.rawValue, wait) { continue }
+                } else {
+                    var p = pollfd(fd: socket.rawValue, events: Int16(POLLIN), revents: 0)
+                    if Glibc.poll(&p, 1, wait) <= 0 { continue }
+                }
                 do throws(SystemError) {
                     guard let r = try UnixSocket.receive(socket, into: UnsafeMutableRawBufferPointer(rebasing: buffer[got..<ControlMessage.size])) else { continue }
                     fds += r.descriptors
@@ -658,6 +667,24 @@ public final class ShmEndpoint {
             for fd in fds { _ = Glibc.close(fd) }
             throw error
         }
+    }
+
+    /// Waits up to `wait` ms for `fd` to be readable while accepting
+    /// connections and advancing the handshakes under way; true when `fd`
+    /// is readable.
+    private func pollAccepting(_ fd: Int32, _ wait: Int32) -> Bool {
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)]
+        var tokens: [UInt64] = []
+        for (token, h) in handshakes {
+            tokens.append(token)
+            fds.append(pollfd(fd: h.socket.rawValue, events: Int16(POLLIN), revents: 0))
+        }
+        guard Glibc.poll(&fds, nfds_t(fds.count), wait) > 0 else { return false }
+        for (i, token) in tokens.enumerated() where fds[i + 2].revents != 0 { advanceHandshake(token) }
+        if fds[1].revents != 0 { accept() }
+        expireHandshakes()
+        return fds[0].revents != 0
     }
 
     /// Reads the control messages waiting on a peer's socket (after the
