@@ -126,16 +126,16 @@ struct BidirectionalBandwidth: ParsableCommand {
         commandName: "bibw",
         abstract: "Bidirectional bandwidth: both ends stream a window at once (OSU's osu_bibw).",
         discussion: """
-            This end sends --window messages back to back while the far end sends each one back as it \
-            arrives, so both directions carry data at once; a window ends when all its messages are back. \
-            MB/s counts both directions (the size over the time per message, messages of both directions \
-            counted). -c checks every message that comes back.
+            Both ends send --window messages back to back and then receive the other end's window, \
+            window after window, at the same time (neither answers the other), so both directions carry \
+            data at once. MB/s counts both directions (the size over the time per message, messages of \
+            both directions counted). -c makes each end check every message it receives.
             """)
 
     @OptionGroup var options: StreamOptions
 
     func run() throws {
-        try finishRun(try StreamingDriver.run(options, bidirectional: true), options.common, what: "a message came back different from what was sent")
+        try finishRun(try StreamingDriver.run(options, bidirectional: true), options.common, what: "a message arrived different from what the other end sent")
     }
 }
 
@@ -321,12 +321,14 @@ struct Suite: ParsableCommand {
 /// The far end of a measurement (started by pvmbench itself, never by users).
 struct Peer: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "peer", abstract: "Internal: the echoing end of a measurement.", shouldDisplay: false)
+        commandName: "peer", abstract: "Internal: the far end of a measurement.", shouldDisplay: false)
 
     @Option var address: String
     @Flag(name: .customLong("zero-copy")) var zeroCopy = false
     @Flag var validate = false
     @Flag var sink = false
+    /// bibw's far end: streams its own windows (PingPongDriver.mirror).
+    @Flag var bibw = false
     /// Test hook (not API): flip the last byte of every echo, so tests can
     /// prove that `-c` catches corrupted data. Also set by the environment
     /// variable `PVMBENCH_TEST_CORRUPT_ECHO=1`, which reaches the peer through
@@ -335,6 +337,10 @@ struct Peer: ParsableCommand {
 
     func run() throws {
         let corruptFromEnvironment = ProcessInfo.processInfo.environment["PVMBENCH_TEST_CORRUPT_ECHO"] == "1"
+        if bibw {
+            try PingPongDriver.mirror(address: address, zeroCopy: zeroCopy, validate: validate, corrupt: corrupt || corruptFromEnvironment)
+            return
+        }
         try PingPongDriver.serve(address: address, zeroCopy: zeroCopy, validate: validate, sink: sink,
                                  corrupt: corrupt || corruptFromEnvironment)
     }

@@ -252,6 +252,84 @@ public enum PingPongDriver {
         return RunResult(benchmark: "msgrate", transport: "shm", api: "transport", zeroCopy: false, machine: .current(), results: results)
     }
 
+    /// `flags` of bibw's control messages over the bare transport (data
+    /// messages carry 0): a go (size, window, windows: three UInt64) and the
+    /// far end's report after the last window (one byte, 1: all it
+    /// received checked out).
+    static let goFlag: UInt16 = 1
+    static let reportFlag: UInt16 = 2
+
+    /// The far end of bibw over the bare transport: for each go, sends a
+    /// window of messages and then receives one, window after window, while
+    /// the measuring side does the same at the same time (osu_bibw: both
+    /// ends stream at once, neither answers the other), then reports.
+    /// Messages of each direction are numbered from 0 (the pattern's round
+    /// under -c). `corrupt` is a test hook: flip the last byte of every
+    /// message sent. Leaves when the measuring side disconnects.
+    public static func mirror(address: String, zeroCopy: Bool, validate: Bool, corrupt: Bool = false) throws {
+        let endpoint = try ShmEndpoint(name: "pvmbench-peer")
+        _ = try endpoint.connect(to: address)
+        var done = false
+        var go: (peer: ShmPeerID, size: Int, window: Int, windows: Int)? = nil
+        var got = 0
+        var received = 0
+        var sent = 0
+        var valid: UInt8 = 1
+        let handler: (ShmEvent) throws -> Void = { event in
+            switch event {
+            case .message(let from, let message) where message.flags == goFlag:
+                guard message.bytes.count == 24 else { throw BenchError("a bibw go of \(message.bytes.count) bytes") }
+                let size = Int(message.bytes.load(as: UInt64.self))
+                let window = Int(message.bytes.load(fromByteOffset: 8, as: UInt64.self))
+                let windows = Int(message.bytes.load(fromByteOffset: 16, as: UInt64.self))
+                guard size >= 0, window >= 1, windows >= 0 else { throw BenchError("a bibw go of \(size) B, \(window) x \(windows)") }
+                go = (from, size, window, windows)
+            case .message(_, let message):
+                if validate && !check(message.bytes, size: message.bytes.count, round: received) { valid = 0 }
+                received += 1
+                got += 1
+            case .disconnected: done = true
+            case .connected, .readable: break
+            }
+        }
+        var outgoing = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 4096)
+        defer { outgoing.deallocate() }
+        while !done {
+            guard let (peer, size, window, windows) = go else {
+                try endpoint.receive(handler)
+                continue
+            }
+            go = nil
+            if outgoing.count < size {
+                outgoing.deallocate()
+                outgoing = .allocate(byteCount: size, alignment: 4096)
+            }
+            let message = UnsafeMutableRawBufferPointer(rebasing: outgoing[0..<size])
+            message.initializeMemory(as: UInt8.self, repeating: 0x5A)
+            for _ in 0..<windows {
+                for _ in 0..<window {
+                    if zeroCopy {
+                        let loan = try endpoint.loan(capacity: max(size, 1))
+                        // A real zero-copy producer writes its data in place: only -c fills.
+                        if validate { fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<size]), round: sent) }
+                        if corrupt, size > 0 { loan.buffer[size - 1] ^= 0xFF }
+                        try endpoint.send(loan, length: size, to: peer)
+                    } else {
+                        if validate { fill(message, round: sent) }
+                        if corrupt, size > 0 { message[size - 1] ^= 0xFF }
+                        try endpoint.send(UnsafeRawBufferPointer(message), to: peer)
+                    }
+                    sent += 1
+                }
+                while got < window && !done { try endpoint.receive(handler) }
+                got -= window
+                if done { return }
+            }
+            try withUnsafeBytes(of: &valid) { try endpoint.send($0, to: peer, flags: reportFlag) }
+            valid = 1
+        }
+    }
+
     /// The far end: echo every message back with the same size until the
     /// measuring side disconnects (or, with `sink`, swallow them and
     /// acknowledge each 0-byte end marker). `corrupt` is a test hook: flip

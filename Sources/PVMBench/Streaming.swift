@@ -66,14 +66,17 @@ public enum StreamingDriver {
     static let reportTag: Int32 = 12
 
     /// Measured and warm-up windows for one size: about 256 MiB a size
-    /// (fewer for slow paths through `divisor`), at least 10 windows and at
-    /// most 2,000; -i and -x count windows, as in OSU.
+    /// (fewer for slow paths through `divisor`), at least 20 windows and at
+    /// most 2,000, with a fifth as many (at least 2) first as warm-up; -i
+    /// and -x count windows, as in OSU. (With 10 and one warm-up window, a
+    /// 4 MiB bibw measured the runtime taking its set-aside buffers from
+    /// the kernel, 256 MiB a window: 2.1 GB/s where it streams at 7.)
     public static func windows(size: Int, window: Int, sweep: SweepOptions, divisor: Int = 1) -> (windows: Int, warmup: Int) {
         let target = (256 << 20) / max(1, size * window)
-        var n = min(2_000, max(10, target))
-        if divisor > 1 { n = max(10, n / divisor) }
+        var n = min(2_000, max(20, target))
+        if divisor > 1 { n = max(20, n / divisor) }
         let windows = sweep.iterations ?? n
-        return (windows, sweep.warmup ?? max(1, windows / 10))
+        return (windows, sweep.warmup ?? max(2, windows / 5))
     }
 
     /// Messages per pair for one msgrate size: about 2 GiB of data, at most
@@ -107,14 +110,15 @@ public enum StreamingDriver {
     /// bw (`bidirectional` false) or bibw over the shared-memory transport
     /// between this process and a peer process (`pvmbench peer`): the peer
     /// swallows a window and acknowledges the 0-byte marker after it (bw),
-    /// or echoes every message as it comes (bibw: both directions carry a
-    /// window at once).
+    /// or sends a window of its own while this end sends one, window after
+    /// window, and reports at the end (bibw, as osu_bibw: both directions
+    /// carry a window at once).
     public static func transport(_ options: StreamOptions, bidirectional: Bool, peerExecutable: String, progress: Bool,
                                  peerArguments: [String] = []) throws -> RunResult {
         let common = options.common
         let sizes = try common.messageSizes()
         let window = options.window
-        var arguments = peerArguments + (bidirectional ? [] : ["--sink"])
+        var arguments = peerArguments + [bidirectional ? "--bibw" : "--sink"]
         if common.zeroCopy { arguments.append("--zero-copy") }
         if common.checkData { arguments.append("--validate") }
         let session = try PeerSession(common, peerExecutable: peerExecutable, arguments: arguments)
@@ -139,8 +143,12 @@ public enum StreamingDriver {
                 var echoes = 0
                 var path = ShmPath.inline
                 var gone: String? = nil
+                var reported = false
                 let handler: (ShmEvent) throws -> Void = { event in
                     switch event {
+                    case .message(_, let message) where bidirectional && message.flags == PingPongDriver.reportFlag:
+                        if message.bytes.count != 1 || message.bytes[0] != 1 { allValid = false }
+                        reported = true
                     case .message(_, let message) where bidirectional:
                         path = message.path
                         if validating && !PingPongDriver.check(message.bytes, size: size, round: received) { allValid = false }
@@ -156,6 +164,11 @@ public enum StreamingDriver {
                 let message = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size])
                 var account = CPUAccount()
                 var start: UInt64 = 0
+                if bidirectional {
+                    // The peer streams its own windows at the same time (--bibw).
+                    var plan = (UInt64(size), UInt64(window), UInt64(warmup + windows))
+                    try withUnsafeBytes(of: &plan) { try endpoint.send($0, to: peer, flags: PingPongDriver.goFlag) }
+                }
                 for w in 0..<(warmup + windows) {
                     if w == warmup {
                         account.start()
@@ -197,6 +210,16 @@ public enum StreamingDriver {
                 }
                 let messages = windows * window * (bidirectional ? 2 : 1)
                 let perMessage = Double(Clock.monotonicNanoseconds() &- start) / Double(messages)
+                if bidirectional {
+                    // The peer's verdict on what it received.
+                    let t0 = Clock.monotonicNanoseconds()
+                    while !reported {
+                        if try endpoint.receive(timeoutNanoseconds: PeerSession.watchdogNanoseconds, handler) == 0 {
+                            try session.checkAlive(waitingSince: t0)
+                        }
+                        if let gone { throw BenchError("the peer process went away in the middle of the measurement (\(size) B): \(gone)") }
+                    }
+                }
                 let used = common.zeroCopy ? ShmPath.loan.rawValue : bidirectional ? path.rawValue : endpoint.path(to: peer, size: size).rawValue
                 return result(size: size, messages: messages, perMessage: perMessage, histogram: histogram,
                               cpu: account.perOperation(messages), path: used, validated: validating ? allValid : nil)
@@ -227,7 +250,7 @@ public enum StreamingDriver {
         let name = bidirectional ? "bibw" : "bw"
         let mode = common.sendMode
         return try TaskLibraryDriver.withPeer(common, peerExecutable: peerExecutable,
-                                              arguments: (bidirectional ? [] : ["--sink"]) + (common.checkData ? ["--validate"] : []) + mode.peerArguments(capacity: max(1, sizes.max()!))) { vm, peer in
+                                              arguments: [bidirectional ? "--bibw" : "--sink"] + (common.checkData ? ["--validate"] : []) + mode.peerArguments(capacity: max(1, sizes.max()!))) { vm, peer in
             let validating = common.checkData
             let largest = max(1, sizes.max()!)
             let outgoing = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 4096)
@@ -248,6 +271,13 @@ public enum StreamingDriver {
                 var allValid = true
                 var account = CPUAccount()
                 var start: UInt64 = 0
+                if bidirectional {
+                    // The peer streams its own windows at the same time (--bibw).
+                    _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+                    var plan = [size, window, warmup + windows]
+                    try vm.pack(&plan, count: 3)
+                    try vm.send(to: peer, tag: goTag)
+                }
                 for w in 0..<(warmup + windows) {
                     if w == warmup {
                         account.start()
@@ -256,12 +286,12 @@ public enum StreamingDriver {
                     let t0 = Clock.monotonicNanoseconds()
                     for _ in 0..<window {
                         if validating { PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: outgoing[0..<size]), round: sent) }
-                        try TaskLibraryDriver.send(vm, mode, out, count: size, to: peer, tag: bidirectional ? TaskLibraryDriver.echoTag : dataTag)
+                        try TaskLibraryDriver.send(vm, mode, out, count: size, to: peer, tag: dataTag)
                         sent += 1
                     }
                     if bidirectional {
                         for _ in 0..<window {
-                            try TaskLibraryDriver.receive(vm, mode, into: into, count: size, from: peer, tag: TaskLibraryDriver.echoTag)
+                            try TaskLibraryDriver.receive(vm, mode, into: into, count: size, from: peer, tag: dataTag)
                             if validating && !PingPongDriver.check(UnsafeRawBufferPointer(rebasing: incoming[0..<size]), size: size, round: received) {
                                 allValid = false
                             }
@@ -280,6 +310,13 @@ public enum StreamingDriver {
                 }
                 let messages = windows * window * (bidirectional ? 2 : 1)
                 let perMessage = Double(Clock.monotonicNanoseconds() &- start) / Double(messages)
+                if bidirectional {
+                    // The peer's verdict on what it received.
+                    _ = try TaskLibraryDriver.receive(vm, from: peer, tag: reportTag)
+                    var valid: Int32 = 0
+                    try vm.unpack(into: &valid, count: 1)
+                    if valid != 1 { allValid = false }
+                }
                 results.append(result(size: size, messages: messages, perMessage: perMessage, histogram: histogram,
                                       cpu: account.perOperation(messages), path: "", validated: validating ? allValid : nil))
             }

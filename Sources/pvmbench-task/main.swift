@@ -156,6 +156,74 @@ func sink(route: String?, validate: Bool, mode: SendMode, capacity: Int) throws(
     }
 }
 
+/// The far end of `pvmbench bibw`: for each go from its parent (size,
+/// window, windows), sends a window of messages and then receives one,
+/// window after window, while the parent does the same at the same time
+/// (OSU's osu_bibw: both ends stream at once, neither answers the other),
+/// then reports to its parent whether every message received checked out
+/// (`--validate`; the parent's messages are numbered from 0, and so are
+/// this task's). Leaves on any other message from the parent.
+func mirror(route: String?, validate: Bool, mode: SendMode) throws(PVMError) {
+    let vm = try VirtualMachine.shared()
+    defer { try? vm.exit() }
+    if route == "daemon" { vm.route = .dontRoute }
+    let parent = try vm.parent().rawValue
+    var outgoing = Scratch()
+    var incoming = Scratch()
+    defer {
+        outgoing.bytes.deallocate()
+        incoming.bytes.deallocate()
+    }
+    var sent = 0
+    var received = 0
+    while true {
+        let id = try vm.receive(from: parent, tag: -1, timeoutNanoseconds: nil)
+        let (_, tag, _) = try vm.bufferInfo(id)
+        guard tag == goTag else { return }
+        var plan: [Int] = [0, 0, 0]
+        try vm.unpack(into: &plan, count: 3)
+        let (size, window, windows) = (plan[0], plan[1], plan[2])
+        guard size >= 0, window >= 1, windows >= 0 else { throw PVMError(.badParam, "bibw plan \(plan)") }
+        if size > outgoing.capacity {
+            outgoing.reserve(size)
+            incoming.reserve(size)
+        }
+        outgoing.bytes.initialize(repeating: 0x5A, count: max(size, 1))
+        incoming.bytes.initialize(repeating: 0, count: max(size, 1))
+        var valid: Int32 = 1
+        for _ in 0..<windows {
+            for _ in 0..<window {
+                if validate { for i in 0..<size { outgoing.bytes[i] = pattern(i, sent) } }
+                if corruptForTest && size > 0 { outgoing.bytes[size - 1] ^= 0xFF }
+                try send(vm, mode, outgoing.bytes, count: size, to: parent, tag: dataTag)
+                sent += 1
+            }
+            for _ in 0..<window {
+                let n: Int
+                if mode == .psend {
+                    (_, _, n) = try vm.precv(from: parent, tag: dataTag, into: incoming.bytes, count: incoming.capacity, type: byteType)
+                } else {
+                    let id = try vm.receive(from: parent, tag: dataTag, timeoutNanoseconds: nil)
+                    n = Int(try vm.bufferInfo(id).bytes)
+                    if n <= incoming.capacity { try vm.unpack(into: incoming.bytes, count: n) }
+                }
+                if n != size {
+                    valid = 0
+                } else if validate {
+                    for i in 0..<n where incoming.bytes[i] != pattern(i, received) {
+                        valid = 0
+                        break
+                    }
+                }
+                received += 1
+            }
+        }
+        _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+        try vm.pack(&valid, count: 1)
+        try vm.send(to: parent, tag: reportTag)  // unpacked by pvmbench in every mode
+    }
+}
+
 /// The sending end of a msgrate pair: for each go from its parent (size
 /// and count), streams that many messages to `receiver` (initsend, pack,
 /// send), then a marker, waits for the acknowledgement, and reports the
@@ -374,6 +442,7 @@ var plan: [Step] = []
 var rootPid: pid_t = 0
 var validate = false
 var sinking = false
+var mirroring = false
 var streamTo: Int32? = nil
 var mode = SendMode.pack
 var capacity = 0
@@ -391,6 +460,7 @@ while let a = args.popFirst() {
     case "--root-pid": rootPid = args.popFirst().flatMap { pid_t($0) } ?? 0
     case "--validate": validate = true
     case "--sink": sinking = true
+    case "--bibw": mirroring = true
     case "--send-mode":
         guard let m = args.popFirst().flatMap(SendMode.init(rawValue:)) else { fail("--send-mode takes pack, inplace or psend", status: 64) }
         mode = m
@@ -410,6 +480,8 @@ do {
         guard !group.isEmpty, tasks >= 2, !plan.isEmpty else { fail("--collective needs --group, --tasks (2 or more) and --plan", status: 64) }
         if rootPid > 0 { watch(rootPid: rootPid) }
         try collective(operation, group: group, tasks: tasks, plan: plan, route: route, validate: validate)
+    } else if mirroring {
+        try mirror(route: route, validate: validate, mode: mode)
     } else if sinking {
         try sink(route: route, validate: validate, mode: mode, capacity: capacity)
     } else if let streamTo {
