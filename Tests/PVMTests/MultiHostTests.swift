@@ -420,6 +420,16 @@ final class MultiHostTests: MultiHostTestCase {
         let results = try XCTUnwrap(object["results"] as? [[String: Any]])
         XCTAssertEqual(results.map { $0["bytes"] as? Int }, [8, 1 << 20])
         XCTAssertTrue(results.allSatisfy { $0["validated"] as? Bool == true })
+        // Both hosts' ends streaming windows at each other at once (bibw),
+        // each checking what it receives.
+        let both = try network.run(0, [TestProducts.executable("pvmbench").path, "bibw", "--hosts", "\(me),\(network.address(1))", "--send-mode", "psend",
+                                       "--sizes", "8,1M", "-i", "3", "-x", "1", "-W", "8", "-c", "--format", "json"], timeout: 60)
+        XCTAssertEqual(both.status, 0, both.output)
+        let bibw = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(both.output.utf8)) as? [String: Any], both.output)
+        XCTAssertEqual(bibw["transport"] as? String, "tcp")
+        let rows = try XCTUnwrap(bibw["results"] as? [[String: Any]])
+        XCTAssertEqual(rows.map { $0["iterations"] as? Int }, [48, 48], "3 windows of 8, both directions")
+        XCTAssertTrue(rows.allSatisfy { $0["validated"] as? Bool == true })
         // A host that is not in the machine is refused with the list.
         let wrong = try network.run(0, [TestProducts.executable("pvmbench").path, "pingpong", "--hosts", "\(me),nowhere", "--sizes", "8"], timeout: 30)
         XCTAssertNotEqual(wrong.status, 0)
