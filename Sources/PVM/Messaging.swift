@@ -560,7 +560,7 @@ extension VirtualMachine {
             try transmitSlowly(b, to: dst, tag: tag)
             return
         }
-        guard let peer = try peer(for: dst) else {
+        guard let peer = try peer(for: dst, sending: b) else {
             try transmitSlowly(b, to: dst, tag: tag)
             return
         }
@@ -606,7 +606,7 @@ extension VirtualMachine {
             }
             return
         }
-        if options[.route] != RoutePolicy.dontRoute.rawValue, let link = try tcpLink(for: dst) {
+        if options[.route] != RoutePolicy.dontRoute.rawValue, let link = try tcpLink(for: dst, bytes: b.byteCount) {
             try sendTCP(b, header, link)
             return
         }
@@ -619,29 +619,40 @@ extension VirtualMachine {
         if !ok { daemonLost(); throw PVMError(.sysErr, "lost the daemon while sending") }
     }
 
-    /// The shared-memory peer for task `dst`: cached, else looked up in the
-    /// daemon's name service and connected. nil: no direct path.
+    /// The shared-memory peer for task `dst`, for the message `b` (or of
+    /// `bytes` bytes): cached, else looked up in the daemon's name service
+    /// and connected. nil: no direct path. (The message, not its size: the
+    /// size is needed only on the way to `connectPeer`, and computing it
+    /// first cost every send 8 instructions.)
     @inline(__always)
-    func peer(for dst: Int32) throws(PVMError) -> ShmPeerID? {
+    func peer(for dst: Int32, sending b: MessageBuffer? = nil, bytes: Int = 0) throws(PVMError) -> ShmPeerID? {
         if _fastPath(dst == lastPeerTid) { return lastPeer }
         if let p = peers[dst] {
             lastPeerTid = dst
             lastPeer = p
             return p
         }
-        return try connectPeer(dst)
+        return try connectPeer(dst, bytes: b?.byteCount ?? bytes)
     }
+
+    /// From this size on even the first message to a task goes directly:
+    /// through the daemon it would be copied twice more and hold up the
+    /// daemon's socket to the receiver (a master handing each new worker
+    /// its data, say).
+    static let directFirstMessage = 1 << 16
 
     /// The first message to a task goes through the daemon, which already
     /// reaches both: a task that sends once (a worker reporting back) costs
-    /// no shared-memory connection. The second connects directly; the
-    /// daemon answers that lookup only once the first is in the receiver's
-    /// socket, and the receiver reads that socket when the connection
-    /// arrives, so the order holds.
-    func connectPeer(_ dst: Int32) throws(PVMError) -> ShmPeerID? {
+    /// no shared-memory connection; a first message of `directFirstMessage`
+    /// bytes or more connects at once. After the first, messages go
+    /// directly; the daemon answers the lookup only once what this task
+    /// routed is in the receiver's socket, and the receiver reads that
+    /// socket when the connection arrives, so the order holds.
+    func connectPeer(_ dst: Int32, bytes: Int = 0) throws(PVMError) -> ShmPeerID? {
         // Another host's task, or TCP forced: the TCP links (transmitSlowly).
         if TaskID(dst).hostNumber != hostNumber || forceTCP { return nil }
-        if routedOnce.insert(dst) { return nil }
+        // (Marked routed either way: a lookup that finds no way routes it.)
+        if routedOnce.insert(dst), bytes < Self.directFirstMessage { return nil }
         var w = ControlWriter()
         w.int(dst)
         var r = try request(.lookup, w)

@@ -174,7 +174,7 @@ extension VirtualMachine {
         guard count >= 0, count <= loan.bytes.count else { throw PVMError(.badParam, "\(count) bytes from a loan of \(loan.bytes.count)") }
         try checkDaemon()
         let dst = destination.rawValue
-        if dst != tid.rawValue && route != .dontRoute, let peer = try peer(for: dst), let ep = endpoint {
+        if dst != tid.rawValue && route != .dontRoute, let peer = try peer(for: dst, bytes: count), let ep = endpoint {
             CompactFrame.encode(source: tid.rawValue, tag: tag.rawValue, context: context, encoding: .raw,
                                 signature: .native, into: loan.loan.buffer.baseAddress!)
             do { try ep.send(loan.loan, length: CompactFrame.size + count, to: peer) } catch where error.kind == .peerGone || error.kind == .noPeer {

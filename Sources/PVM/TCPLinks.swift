@@ -83,7 +83,8 @@ public enum PeerPath: String, Sendable {
 
 extension VirtualMachine {
     /// The path messages from this task to `task` take now (the first one
-    /// always goes through the daemons; the second sets up a direct path).
+    /// goes through the daemons unless it is of 64 KiB or more; the second
+    /// sets up a direct path).
     public func path(to task: TaskID) -> PeerPath {
         if peers[task.rawValue] != nil { return .sharedMemory }
         if tcpOutgoing[task.rawValue] != nil { return .tcp }
@@ -130,10 +131,11 @@ extension VirtualMachine {
     /// The TCP link to `dst`: open (made by this task or by `dst`), or set
     /// up now (second message on; the first goes through the daemons).
     /// nil: send through the daemons.
-    func tcpLink(for dst: Int32) throws(PVMError) -> TCPLink? {
+    func tcpLink(for dst: Int32, bytes: Int = 0) throws(PVMError) -> TCPLink? {
         if let l = tcpOutgoing[dst] { return l }
         guard forceTCP || TaskID(dst).hostNumber != hostNumber, !noTCPPath.contains(dst) else { return nil }
-        if routedOnce.insert(dst) { return nil }
+        // The first message through the daemons unless it is large (connectPeer).
+        if routedOnce.insert(dst), bytes < Self.directFirstMessage { return nil }
         var w = ControlWriter()
         w.int(dst)
         w.int(1)

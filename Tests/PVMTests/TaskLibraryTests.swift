@@ -686,6 +686,60 @@ final class TaskLibraryTests: XCTestCase {
         try body()
     }
 
+    /// A first message of 64 KiB or more to a task goes directly (over
+    /// shared memory, or TCP when forced), where a small first message goes
+    /// through the daemon; what follows it keeps its order and comes back
+    /// intact. (Each first message went through the daemon: a master
+    /// handing new workers their data paid two more copies each.)
+    func testALargeFirstMessageGoesDirectly() throws {
+        func pattern(_ size: Int, _ k: Int) -> [UInt8] { (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ k) } }
+        func send(_ kid: TaskID, _ size: Int, tag: Int32) throws {
+            _ = try vm.initSend(encoding: 1)
+            try pattern(size, Int(tag)).withUnsafeBufferPointer { try vm.pack($0.baseAddress!, count: size) }
+            try vm.send(to: kid.rawValue, tag: tag)
+        }
+        func expectEcho(_ kid: TaskID, _ size: Int, tag: Int32) throws {
+            let id = try vm.receive(from: kid.rawValue, tag: -1, timeoutNanoseconds: 20_000_000_000)
+            let (bytes, t, _) = try vm.bufferInfo(id)
+            XCTAssertEqual(t, tag + 1, "the echoes' order")
+            XCTAssertEqual(bytes, Int32(size))
+            var back = [UInt8](repeating: 0, count: Int(bytes))
+            try back.withUnsafeMutableBufferPointer { try vm.unpack(into: $0.baseAddress!, count: Int(bytes)) }
+            XCTAssertTrue(back == pattern(size, Int(tag)), "the echo of \(size) bytes with tag \(tag) differs")
+        }
+        /// Until the daemon has the task enrolled (before, it holds messages
+        /// for it and every first message goes through it).
+        func waitForEnrollment(_ kid: TaskID) throws {
+            for _ in 0..<1000 {
+                if try vm.tasks().contains(where: { $0.tid == kid && $0.flags & 0x4 != 0 }) { return }  // PVM's "c": connected
+                usleep(10_000)
+            }
+            XCTFail("\(kid) did not enroll")
+        }
+        func check(_ direct: PeerPath) throws {
+            let small = try spawnOne(["echo"])
+            let large = try spawnOne(["echo"])
+            try waitForEnrollment(small)
+            try waitForEnrollment(large)
+            try send(small, 8, tag: 20)
+            XCTAssertEqual(vm.path(to: small), .daemons, "a small first message")
+            try send(large, 1 << 20, tag: 20)
+            XCTAssertEqual(vm.path(to: large), direct, "a large first message")
+            try send(large, 8, tag: 22)
+            try send(large, 300_000, tag: 24)
+            try expectEcho(large, 1 << 20, tag: 20)
+            try expectEcho(large, 8, tag: 22)
+            try expectEcho(large, 300_000, tag: 24)
+            try expectEcho(small, 8, tag: 20)
+            for kid in [small, large] {
+                _ = try vm.initSend(encoding: 0)
+                try vm.send(to: kid.rawValue, tag: 999)
+            }
+        }
+        try check(.sharedMemory)
+        try overTCP { try check(.tcp) }
+    }
+
     /// The same over shared memory, where a large message is pulled from
     /// the sender's memory straight into pvm_precv's (ShmEndpoint.placement).
     func testPrecvOverSharedMemoryTakesLargeMessagesStraightIntoItsMemory() throws {
