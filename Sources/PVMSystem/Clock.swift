@@ -11,12 +11,15 @@ public enum SystemProbe {
     /// CPUs the tasks of this host can run on together: the online CPUs,
     /// capped by a cgroup v2 CPU quota (`cpu.max`) when one is set. Not this
     /// process's affinity mask: a benchmark pins each task to its own core,
-    /// and one core per task is not oversubscription.
-    public static func availableCPUs() -> Int {
+    /// and one core per task is not oversubscription. Probed once per
+    /// process (two files read; a task's start asked twice).
+    public static func availableCPUs() -> Int { probedCPUs }
+
+    private static let probedCPUs: Int = {
         var n = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         if let quota = cgroupCPUQuota() { n = min(n, max(1, Int(quota.rounded(.up)))) }
         return n
-    }
+    }()
 
     /// Threads runnable on this machine right now, the caller included: the
     /// running count of `/proc/loadavg` ("0.10 0.05 0.01 3/412 9876": 3).
