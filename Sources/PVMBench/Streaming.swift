@@ -139,26 +139,35 @@ public enum StreamingDriver {
                 progressLine("\(name) \(size) B: \(windows) windows of \(window)...", progress)
                 var histogram = timeHistogram()
                 var allValid = true
+                // The far end's verdicts (1 byte, 1: all it received checked
+                // out): bw's acknowledgements, bibw's report after a size.
                 var acks = 0
-                var echoes = 0
+                // bibw: the far end's data messages in this window.
+                var arrived = 0
                 var path = ShmPath.inline
                 var gone: String? = nil
-                var reported = false
                 let handler: (ShmEvent) throws -> Void = { event in
                     switch event {
-                    case .message(_, let message) where bidirectional && message.flags == PingPongDriver.reportFlag:
-                        if message.bytes.count != 1 || message.bytes[0] != 1 { allValid = false }
-                        reported = true
-                    case .message(_, let message) where bidirectional:
+                    case .message(_, let message) where bidirectional && message.flags != PingPongDriver.reportFlag:
                         path = message.path
                         if validating && !PingPongDriver.check(message.bytes, size: size, round: received) { allValid = false }
                         received += 1
-                        echoes += 1
+                        arrived += 1
                     case .message(_, let message):
                         if message.bytes.count != 1 || message.bytes[0] != 1 { allValid = false }
                         acks += 1
                     case .disconnected(_, let reason): gone = reason
                     case .connected, .readable: break
+                    }
+                }
+                /// Takes in what comes until `done`, failing when the peer goes
+                /// or has not answered for too long since `since`.
+                func wait(since: UInt64, until done: () -> Bool) throws {
+                    while !done() {
+                        if try endpoint.receive(timeoutNanoseconds: PeerSession.watchdogNanoseconds, handler) == 0 {
+                            try session.checkAlive(waitingSince: since)
+                        }
+                        if let gone { throw BenchError("the peer process went away in the middle of the measurement (\(size) B): \(gone)") }
                     }
                 }
                 let message = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size])
@@ -187,21 +196,11 @@ public enum StreamingDriver {
                         sent += 1
                     }
                     if bidirectional {
-                        while echoes < window {
-                            if try endpoint.receive(timeoutNanoseconds: PeerSession.watchdogNanoseconds, handler) == 0 {
-                                try session.checkAlive(waitingSince: t0)
-                            }
-                            if let gone { throw BenchError("the peer process went away in the middle of the measurement (\(size) B): \(gone)") }
-                        }
-                        echoes -= window
+                        try wait(since: t0) { arrived >= window }
+                        arrived -= window
                     } else {
                         try endpoint.send(UnsafeRawBufferPointer(start: nil, count: 0), to: peer)
-                        while acks == 0 {
-                            if try endpoint.receive(timeoutNanoseconds: PeerSession.watchdogNanoseconds, handler) == 0 {
-                                try session.checkAlive(waitingSince: t0)
-                            }
-                            if let gone { throw BenchError("the peer process went away in the middle of the measurement (\(size) B): \(gone)") }
-                        }
+                        try wait(since: t0) { acks > 0 }
                         acks = 0
                     }
                     let t1 = Clock.monotonicNanoseconds()
@@ -210,16 +209,8 @@ public enum StreamingDriver {
                 }
                 let messages = windows * window * (bidirectional ? 2 : 1)
                 let perMessage = Double(Clock.monotonicNanoseconds() &- start) / Double(messages)
-                if bidirectional {
-                    // The peer's verdict on what it received.
-                    let t0 = Clock.monotonicNanoseconds()
-                    while !reported {
-                        if try endpoint.receive(timeoutNanoseconds: PeerSession.watchdogNanoseconds, handler) == 0 {
-                            try session.checkAlive(waitingSince: t0)
-                        }
-                        if let gone { throw BenchError("the peer process went away in the middle of the measurement (\(size) B): \(gone)") }
-                    }
-                }
+                // bibw: the peer's verdict on what it received.
+                if bidirectional { try wait(since: Clock.monotonicNanoseconds()) { acks > 0 } }
                 let used = common.zeroCopy ? ShmPath.loan.rawValue : bidirectional ? path.rawValue : endpoint.path(to: peer, size: size).rawValue
                 return result(size: size, messages: messages, perMessage: perMessage, histogram: histogram,
                               cpu: account.perOperation(messages), path: used, validated: validating ? allValid : nil)

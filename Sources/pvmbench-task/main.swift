@@ -138,12 +138,7 @@ func sink(route: String?, validate: Bool, mode: SendMode, capacity: Int) throws(
                 try vm.unpack(into: scratch.bytes, count: n)
             }
             if corruptForTest && n > 0 { scratch.bytes[n - 1] ^= 0xFF }
-            if validate {
-                for i in 0..<n where scratch.bytes[i] != pattern(i, counter) {
-                    valid = 0
-                    break
-                }
-            }
+            if validate && !holdsPattern(scratch.bytes, count: n, round: counter) { valid = 0 }
             counter += 1
         case markTag:
             _ = try vm.initSend(encoding: Encoding.raw.rawValue)
@@ -193,7 +188,7 @@ func mirror(route: String?, validate: Bool, mode: SendMode) throws(PVMError) {
         var valid: Int32 = 1
         for _ in 0..<windows {
             for _ in 0..<window {
-                if validate { for i in 0..<size { outgoing.bytes[i] = pattern(i, sent) } }
+                if validate { fillPattern(outgoing.bytes, count: size, round: sent) }
                 if corruptForTest && size > 0 { outgoing.bytes[size - 1] ^= 0xFF }
                 try send(vm, mode, outgoing.bytes, count: size, to: parent, tag: dataTag)
                 sent += 1
@@ -207,14 +202,7 @@ func mirror(route: String?, validate: Bool, mode: SendMode) throws(PVMError) {
                     n = Int(try vm.bufferInfo(id).bytes)
                     if n <= incoming.capacity { try vm.unpack(into: incoming.bytes, count: n) }
                 }
-                if n != size {
-                    valid = 0
-                } else if validate {
-                    for i in 0..<n where incoming.bytes[i] != pattern(i, received) {
-                        valid = 0
-                        break
-                    }
-                }
+                if n != size || (validate && !holdsPattern(incoming.bytes, count: n, round: received)) { valid = 0 }
                 received += 1
             }
         }
@@ -253,7 +241,7 @@ func stream(to receiver: Int32, route: String?, validate: Bool) throws(PVMError)
         let c0 = threadCPUNanoseconds()
         let t0 = monotonicNanoseconds()
         for _ in 0..<count {
-            if validate { for i in 0..<size { scratch.bytes[i] = pattern(i, counter) } }
+            if validate { fillPattern(scratch.bytes, count: size, round: counter) }
             _ = try vm.initSend(encoding: Encoding.raw.rawValue)
             try vm.pack(UnsafePointer(scratch.bytes), count: size)
             try vm.send(to: receiver, tag: dataTag)
@@ -314,6 +302,17 @@ func threadCPUNanoseconds() -> UInt64 {
 @inline(__always)
 func pattern(_ index: Int, _ round: Int) -> UInt8 {
     UInt8(truncatingIfNeeded: index &* 31 &+ round &* 7 &+ 1)
+}
+
+/// Fills `count` bytes with round `round`'s pattern (PingPongDriver.fill).
+func fillPattern(_ bytes: UnsafeMutablePointer<UInt8>, count: Int, round: Int) {
+    for i in 0..<count { bytes[i] = pattern(i, round) }
+}
+
+/// Whether `count` bytes hold round `round`'s pattern (PingPongDriver.check).
+func holdsPattern(_ bytes: UnsafePointer<UInt8>, count: Int, round: Int) -> Bool {
+    for i in 0..<count where bytes[i] != pattern(i, round) { return false }
+    return true
 }
 
 /// Item `index` of this member's reduce input in round `round`
@@ -397,11 +396,7 @@ func collective(_ operation: String, group: String, tasks: Int, plan: [Step], ro
                 if r >= step.warmup { times[r - step.warmup] = t1 &- t0 }
                 if validate {
                     let (n, _, _) = try vm.bufferInfo(id)
-                    if Int(n) != size { valid = 0 }
-                    for i in 0..<size where bytes[i] != pattern(i, r) {
-                        valid = 0
-                        break
-                    }
+                    if Int(n) != size || !holdsPattern(bytes, count: size, round: r) { valid = 0 }
                 }
             }
         case "reduce":
