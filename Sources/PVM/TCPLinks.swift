@@ -30,15 +30,15 @@ import PVMTransport
 /// (authenticating while `handshake` is set; `peer` 0 until its first frame).
 final class TCPLink {
     let connection: FrameConnection
-    var peer: Int32
-    var handshake: AuthenticationHandshake?
-    var handshakeInput: [UInt8] = []
+    @exclusivity(unchecked) var peer: Int32
+    @exclusivity(unchecked) var handshake: AuthenticationHandshake?
+    @exclusivity(unchecked) var handshakeInput: [UInt8] = []
     /// A frame has been read from it (the daemon's socket is read before the first).
-    var heard = false
+    @exclusivity(unchecked) var heard = false
     /// A large message whose body is still arriving, straight into the
     /// storage of buffer `id`, or (id -1) into a waiting pvm_precv's memory
     /// (see `VirtualMachine.startLarge`).
-    var partial: (id: Int, header: FrameHeader, destination: UnsafeMutableRawPointer, got: Int)? = nil
+    @exclusivity(unchecked) var partial: (id: Int, header: FrameHeader, destination: UnsafeMutableRawPointer, got: Int)? = nil
 
     init(fd: Int32, peer: Int32, handshake: AuthenticationHandshake?) {
         connection = FrameConnection(fd: fd)

@@ -140,24 +140,24 @@ public final class VirtualMachine {
     /// changes (see `handle`), not per message.
     @exclusivity(unchecked) var heard: [UInt64] = []
     // The TCP transport (TCPLinks.swift).
-    var tcpListener: Int32 = -1
-    var tcpPort: Int32 = 0
+    @exclusivity(unchecked) var tcpListener: Int32 = -1
+    @exclusivity(unchecked) var tcpPort: Int32 = 0
     /// The link messages to a task go on, by its task id (made by this
     /// task, or by the peer and answered on).
-    var tcpOutgoing: [Int32: TCPLink] = [:]
+    @exclusivity(unchecked) var tcpOutgoing: [Int32: TCPLink] = [:]
     /// Every link, by descriptor: all are read (frames come both ways).
-    var tcpLinks: [Int32: TCPLink] = [:]
+    @exclusivity(unchecked) var tcpLinks: [Int32: TCPLink] = [:]
     /// Links from peers this task has routed messages to: used once a
     /// lookup has flushed those (`tcpLink(for:)`).
-    var learnedTCP: [Int32: TCPLink] = [:]
+    @exclusivity(unchecked) var learnedTCP: [Int32: TCPLink] = [:]
     /// Tasks with no TCP path (no listener, refused, unreachable): through the daemons.
-    var noTCPPath: Set<Int32> = []
+    @exclusivity(unchecked) var noTCPPath: Set<Int32> = []
     /// The link the latest frame came on: read directly while a receive
     /// spins (`probeHotLink`), and how many frames have come on any link.
-    var hotTCP: TCPLink?
-    var tcpFramesIn = 0
+    @exclusivity(unchecked) var hotTCP: TCPLink?
+    @exclusivity(unchecked) var tcpFramesIn = 0
     /// `PVM_TRANSPORT=tcp`: TCP even to tasks of this host.
-    var forceTCP = false
+    @exclusivity(unchecked) var forceTCP = false
 
     // Message buffers, by PVM buffer id.
     /// The buffer objects, by id. Held unmanaged (each element owns one

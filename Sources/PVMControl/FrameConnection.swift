@@ -13,14 +13,18 @@ import PVMSystem
 /// queues what the kernel does not take at once; `flush` continues it. The
 /// input buffer grows as bytes arrive, never ahead of them, so a peer that
 /// announces a huge frame costs nothing until it sends it.
+///
+/// One thread owns a connection (the daemon's loop, or the task's), so its
+/// stored properties skip Swift's dynamic exclusivity checks, which are a
+/// runtime call (swift_beginAccess) on every access of every frame.
 public final class FrameConnection {
     public let fd: Int32
-    private var input: UnsafeMutableRawPointer
-    private var inputCapacity: Int
-    private var inputStart = 0
-    private var inputEnd = 0
-    private var output: [UInt8] = []
-    private var outputOffset = 0
+    @exclusivity(unchecked) private var input: UnsafeMutableRawPointer
+    @exclusivity(unchecked) private var inputCapacity: Int
+    @exclusivity(unchecked) private var inputStart = 0
+    @exclusivity(unchecked) private var inputEnd = 0
+    @exclusivity(unchecked) private var output: [UInt8] = []
+    @exclusivity(unchecked) private var outputOffset = 0
     public private(set) var closed = false
 
     /// Takes ownership of `fd` and makes it non-blocking.

@@ -8,18 +8,20 @@ import PVMSystem
 ///
 /// Blocks come in power-of-two size classes from 256 B up to the heap size;
 /// freed blocks go to their class's free list and are reused as they are.
+/// Owned by one endpoint, on its thread: the bookkeeping skips Swift's
+/// dynamic exclusivity checks (a runtime call per access, per loan).
 final class LoanHeap {
     static let minimumShift = 8
     let segment: SharedSegment
     let dataOffset = Int(PVM_CONTROL_SLOT)
     let capacity: Int
-    private var bump = 0
-    private var freeLists: [[Int]]
+    @exclusivity(unchecked) private var bump = 0
+    @exclusivity(unchecked) private var freeLists: [[Int]]
     /// Per 256-byte unit of the data area: the class of the block starting
     /// there + 1 (0 = no block starts here).
-    private var blockClass: [UInt8]
+    @exclusivity(unchecked) private var blockClass: [UInt8]
     /// Per 256-byte unit: 1 + the peer the block is lent to (0 = not lent).
-    private var lentTo: [UInt32]
+    @exclusivity(unchecked) private var lentTo: [UInt32]
 
     init(size: Int, name: String) throws(SystemError) {
         let segment = try SharedSegment(name: name, size: size, populate: false)

@@ -208,7 +208,7 @@ public final class ShmEndpoint {
     @exclusivity(unchecked) private var pendingHead = 0
     @exclusivity(unchecked) private var largeBuffer: UnsafeMutableRawPointer? = nil
     @exclusivity(unchecked) private var largeCapacity = 0
-    private var heap: LoanHeap? = nil
+    @exclusivity(unchecked) private var heap: LoanHeap? = nil
     @exclusivity(unchecked) private var loansSinceReap = 0
     private static let reapInterval = 32
     private let probeWord: UnsafeMutablePointer<UInt64>
@@ -224,7 +224,7 @@ public final class ShmEndpoint {
     /// How long a runnable count is trusted.
     static let runnableCheckInterval: UInt64 = 10_000_000
     @exclusivity(unchecked) private var idlePolls: UInt32 = 0
-    private var openPeers = 0
+    @exclusivity(unchecked) private var openPeers = 0
     @exclusivity(unchecked) private var queueing = false
     /// A pipelined message being assembled in memory `placement` named: its
     /// peer's slot (-1: none), where the bytes from `placedOffset` on go,
@@ -234,7 +234,7 @@ public final class ShmEndpoint {
     @exclusivity(unchecked) private var placedOffset = 0
     private let placedHead = UnsafeMutableRawPointer.allocate(byteCount: ShmEndpoint.placementHeadSize, alignment: 8)
     /// Doorbell-only waits of blocked sends (see `sleep`).
-    private var quietWaits: UInt32 = 0
+    @exclusivity(unchecked) private var quietWaits: UInt32 = 0
     @exclusivity(unchecked) private var deliveringLarge = false
     /// The buffer of the large message a handler is being given, which it
     /// may take (`exchangeLargeBuffer`); `slot` -1 is `largeBuffer`, -2 a
@@ -553,7 +553,7 @@ public final class ShmEndpoint {
     /// Watched descriptors that carry message data (a caller's TCP links):
     /// a blocked receive then polls for a while before it sleeps, asking
     /// epoll every fourth poll, as it polls the rings of its peers.
-    public var externalDataSources: Int = 0 {
+    @exclusivity(unchecked) public var externalDataSources: Int = 0 {
         didSet {
             updateEventPollMask()
             updateSpinBudget()
@@ -895,7 +895,7 @@ public final class ShmEndpoint {
     /// memory straight there (no copy after) and delivered on the `.placed`
     /// path with its first `offset` bytes. Not asked while a handler's
     /// blocked send sets messages aside.
-    public var placement: ((ShmPeerID, UnsafeRawBufferPointer, Int) -> (destination: UnsafeMutableRawPointer, offset: Int)?)? = nil
+    @exclusivity(unchecked) public var placement: ((ShmPeerID, UnsafeRawBufferPointer, Int) -> (destination: UnsafeMutableRawPointer, offset: Int)?)? = nil
 
     /// `receiveSingleCopy` into the memory `placement` names: true or false
     /// as `receiveSingleCopy` returns, nil when placement declined (nothing
@@ -1372,7 +1372,7 @@ public final class ShmEndpoint {
         slots[index].state = .draining
         closeReasons[index] = reason
     }
-    private var closeReasons: [Int: String] = [:]
+    @exclusivity(unchecked) private var closeReasons: [Int: String] = [:]
 
     private func finishClose(_ index: Int) {
         guard slots[index].state != .free else { return }
