@@ -24,6 +24,9 @@ packages=(
   # The verbs transport (tests named "Verbs"): the header it is compiled
   # against and the library it loads at run time (no device is needed).
   libibverbs-dev ibverbs-utils
+  # objdump, for the exclusivity gate (Tests/exclusivity-gate.sh) that reads
+  # the hot path's machine code.
+  binutils
 )
 
 missing=()

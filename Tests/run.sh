@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: installs what the tests need, checks the
 # hot-path gate (zero allocations and zero retain/release per ring operation,
-# Benchmarks/Thresholds; PVM_SKIP_BENCHMARK_GATE=1 skips it), then runs the
+# Benchmarks/Thresholds; no swift_beginAccess in the message paths' machine
+# code, Tests/exclusivity-gate.sh; PVM_SKIP_BENCHMARK_GATE=1 skips both), then runs the
 # tests (last, so their summary closes the output).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,8 @@ if [ "${PVM_SKIP_BENCHMARK_GATE:-0}" != "1" ]; then
   # A real regression of the counts fails every time, so the gate still holds.
   gate() { (cd Benchmarks && swift package benchmark thresholds check --target Ring --target TaskLibrary --no-progress); }
   gate || { echo "== hot-path gate failed; trying again (see above)"; gate; } || { echo "== hot-path gate failed twice; last try"; gate; }
+  echo "== hot-path gate: no runtime exclusivity checks on the message paths (machine code of the same binaries)"
+  bash Tests/exclusivity-gate.sh Benchmarks/.build/release/Ring Benchmarks/.build/release/TaskLibrary
 fi
 # The tests expect the transport's built-in defaults, not a tune file of
 # this machine's (`pvmbench tune`).

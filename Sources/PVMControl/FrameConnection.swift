@@ -25,7 +25,11 @@ public final class FrameConnection {
     @exclusivity(unchecked) private var inputEnd = 0
     @exclusivity(unchecked) private var output: [UInt8] = []
     @exclusivity(unchecked) private var outputOffset = 0
-    public private(set) var closed = false
+    @exclusivity(unchecked) private var isClosed = false
+    /// Whether `close` has run (this side's or a failed read's or write's).
+    /// Computed: a stored property read from another module pays a dynamic
+    /// exclusivity check there, whatever its attribute here.
+    public var closed: Bool { isClosed }
 
     /// Takes ownership of `fd` and makes it non-blocking.
     public init(fd: Int32) {
@@ -37,12 +41,12 @@ public final class FrameConnection {
 
     deinit {
         input.deallocate()
-        if !closed { _ = Glibc.close(fd) }
+        if !isClosed { _ = Glibc.close(fd) }
     }
 
     public func close() {
-        guard !closed else { return }
-        closed = true
+        guard !isClosed else { return }
+        isClosed = true
         _ = Glibc.close(fd)
     }
 
