@@ -452,6 +452,36 @@ for bench in bw bibw; do
             ${3:+--send-mode $3} --sizes "$big" --format json -o "$json/ours-$bench-$1${3:-}-$2.json" || ours_leftovers
     done
 done
+
+# 5f. 8 B over shared memory in interleaved rounds: the floor (two processes
+# bouncing one cache line, perf/cacheline-pingpong.c), the bare transport, the
+# task library and Open MPI, one after the other, round after round. This
+# machine kind moves between speed modes for seconds at a time (the floor
+# reads 40-60 ns in one, about 200 in another), so a single sweep can catch
+# one contender in the slow mode; the ratios here are taken within a round.
+rounds="$( [ -n "$quick" ] && echo 3 || echo 5 )"
+cc_bin="$(command -v cc || command -v gcc || command -v clang || true)"
+: >"$work/rounds.tsv"
+if [ -z "$cc_bin" ]; then
+    fail "8 B rounds: no C compiler (cc, gcc or clang) for perf/cacheline-pingpong.c"
+elif ! "$cc_bin" -O2 -o "$work/cwd/cacheline-pingpong" "$here/perf/cacheline-pingpong.c" 2>"$raw/cacheline-build.err"; then
+    fail "8 B rounds: perf/cacheline-pingpong.c did not build ($(tail -n 1 "$raw/cacheline-build.err"))"
+else
+    note "cacheline-pingpong 100000; pvmbench pingpong --api transport|pvm --transport shm --sizes 8 -i 100000; ${mpi[*]} ${mpi_shm[*]} NPopenmpi -p 0 -l 8 -u 8    # $rounds rounds, interleaved"
+    for k in $(seq "$rounds"); do
+        step_limit=$short_timeout step "8 B round $k of $rounds: cache-line ping-pong" "round-$k-cacheline" "$work/cwd/cacheline-pingpong" 100000 \
+            && sed -n 's/.*p50 \([0-9][0-9]*\) ns.*/cacheline\t'"$k"'\t\1/p' "$raw/round-$k-cacheline.out" >>"$work/rounds.tsv"
+        for api in transport pvm; do
+            step_limit=$short_timeout step "8 B round $k of $rounds: pvmbench --api $api" "round-$k-$api" "${ours[@]}" pingpong --api "$api" --transport shm \
+                --sizes 8 -i 100000 --format json -o "$raw/round-$k-$api.json" || { ours_leftovers; continue; }
+            python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%s\t%s\t%s" % (sys.argv[2], sys.argv[3], r["results"][0]["one_way_ns"]["p50"]))' \
+                "$raw/round-$k-$api.json" "$api" "$k" >>"$work/rounds.tsv" 2>>"$raw/round-$k-$api.err" || true
+        done
+        step_limit=$short_timeout step "8 B round $k of $rounds: Open MPI shm" "round-$k-mpi" "${mpi[@]}" "${mpi_shm[@]}" NPopenmpi -p 0 -l 8 -u 8 -o "$raw/round-$k-mpi.np" \
+            && awk -v k="$k" '$1 == 8 { printf "openmpi\t%s\t%.0f\n", k, $3 * 1e9; exit }' "$raw/round-$k-mpi.np" >>"$work/rounds.tsv"
+    done
+fi
+[ -n "$keep" ] && cp "$work/rounds.tsv" "$raw/"
 load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- 6. the report and the chart ------------------------------------------------------
@@ -471,7 +501,7 @@ pvmbench_rev="$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "- JSON run files (pvmbench's format) beside this file: ours-*.json, peer-*.json; chart: peers.svg"
 } >"$work/meta.md"
 python3 "$conv" report "$json" --meta "$work/meta.md" --commands "$work/commands.txt" \
-    --failures "$work/failures.txt" >"$outdir/peers.md"
+    --failures "$work/failures.txt" --rounds "$work/rounds.tsv" >"$outdir/peers.md"
 
 # The chart: every sweep (runs with more than one size), ours and the peers'.
 sweeps=()

@@ -39,6 +39,7 @@ import os
 import platform
 import re
 import socket
+import statistics
 import sys
 
 # --- the run object -------------------------------------------------------------
@@ -355,6 +356,57 @@ def ratio(a, b):
     return f"{a / b:.2f}"
 
 
+ROUND_ROWS = [("cacheline", "cache-line ping-pong (C, perf/cacheline-pingpong.c), p50"),
+              ("transport", "ours transport/shm, p50"), ("pvm", "ours pvm/shm, p50"),
+              ("openmpi", "Open MPI shm (NPopenmpi), mean of its best trial")]
+# (numerator, denominator, label, target: the ratio must not exceed it)
+ROUND_RATIOS = [("transport", "cacheline", "transport ÷ cache line", 1.3),
+                ("pvm", "transport", "pvm ÷ transport", 1.5),
+                ("pvm", "openmpi", "pvm ÷ Open MPI", None),
+                ("transport", "openmpi", "transport ÷ Open MPI", None)]
+
+
+def rounds_section(path):
+    """The 8 B interleaved rounds (lines: name, round, one-way ns): each
+    contender's figure per round, and ratios taken within each round."""
+    by = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) != 3:
+                continue
+            try:
+                by.setdefault(parts[0], {})[int(parts[1])] = float(parts[2])
+            except ValueError:
+                continue
+    rounds = sorted({k for v in by.values() for k in v})
+    if not rounds:
+        return []
+    out = ["## 8 B over shared memory, interleaved rounds", "",
+           "One-way ns. Each round runs every contender once, one after the other; ratios are taken within a round "
+           "(this machine moves between speed modes for seconds at a time), then their median. "
+           "**Below 1, the numerator is faster**; a target is the most the ratio may be.", ""]
+    out.append("| figure | " + " | ".join(f"round {k}" for k in rounds) + " | median | target |")
+    out.append("|---|" + "---:|" * (len(rounds) + 1) + "---|")
+    for key, label in ROUND_ROWS:
+        vals = by.get(key, {})
+        if not vals:
+            continue
+        cells = [num(vals.get(k), 0) for k in rounds]
+        out.append(f"| {label} | " + " | ".join(cells) + f" | {num(statistics.median(vals.values()), 0)} |  |")
+    for top, bottom, label, target in ROUND_RATIOS:
+        pairs = {k: by[top][k] / by[bottom][k] for k in rounds
+                 if k in by.get(top, {}) and k in by.get(bottom, {}) and by[bottom][k] > 0}
+        if not pairs:
+            continue
+        med = statistics.median(pairs.values())
+        mark = "" if target is None else f"≤ {target:.1f} {'✓' if med <= target else '✗'}"
+        cells = [num(pairs.get(k), 2) for k in rounds]
+        out.append(f"| {label} | " + " | ".join(cells) + f" | {med:.2f} | {mark} |")
+    out.append("")
+    return out
+
+
 def report(a):
     runs = load_runs(a.dir)
     out = []
@@ -429,6 +481,9 @@ def report(a):
                    f"{num(mine, digits)} | {num(theirs, digits)} | {rt} | {target} |")
     out.append("")
 
+    if a.rounds and os.path.exists(a.rounds) and os.path.getsize(a.rounds) > 0:
+        out.extend(rounds_section(a.rounds))
+
     notes = path_notes(runs)
     if notes:
         out.append("## Paths")
@@ -486,6 +541,7 @@ def main():
     r.add_argument("--meta", help="header text to put first")
     r.add_argument("--commands", help="file with the command lines used")
     r.add_argument("--failures", help="file with one line per step that failed")
+    r.add_argument("--rounds", help="the 8 B interleaved rounds (name, round, one-way ns per line)")
     r.add_argument("--table-sizes", help="sizes to show (comma list; default: a selection from 1 B to 4 MiB)")
 
     b = sub.add_parser("best", help="of several run files, copy the one with the highest message rate to OUT")
