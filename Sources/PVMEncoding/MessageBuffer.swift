@@ -119,15 +119,18 @@ public final class MessageBuffer {
         self._storage = Self.allocateStorage(self._capacity)
     }
 
-    /// Storage of 64 KiB and more starts on a page. Where glibc puts a large
-    /// block of alignment 16 (a fresh mapping's 16 bytes in, or anywhere in
-    /// the heap) the kernel's copy into it ran at about a fifth of its speed
-    /// into a page-aligned buffer: a pack-mode 4 MiB message over TCP took
-    /// 2.9-3.8 ms one way, 1.5-1.7 ms page-aligned, in the same runs (perf:
-    /// the time was in _copy_to_iter; a C loopback test shows the same copy
-    /// 2.4x slower from the destination's offset alone).
+    /// Storage of this many bytes and more starts on a page. Where glibc
+    /// puts a large block of alignment 16 (a fresh mapping's 16 bytes in, or
+    /// anywhere in the heap) the kernel's copy into it ran at about a fifth
+    /// of its speed into a page-aligned buffer: a pack-mode 4 MiB message
+    /// over TCP took 2.9-3.8 ms one way, 1.5-1.9 ms page-aligned, in the same
+    /// runs (perf: the time was in _copy_to_iter; a C loopback test shows
+    /// the same copy 2.4x slower from the destination's offset alone).
+    static let pageAlignedStorage = 1 << 16
+
     private static func allocateStorage(_ capacity: Int) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer.allocate(byteCount: capacity + headroom, alignment: capacity >= 65536 ? 4096 : 16) + headroom
+        let alignment = capacity >= pageAlignedStorage ? 4096 : 16
+        return UnsafeMutableRawPointer.allocate(byteCount: capacity + headroom, alignment: alignment) + headroom
     }
 
     /// A received message: `bytes` in the format of `signature`.
