@@ -259,6 +259,17 @@ public enum PingPongDriver {
     static let goFlag: UInt16 = 1
     static let reportFlag: UInt16 = 2
 
+    /// bibw over the bare transport receives as osu_bibw and NetPIPE -2 -a
+    /// do: every large message goes straight into one buffer named before
+    /// it comes (`ShmEndpoint.placement`, also while this end's own sends
+    /// block), the equivalent of MPI receives posted before the sends.
+    /// Not under -c, where each message is checked whole on delivery.
+    static func postReceives(on endpoint: ShmEndpoint, into buffer: UnsafeMutableRawBufferPointer) {
+        let base = buffer.baseAddress!, capacity = buffer.count
+        endpoint.placementWhileBlocked = true
+        endpoint.placement = { _, _, total in total <= capacity ? (base, 0) : nil }
+    }
+
     /// The far end of bibw over the bare transport: for each go, sends a
     /// window of messages and then receives one, window after window, while
     /// the measuring side does the same at the same time (osu_bibw: both
@@ -294,6 +305,8 @@ public enum PingPongDriver {
         }
         var outgoing = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 4096)
         defer { outgoing.deallocate() }
+        var incoming = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 4096)
+        defer { incoming.deallocate() }
         while !done {
             guard let (peer, size, window, windows) = go else {
                 try endpoint.receive(handler)
@@ -303,7 +316,11 @@ public enum PingPongDriver {
             if outgoing.count < size {
                 outgoing.deallocate()
                 outgoing = .allocate(byteCount: size, alignment: 4096)
+                incoming.deallocate()
+                incoming = .allocate(byteCount: size, alignment: 4096)
+                incoming.initializeMemory(as: UInt8.self, repeating: 0)
             }
+            if !validate { postReceives(on: endpoint, into: incoming) }
             let message = UnsafeMutableRawBufferPointer(rebasing: outgoing[0..<size])
             message.initializeMemory(as: UInt8.self, repeating: 0x5A)
             for _ in 0..<windows {

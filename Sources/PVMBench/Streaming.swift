@@ -129,6 +129,11 @@ public enum StreamingDriver {
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: sizes.max()!, alignment: 4096)
         defer { scratch.deallocate() }
         scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
+        let incoming = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, sizes.max()!), alignment: 4096)
+        defer { incoming.deallocate() }
+        if bidirectional && !validating {
+            PingPongDriver.postReceives(on: endpoint, into: incoming)
+        }
         // Data messages sent so far (the peer counts the same: the pattern's round).
         var sent = 0
         var received = 0

@@ -158,6 +158,17 @@ import PVMTestSupport
         if zeroCopy { #expect(results.allSatisfy { $0["path"] as? String == "loan" }) }
     }
 
+    /// bibw over the bare transport without -c posts its receives (each
+    /// end names its buffer before it sends, as osu_bibw): large messages
+    /// take the `placed` path at both ends' sizes, small ones stay inline.
+    @Test func bibwOverTheTransportPostsItsReceives() throws {
+        let r = try Self.run(["bibw", "--api", "transport", "--sizes", "8,300K,1M", "-i", "3", "-x", "1", "-W", "16", "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let results = try Self.results(r.object)
+        #expect(results.map { $0["path"] as? String } == ["inline", "placed", "placed"])
+        #expect(results.allSatisfy { $0["iterations"] as? Int == 3 * 16 * 2 })
+    }
+
     /// Through the task library over every path, with -c.
     @Test(arguments: ["bw", "bibw"], ["shm", "tcp", "daemon"])
     func streamsThroughTheTaskLibrary(benchmark: String, transport: String) throws {

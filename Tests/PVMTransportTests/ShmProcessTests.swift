@@ -402,6 +402,70 @@ import PVMTestSupport
         #expect(echo.wait(seconds: 20).status == 0)
     }
 
+    /// Receives posted before the sends (`placementWhileBlocked`, what
+    /// bibw over the bare transport does): a peer echoes a stream of large
+    /// messages from inside its handler while this end is still sending, so
+    /// echoes arrive while this end's sends block. Each must go straight
+    /// into the memory named for it, also then, and be delivered later on
+    /// the `.placed` path, in order and intact, on both large paths (single
+    /// copy and pipelined).
+    @Test func receivesPostedBeforeBlockedSendsAreFilledInPlaceAndInOrder() throws {
+        let (echo, address) = try Self.startEcho()
+        let endpoint = try ShmEndpoint(name: "posted")
+        let peer = try endpoint.connect(to: address)
+        let seed: UInt64 = 0x905
+        let largest = 1 << 20
+        let window = 32
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 64)
+        defer { out.deallocate() }
+        let target = UnsafeMutableRawPointer.allocate(byteCount: window * largest, alignment: 4096)
+        defer { target.deallocate() }
+        // The k-th message of a window goes to its own slot of `target`.
+        var named = 0
+        var namedWhileSending = 0
+        var sending = false
+        endpoint.placementWhileBlocked = true
+        endpoint.placement = { _, _, total in
+            guard total <= largest, named < window else { return nil }
+            if sending { namedWhileSending += 1 }
+            named += 1
+            return (target + (named - 1) * largest, 0)
+        }
+        var sent: UInt64 = 0
+        var bad: [String] = []
+        // 200 KiB goes by single copy, 1 MiB pipelined (the defaults).
+        for n in [200 << 10, largest, 200 << 10, largest] {
+            named = 0
+            let first = sent
+            sending = true
+            for _ in 0..<window {
+                let b = UnsafeMutableRawBufferPointer(rebasing: out[0..<n])
+                ShmTestPattern.fill(b, seq: sent, seed: seed)
+                try endpoint.send(UnsafeRawBufferPointer(b), to: peer)
+                sent += 1
+            }
+            sending = false
+            var got = 0
+            let deadline = Date().addingTimeInterval(60)
+            while got < window && Date() < deadline {
+                try endpoint.receive(timeoutNanoseconds: 1_000_000_000) { event in
+                    guard case .message(_, let m) = event else { return }
+                    let slot = UnsafeRawBufferPointer(start: target + got * largest, count: n)
+                    if m.path != .placed || m.total != n || m.bytes.count != 0 || !Self.matches(slot, seq: first + UInt64(got), seed: seed) {
+                        if bad.count < 5 { bad.append("echo \(first + UInt64(got)) of \(n) B: \(m.path), total \(m.total), head \(m.bytes.count) B") }
+                    }
+                    got += 1
+                }
+            }
+            #expect(got == window, "\(window - got) echoes of \(n) B missing")
+            #expect(named == window, "placement named memory for \(named) of \(window) echoes of \(n) B")
+        }
+        #expect(bad.isEmpty, "\(bad)")
+        #expect(namedWhileSending > 0, "no echo arrived while a send was blocked: the test did not test it")
+        endpoint.disconnect(peer)
+        #expect(echo.wait(seconds: 20).status == 0)
+    }
+
     /// A send blocked on a peer's full ring sleeps, even while a descriptor
     /// this endpoint watches is readable and nobody reads it (the events it
     /// queues can only be delivered after the send): the sending thread uses

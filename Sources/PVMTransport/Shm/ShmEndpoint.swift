@@ -187,6 +187,8 @@ public final class ShmEndpoint {
     private struct Pending {
         var peer: ShmPeerID; var path: ShmPath; var flags: UInt16
         var bytes: UnsafeRawBufferPointer; var block: UnsafeMutableRawPointer; var blockSize: Int; var large: Bool
+        /// The message's length (more than `bytes.count` on the `.placed` path).
+        var total: Int
     }
     @exclusivity(unchecked) private var pending: [Pending] = []
     /// Large buffers given back while pending messages were delivered, for
@@ -867,7 +869,7 @@ public final class ShmEndpoint {
         // A handler may still be reading the shared large buffer (this pull
         // is then nested inside its blocked send): use a buffer of our own.
         let nested = deliveringLarge
-        if _slowPath(placement != nil), !nested, !queueing,
+        if _slowPath(placement != nil), placementWhileBlocked || (!nested && !queueing),
            let placed = try pullPlaced(index, address: address, count: Int(count), token: token, handler) {
             return placed
         }
@@ -896,6 +898,18 @@ public final class ShmEndpoint {
     /// path with its first `offset` bytes. Not asked while a handler's
     /// blocked send sets messages aside.
     @exclusivity(unchecked) public var placement: ((ShmPeerID, UnsafeRawBufferPointer, Int) -> (destination: UnsafeMutableRawPointer, offset: Int)?)? = nil
+
+    /// `placement` is asked also while a blocked send sets messages aside:
+    /// a receive posted before the send, as MPI's MPI_Irecv before
+    /// MPI_Isend (osu_bibw, NetPIPE -2 -a), so that two ends streaming
+    /// large messages at each other pull each one straight into the memory
+    /// named for it instead of into a set-aside buffer. The memory must then
+    /// stay valid until the `.placed` message is delivered, and later
+    /// messages may be placed before an earlier one is delivered (all into
+    /// one buffer, as those benchmarks do, or into memory of their own).
+    /// Off by default: the task library's pvm_precv names memory only for
+    /// the message it waits for now.
+    @exclusivity(unchecked) public var placementWhileBlocked = false
 
     /// `receiveSingleCopy` into the memory `placement` names: true or false
     /// as `receiveSingleCopy` returns, nil when placement declined (nothing
@@ -964,7 +978,7 @@ public final class ShmEndpoint {
             failPeer(index, "pipelined message of \(total) bytes exceeds the \(configuration.maxMessageSize)-byte limit")
             return false
         }
-        if offset == 0, _slowPath(placement != nil), !queueing, placedSlot < 0 {
+        if offset == 0, _slowPath(placement != nil), placementWhileBlocked || !queueing, placedSlot < 0 {
             // The first chunk holds the message's first bytes: ask where it goes.
             if place(index, head: payload + header, available: bytes, total: Int(total)) != nil {
                 slot.pointee.assemblyTotal = Int(total)
@@ -1223,7 +1237,7 @@ public final class ShmEndpoint {
             n += 1
             // A large one's buffer may be taken by the handler (exchangeLargeBuffer).
             let large = p.large ? Delivering(data: p.block + Self.largeBufferFront, capacity: p.blockSize - Self.largeBufferFront, slot: -2) : nil
-            try offer(large, .message(p.peer, ShmMessage(bytes: p.bytes, path: p.path, flags: p.flags)), to: handler) { taken in
+            try offer(large, .message(p.peer, ShmMessage(bytes: p.bytes, path: p.path, flags: p.flags, total: p.total)), to: handler) { taken in
                 if taken { return }
                 if let large { keepSpare((large.data, large.capacity)) } else { p.block.deallocate() }
             }
@@ -1263,13 +1277,13 @@ public final class ShmEndpoint {
                         let count = message.bytes.count
                         if count >= Self.setAsideWhole, let block = handOver(message.bytes, replacing: nil) {
                             pending.append(Pending(peer: peer, path: message.path, flags: message.flags, bytes: message.bytes,
-                                                   block: block.base, blockSize: block.size, large: true))
+                                                   block: block.base, blockSize: block.size, large: true, total: message.total))
                         } else {
                             let copy = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
                             if count > 0 { copy.copyMemory(from: message.bytes.baseAddress!, byteCount: count) }
                             pending.append(Pending(peer: peer, path: message.path, flags: message.flags,
                                                    bytes: UnsafeRawBufferPointer(start: copy, count: count),
-                                                   block: copy, blockSize: count, large: false))
+                                                   block: copy, blockSize: count, large: false, total: message.total))
                         }
                     case .connected(let peer): connectionEvents.append((peer, nil))
                     case .disconnected(let peer, let reason): connectionEvents.append((peer, reason))
