@@ -482,6 +482,38 @@ else
     done
 fi
 [ -n "$keep" ] && cp "$work/rounds.tsv" "$raw/"
+
+# 5g. 4 MiB streaming in interleaved rounds: bw and bibw, ours and Open MPI's,
+# over shared memory and TCP, one after the other, round after round. The
+# single sweeps of 5b and 5e move by 2x between runs on this machine kind
+# (Open MPI's shared-memory bibw read 18.3 GB/s in one run, 7.2 in another);
+# ratios taken within a round do not.
+stream_rounds="$( [ -n "$quick" ] && echo 2 || echo 3 )"
+: >"$work/stream-rounds.tsv"
+if has_sub bibw; then
+    note "pvmbench bw|bibw --api transport|pvm [--send-mode psend] --transport shm|tcp --sizes $big -i 10 -x 2; ${mpi[*]} <btl> NPopenmpi -s|-2 -a -p 0 -l $big -u $big    # $stream_rounds rounds, interleaved"
+    for k in $(seq "$stream_rounds"); do
+        for tr in shm tcp; do
+            if [ "$tr" = shm ]; then btl=("${mpi_shm[@]}") ours_apis="transport psend"; else btl=("${mpi_tcp[@]}") ours_apis="psend"; fi
+            for bench in bw bibw; do
+                for api in $ours_apis; do
+                    if [ "$api" = transport ]; then how=(--api transport); else how=(--api pvm --send-mode psend); fi
+                    name="sround-$k-$bench-$tr-$api"
+                    step_limit=$short_timeout step "4 MiB round $k of $stream_rounds: pvmbench $bench ${how[*]} --transport $tr" "$name" "${ours[@]}" "$bench" "${how[@]}" \
+                        --transport "$tr" --sizes "$big" -i 10 -x 2 --format json -o "$raw/$name.json" || { ours_leftovers; continue; }
+                    printf '%s-%s-%s\t%s\t%s\n' "$bench" "$tr" "$api" "$k" "$(python3 "$conv" gbs "$raw/$name.json")" >>"$work/stream-rounds.tsv"
+                done
+                if [ "$bench" = bw ]; then np_mode=(-s) mode=stream; else np_mode=(-2 -a) mode=bidir; fi
+                name="sround-$k-$bench-$tr-openmpi"
+                step_limit=$short_timeout step "4 MiB round $k of $stream_rounds: Open MPI $tr (NPopenmpi ${np_mode[*]})" "$name" "${mpi[@]}" "${btl[@]}" NPopenmpi "${np_mode[@]}" \
+                    -p 0 -l "$big" -u "$big" -o "$raw/$name.np" || continue
+                python3 "$conv" netpipe "$raw/$name.np" --mode "$mode" --api "Open MPI" --transport "$tr" --sizes "$big" >"$raw/$name.json" 2>>"$raw/$name.err" \
+                    && printf '%s-%s-openmpi\t%s\t%s\n' "$bench" "$tr" "$k" "$(python3 "$conv" gbs "$raw/$name.json")" >>"$work/stream-rounds.tsv"
+            done
+        done
+    done
+fi
+[ -n "$keep" ] && cp "$work/stream-rounds.tsv" "$raw/"
 load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- 6. the report and the chart ------------------------------------------------------
@@ -501,7 +533,7 @@ pvmbench_rev="$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "- JSON run files (pvmbench's format) beside this file: ours-*.json, peer-*.json; chart: peers.svg"
 } >"$work/meta.md"
 python3 "$conv" report "$json" --meta "$work/meta.md" --commands "$work/commands.txt" \
-    --failures "$work/failures.txt" --rounds "$work/rounds.tsv" >"$outdir/peers.md"
+    --failures "$work/failures.txt" --rounds "$work/rounds.tsv" --stream-rounds "$work/stream-rounds.tsv" >"$outdir/peers.md"
 
 # The chart: every sweep (runs with more than one size), ours and the peers'.
 sweeps=()

@@ -356,19 +356,50 @@ def ratio(a, b):
     return f"{a / b:.2f}"
 
 
-ROUND_ROWS = [("cacheline", "cache-line ping-pong (C, perf/cacheline-pingpong.c), p50"),
-              ("transport", "ours transport/shm, p50"), ("pvm", "ours pvm/shm, p50"),
-              ("openmpi", "Open MPI shm (NPopenmpi), mean of its best trial")]
-# (numerator, denominator, label, target: the ratio must not exceed it)
-ROUND_RATIOS = [("transport", "cacheline", "transport ÷ cache line", 1.3),
-                ("pvm", "transport", "pvm ÷ transport", 1.5),
-                ("pvm", "openmpi", "pvm ÷ Open MPI", None),
-                ("transport", "openmpi", "transport ÷ Open MPI", None)]
+# One set of interleaved rounds: its file's lines are "name round figure".
+# rows: (name, label); ratios: (numerator, denominator, label, target,
+# at_least): with at_least the ratio must be the target or more, else at
+# most it.
+LATENCY_ROUNDS = {
+    "title": "8 B over shared memory, interleaved rounds",
+    "intro": "One-way ns. Each round runs every contender once, one after the other; ratios are taken within a round "
+             "(this machine moves between speed modes for seconds at a time), then their median. "
+             "**Below 1, the numerator is faster**; a target is the most the ratio may be.",
+    "digits": 0,
+    "rows": [("cacheline", "cache-line ping-pong (C, perf/cacheline-pingpong.c), p50"),
+             ("transport", "ours transport/shm, p50"), ("pvm", "ours pvm/shm, p50"),
+             ("openmpi", "Open MPI shm (NPopenmpi), mean of its best trial")],
+    "ratios": [("transport", "cacheline", "transport ÷ cache line", 1.3, False),
+               ("pvm", "transport", "pvm ÷ transport", 1.5, False),
+               ("pvm", "openmpi", "pvm ÷ Open MPI", None, False),
+               ("transport", "openmpi", "transport ÷ Open MPI", None, False)],
+}
+
+STREAM_ROUNDS = {
+    "title": "4 MiB streaming, interleaved rounds",
+    "intro": "GB/s (bibw counts both directions). Each round runs every contender once, one after the other "
+             "(pvmbench with -i 10 -x 2: ten windows of 64 after two of warm-up; Open MPI under NetPIPE `-s` "
+             "for bw, `-2 -a` for bibw); ratios are taken within a round, then their median. "
+             "**Above 1, ours is faster**; a target is the least the ratio may be (issue 8: at least Open MPI's).",
+    "digits": 2,
+    "rows": [("bw-shm-transport", "bw shm, ours transport"), ("bw-shm-psend", "bw shm, ours pvm_psend"),
+             ("bw-shm-openmpi", "bw shm, Open MPI"),
+             ("bibw-shm-transport", "bibw shm, ours transport"), ("bibw-shm-psend", "bibw shm, ours pvm_psend"),
+             ("bibw-shm-openmpi", "bibw shm, Open MPI"),
+             ("bw-tcp-psend", "bw TCP, ours pvm_psend"), ("bw-tcp-openmpi", "bw TCP, Open MPI"),
+             ("bibw-tcp-psend", "bibw TCP, ours pvm_psend"), ("bibw-tcp-openmpi", "bibw TCP, Open MPI")],
+    "ratios": [("bw-shm-transport", "bw-shm-openmpi", "bw shm: transport ÷ Open MPI", 1.0, True),
+               ("bw-shm-psend", "bw-shm-openmpi", "bw shm: pvm_psend ÷ Open MPI", 1.0, True),
+               ("bibw-shm-transport", "bibw-shm-openmpi", "bibw shm: transport ÷ Open MPI", 1.0, True),
+               ("bibw-shm-psend", "bibw-shm-openmpi", "bibw shm: pvm_psend ÷ Open MPI", 1.0, True),
+               ("bw-tcp-psend", "bw-tcp-openmpi", "bw TCP: pvm_psend ÷ Open MPI", 1.0, True),
+               ("bibw-tcp-psend", "bibw-tcp-openmpi", "bibw TCP: pvm_psend ÷ Open MPI", 1.0, True)],
+}
 
 
-def rounds_section(path):
-    """The 8 B interleaved rounds (lines: name, round, one-way ns): each
-    contender's figure per round, and ratios taken within each round."""
+def rounds_section(path, spec):
+    """Interleaved rounds (lines: name, round, figure): each contender's
+    figure per round, and the ratios of `spec` taken within each round."""
     by = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -382,25 +413,27 @@ def rounds_section(path):
     rounds = sorted({k for v in by.values() for k in v})
     if not rounds:
         return []
-    out = ["## 8 B over shared memory, interleaved rounds", "",
-           "One-way ns. Each round runs every contender once, one after the other; ratios are taken within a round "
-           "(this machine moves between speed modes for seconds at a time), then their median. "
-           "**Below 1, the numerator is faster**; a target is the most the ratio may be.", ""]
+    out = [f"## {spec['title']}", "", spec["intro"], ""]
     out.append("| figure | " + " | ".join(f"round {k}" for k in rounds) + " | median | target |")
     out.append("|---|" + "---:|" * (len(rounds) + 1) + "---|")
-    for key, label in ROUND_ROWS:
+    for key, label in spec["rows"]:
         vals = by.get(key, {})
         if not vals:
             continue
-        cells = [num(vals.get(k), 0) for k in rounds]
-        out.append(f"| {label} | " + " | ".join(cells) + f" | {num(statistics.median(vals.values()), 0)} |  |")
-    for top, bottom, label, target in ROUND_RATIOS:
+        cells = [num(vals.get(k), spec["digits"]) for k in rounds]
+        out.append(f"| {label} | " + " | ".join(cells) + f" | {num(statistics.median(vals.values()), spec['digits'])} |  |")
+    for top, bottom, label, target, at_least in spec["ratios"]:
         pairs = {k: by[top][k] / by[bottom][k] for k in rounds
                  if k in by.get(top, {}) and k in by.get(bottom, {}) and by[bottom][k] > 0}
         if not pairs:
             continue
         med = statistics.median(pairs.values())
-        mark = "" if target is None else f"≤ {target:.1f} {'✓' if med <= target else '✗'}"
+        if target is None:
+            mark = ""
+        elif at_least:
+            mark = f"≥ {target:.1f} {'✓' if med >= target else '✗'}"
+        else:
+            mark = f"≤ {target:.1f} {'✓' if med <= target else '✗'}"
         cells = [num(pairs.get(k), 2) for k in rounds]
         out.append(f"| {label} | " + " | ".join(cells) + f" | {med:.2f} | {mark} |")
     out.append("")
@@ -481,8 +514,9 @@ def report(a):
                    f"{num(mine, digits)} | {num(theirs, digits)} | {rt} | {target} |")
     out.append("")
 
-    if a.rounds and os.path.exists(a.rounds) and os.path.getsize(a.rounds) > 0:
-        out.extend(rounds_section(a.rounds))
+    for path, spec in ((a.rounds, LATENCY_ROUNDS), (a.stream_rounds, STREAM_ROUNDS)):
+        if path and os.path.exists(path) and os.path.getsize(path) > 0:
+            out.extend(rounds_section(path, spec))
 
     notes = path_notes(runs)
     if notes:
@@ -542,6 +576,9 @@ def main():
     r.add_argument("--commands", help="file with the command lines used")
     r.add_argument("--failures", help="file with one line per step that failed")
     r.add_argument("--rounds", help="the 8 B interleaved rounds (name, round, one-way ns per line)")
+    r.add_argument("--stream-rounds", help="the 4 MiB streaming interleaved rounds (name, round, GB/s per line)")
+    g = sub.add_parser("gbs", help="print the GB/s of a run file's first result")
+    g.add_argument("file")
     r.add_argument("--table-sizes", help="sizes to show (comma list; default: a selection from 1 B to 4 MiB)")
 
     b = sub.add_parser("best", help="of several run files, copy the one with the highest message rate to OUT")
@@ -554,6 +591,12 @@ def main():
         return
     if a.cmd == "best":
         best_run(a)
+        return
+    if a.cmd == "gbs":
+        with open(a.file, encoding="utf-8") as f:
+            d = json.load(f)
+        d = d[0] if isinstance(d, list) else d
+        print(d["results"][0]["gbytes_per_s"])
         return
     obj = convert_netpipe(a) if a.cmd == "netpipe" else convert_ucx(a)
     json.dump(obj, sys.stdout, indent=2, sort_keys=True)
