@@ -157,7 +157,7 @@ let package = Package(
 
         .target(
             name: "PVMTestSupport",
-            dependencies: ["PVMSystem"],
+            dependencies: ["PVMSystem", "CSupport"],
             path: "Tests/PVMTestSupport",
             swiftSettings: swiftSettings
         ),

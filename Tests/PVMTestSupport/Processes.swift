@@ -1,4 +1,5 @@
 import Foundation
+import CSupport
 
 /// Helpers for tests that run the project's own executables.
 public enum TestProducts {
@@ -13,6 +14,42 @@ public enum TestProducts {
 
     public static func executable(_ name: String) -> URL {
         directory.appendingPathComponent(name)
+    }
+
+    /// A product that could not be started (the text says why).
+    public struct StartFailure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Runs the built product `name` with `arguments` (and this process's
+    /// environment) to its end: its exit status (negative: the signal that
+    /// ended it) and its standard output and error together. Started with
+    /// posix_spawn and reaped by pid: Foundation's Process would wait for a
+    /// daemon that backgrounds itself too, as it inherits the pipe Process
+    /// watches.
+    public static func runToEnd(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let path = executable(name).path
+        var fds: [Int32] = [-1, -1]
+        guard pvm_pipe(&fds) == 0 else { throw StartFailure(description: "pipe: \(String(cString: strerror(errno)))") }
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in argv + envp { free(p) } }
+        let pid = pvm_spawn_process(path, argv, envp, nil, fds[1], 0)
+        close(fds[1])
+        defer { close(fds[0]) }
+        guard pid > 0 else { throw StartFailure(description: "cannot start \(path): \(String(cString: strerror(-pid)))") }
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            output += chunk.prefix(n)
+        }
+        var raw: Int32 = 0
+        while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+        let status = raw & 0x7f == 0 ? (raw >> 8) & 0xff : -(raw & 0x7f)
+        return (status, String(decoding: output, as: UTF8.self))
     }
 }
 

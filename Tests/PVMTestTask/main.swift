@@ -148,6 +148,13 @@ do {
         try m.pack(started!.fds.count)
         try m.pack(started!.fds)
         try vm.send(m, to: try vm.parent(), tag: 1)
+    case "exe":
+        // Which file the daemon started: this process's executable.
+        let m = Message()
+        var exe = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &exe, exe.count - 1)
+        try m.pack(n > 0 ? String(decoding: exe.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?")
+        try vm.send(m, to: try vm.parent(), tag: 1)
     case "cwd":
         var buf = [CChar](repeating: 0, count: 4096)
         _ = getcwd(&buf, buf.count)

@@ -39,38 +39,19 @@ final class NumaPlacementTests: XCTestCase {
 
     /// Runs pvmd named `hostName` with these arguments (`--background`: it
     /// returns once listening) and returns its exit status and output.
-    /// Started with posix_spawn and reaped by pid: Foundation's Process
-    /// would wait for the backgrounded daemon too, which inherits the socket
-    /// Process watches.
     func startDaemon(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
         try runProduct("pvmd", ["--background", "-n", hostName] + arguments)
     }
 
-    /// Runs a built product to its end; its exit status and output (standard
-    /// output and error together).
+    /// Runs a built product to its end (`TestProducts.runToEnd`); a product
+    /// that cannot start skips the test.
     func runProduct(_ name: String, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
-        let path = TestProducts.executable(name).path
-        var fds: [Int32] = [-1, -1]
-        XCTAssertEqual(pvm_pipe(&fds), 0)
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for p in argv + envp { free(p) } }
-        let pid = pvm_spawn_process(path, argv, envp, nil, fds[1], 0)
-        close(fds[1])
-        defer { close(fds[0]) }
-        guard pid > 0 else { throw XCTSkip("cannot start \(path): \(String(cString: strerror(-pid)))") }
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            output += chunk.prefix(n)
+        do {
+            let r = try TestProducts.runToEnd(name, arguments)
+            return (r.status, r.output)
+        } catch let failure as TestProducts.StartFailure {
+            throw XCTSkip(failure.description)
         }
-        var raw: Int32 = 0
-        while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
-        let status = raw & 0x7f == 0 ? (raw >> 8) & 0xff : -(raw & 0x7f)
-        return (status, String(decoding: output, as: UTF8.self))
     }
 
     /// Spawns one test task in mode "placement" and returns what it reports:

@@ -103,6 +103,76 @@ final class TaskLibraryTests: XCTestCase {
         _ = try vm.receive(from: kid, tag: 1)
     }
 
+    /// Spawn finds a program by name as PVM does, each search path tried
+    /// with a daemon of its own and copies of the test task that report
+    /// the file they run from: with neither `ep=` nor `PVM_PATH`,
+    /// `$HOME/pvm3/bin/$PVM_ARCH` then `$PVM_ROOT/bin/$PVM_ARCH` (never the
+    /// working directory); `PVM_PATH` replaces that default; the host's
+    /// `ep=` (`pvmd --ep`, as the hostfile option gives it) replaces
+    /// `PVM_PATH` too.
+    func testSpawnFindsProgramsAlongPVMsSearchPath() throws {
+        let base = NSTemporaryDirectory() + "pvm-search-\(getpid())"
+        try? FileManager.default.removeItem(atPath: base)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let home = base + "/home", root = base + "/root", path = base + "/path", ep = base + "/ep", cwd = base + "/cwd"
+        let placed = [(home + "/pvm3/bin/LINUX64", ["in-home", "in-both"]), (root + "/bin/LINUX64", ["in-root", "in-both"]),
+                      (path, ["in-path"]), (ep, ["in-ep"]), (cwd, ["in-cwd"])]
+        for (dir, names) in placed {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for name in names { try FileManager.default.copyItem(atPath: TestProducts.executable("pvm-test-task").path, toPath: dir + "/" + name) }
+        }
+        let saved = (home: getenv("HOME").map { String(cString: $0) }, root: getenv("PVM_ROOT").map { String(cString: $0) },
+                     cwd: FileManager.default.currentDirectoryPath)
+        defer {
+            if let h = saved.home { setenv("HOME", h, 1) } else { unsetenv("HOME") }
+            if let r = saved.root { setenv("PVM_ROOT", r, 1) } else { unsetenv("PVM_ROOT") }
+            _ = FileManager.default.changeCurrentDirectoryPath(saved.cwd)
+        }
+        setenv("HOME", home, 1)
+        setenv("PVM_ROOT", root, 1)
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(cwd))
+
+        /// The file the task spawned as `name` runs from, or PVM's error code.
+        func started(_ name: String) throws -> String {
+            let results = try vm.spawnResults(name, arguments: ["exe"], count: 1)
+            guard let tid = results.first, tid > 0 else { return "error \(results.first ?? 0)" }
+            return try vm.receive(from: TaskID(tid), tag: 1).unpackString()
+        }
+        /// A new virtual machine whose daemon has `PVM_PATH` = `path` (none
+        /// if nil) and, if given, is started by hand with `daemon`.
+        func restart(path: String? = nil, daemon arguments: [String]? = nil) throws {
+            if let vm { try vm.exit() }
+            vm = nil
+            XCTAssertTrue(fixture.halt())
+            fixture = VirtualMachineFixture()
+            if let path { setenv("PVM_PATH", path, 1) } else { unsetenv("PVM_PATH") }
+            if let arguments {
+                let r = try TestProducts.runToEnd("pvmd", ["--background"] + arguments)
+                XCTAssertEqual(r.status, 0, "pvmd: \(r.output)")
+            }
+            vm = try VirtualMachine.shared()
+        }
+
+        // The default: $HOME/pvm3/bin/$PVM_ARCH, then $PVM_ROOT/bin/$PVM_ARCH.
+        try restart()
+        XCTAssertEqual(try started("in-home"), home + "/pvm3/bin/LINUX64/in-home")
+        XCTAssertEqual(try started("in-root"), root + "/bin/LINUX64/in-root")
+        XCTAssertEqual(try started("in-both"), home + "/pvm3/bin/LINUX64/in-both", "$HOME's comes first")
+        XCTAssertEqual(try started("in-cwd"), "error \(PVMError.Code.noFile.rawValue)", "the working directory is not searched")
+        XCTAssertEqual(try started("in-path"), "error \(PVMError.Code.noFile.rawValue)")
+
+        // PVM_PATH replaces the default.
+        try restart(path: path)
+        XCTAssertEqual(try started("in-path"), path + "/in-path")
+        XCTAssertEqual(try started("in-home"), "error \(PVMError.Code.noFile.rawValue)", "PVM_PATH replaces the default")
+
+        // The host's ep= replaces PVM_PATH too.
+        try restart(path: path, daemon: ["--ep", ep + ":" + root + "/bin/LINUX64"])
+        XCTAssertEqual(try started("in-ep"), ep + "/in-ep")
+        XCTAssertEqual(try started("in-both"), root + "/bin/LINUX64/in-both", "ep= is searched in its order")
+        XCTAssertEqual(try started("in-path"), "error \(PVMError.Code.noFile.rawValue)", "ep= replaces PVM_PATH")
+    }
+
     func testSpawnOfProgramTheKernelRefusesReportsNoFileAndTheDaemonGoesOn() throws {
         // Executable by its mode but not by its content: execve fails in the
         // child, after the daemon has gone on (the launch does not wait).
