@@ -158,9 +158,11 @@ public enum TaskLibraryDriver {
         }
     }
 
-    /// The path messages from this task to `peer` take.
-    static func pathBetween(_ vm: VirtualMachine, _ peer: Int32, _ transport: TransportChoice) -> String {
-        transport == .daemon ? "daemon" : vm.path(to: TaskID(peer)).rawValue
+    /// The path messages from this task to `peer` take, as the task library
+    /// says after the run (with `--transport daemon` both ends route through
+    /// the daemons and set up no direct path, so it says "daemon" then).
+    static func pathBetween(_ vm: VirtualMachine, _ peer: Int32) -> String {
+        vm.path(to: TaskID(peer)).rawValue
     }
 
     /// Runs `body` with one echoing peer task (`pvmbench-task`, with
@@ -190,7 +192,7 @@ public enum TaskLibraryDriver {
                 run.numa?.peerNote = "the peer task runs on another host: not observed from here"
             }
             // The path actually used (another host's peer: TCP, unless none could be made).
-            let used = pathBetween(vm, peer, options.transport)
+            let used = pathBetween(vm, peer)
             stop(vm, [peer])
             run.transport = used
             for i in run.results.indices { run.results[i].path = used }

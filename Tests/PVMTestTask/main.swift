@@ -60,14 +60,16 @@ do {
         try m.pack(vm.siblings.map(\.rawValue))
         try m.pack(args.dropFirst().joined(separator: " "))
         if parent > 0 { try vm.send(m, to: TaskID(parent), tag: 1) }
-    case "echo", "late", "echo-first-late":
-        // Echo every message back to its sender with tag+1, until tag 999.
+    case "echo", "late", "echo-first-late", "echo-dontroute":
+        // Echo every message back to its sender with tag+1, until tag 999
+        // (echo-dontroute: with PvmDontRoute, all through the daemons).
         // (PVM style: the received buffer is made the send buffer.)
         // echo-first-late: hold the first echo for 100 ms, untouched by
         // what arrives meanwhile (the order test of path switches).
         // Tag 30 asks for the path this task's messages to the sender take
         // (answered with tag 31: 0 shared memory, 1 TCP, 2 the daemons).
         var first = mode == "echo-first-late"
+        if mode == "echo-dontroute" { vm.route = .dontRoute }
         while true {
             let id = try vm.receive(from: -1, tag: -1, timeoutNanoseconds: nil)
             let (_, tag, source) = try vm.bufferInfo(id)

@@ -434,6 +434,37 @@ final class TaskLibraryTests: XCTestCase {
         XCTAssertEqual(try vm.bufferInfo(try vm.receive(from: -1, tag: 0x7fffffff, timeoutNanoseconds: nil)).tag, 0x7fffffff)
     }
 
+    /// PvmDontRoute at both ends: every message goes through the daemons,
+    /// large ones too (a first message of 64 KiB or more goes straight to
+    /// its task otherwise), and no direct path is set up either way. Then
+    /// the default route sets one up by the second message.
+    func testDontRouteGoesThroughTheDaemonsAndSetsUpNoDirectPath() throws {
+        let kid = try spawnOne(["echo-dontroute"])
+        vm.route = .dontRoute
+        for size in [8, 100_000, 4 << 20] {
+            let data = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ size) }
+            _ = try vm.initSend(encoding: 1)
+            try data.withUnsafeBufferPointer { try vm.pack($0.baseAddress!, count: size) }
+            try vm.send(to: kid.rawValue, tag: 10)
+            let id = try vm.receive(from: kid.rawValue, tag: 11, timeoutNanoseconds: 20_000_000_000)
+            XCTAssertEqual(try vm.bufferInfo(id).bytes, Int32(size))
+            var back = [UInt8](repeating: 0, count: size)
+            try back.withUnsafeMutableBufferPointer { try vm.unpack(into: $0.baseAddress!, count: size) }
+            XCTAssertEqual(back, data, "\(size) B through the daemons")
+            XCTAssertEqual(vm.path(to: kid), .daemons, "a direct path after \(size) B with PvmDontRoute")
+        }
+        // The kid's own path to this task: 2 (the daemons).
+        try vm.send(Message(), to: kid, tag: 30)
+        XCTAssertEqual(try vm.receive(from: kid, tag: 31).unpack(Int32.self), 2)
+        vm.route = .allowDirect
+        for _ in 0..<2 {
+            try vm.send(Message(), to: kid, tag: 10)
+            _ = try vm.receive(from: kid, tag: 11)
+        }
+        XCTAssertEqual(vm.path(to: kid), .sharedMemory, "the default route sets up a direct path")
+        try vm.send(Message(), to: kid, tag: 999)
+    }
+
     func testEchoOfEveryEncodingAndLargeMessagesDirectAndThroughTheDaemon() throws {
         let kid = try spawnOne(["echo"])
         for route in [RoutePolicy.allowDirect, .dontRoute] {
