@@ -122,6 +122,47 @@ extension VirtualMachine {
         try notify(NotifyKind.taskExit.rawValue, tag: tag.rawValue, count: Int32(tasks.count), tids: tasks.map(\.rawValue))
     }
 
+    /// Asks for a message with `tag` when any of `hosts` (their ids:
+    /// `HostInfo.id`) leaves the machine (its body is the host id, one
+    /// Int32). With `cancel`, withdraws an earlier request instead (PVM
+    /// then sends the message at once).
+    public func notifyOnHostDelete(of hosts: [TaskID], tag: MessageTag, cancel: Bool = false) throws(PVMError) {
+        try notify(NotifyKind.hostDelete.rawValue | (cancel ? NotifyKind.cancel : 0), tag: tag.rawValue,
+                   count: Int32(hosts.count), tids: hosts.map(\.rawValue))
+    }
+
+    /// Asks for a message with `tag` each time hosts join the machine, for
+    /// the next `count` times (-1: until cancelled); its body is the number
+    /// of new hosts and their ids.
+    public func notifyOnHostAdd(count: Int32 = -1, tag: MessageTag) throws(PVMError) {
+        try notify(NotifyKind.hostAdd.rawValue, tag: tag.rawValue, count: count, tids: [])
+    }
+
+    /// Sends SIGTERM to `task` (pvm_kill). Not an error for a task that has
+    /// gone.
+    public func kill(_ task: TaskID) throws(PVMError) { try kill(task.rawValue) }
+
+    /// Sends the Unix signal `signal` to `task` (pvm_sendsig).
+    public func signal(_ task: TaskID, _ signal: Int32) throws(PVMError) { try self.signal(task.rawValue, signal) }
+
+    /// Whether `task` is in the machine now (pvm_pstat: PvmOk is true,
+    /// PvmNoTask false; anything else throws).
+    public func isRunning(_ task: TaskID) throws(PVMError) -> Bool {
+        let code = try taskStatus(task.rawValue)
+        if code >= 0 { return true }
+        if code == PVMError.Code.noTask.rawValue { return false }
+        throw PVMError(code: code)
+    }
+
+    /// The tasks of the machine (pvm_tasks): all of them, those of the host
+    /// `host` (`HostInfo.id`), or the one `task`.
+    public func tasks(onHost host: TaskID) throws(PVMError) -> [TaskInfo] { try tasks(where: host.rawValue) }
+    public func tasks(of task: TaskID) throws(PVMError) -> [TaskInfo] { try tasks(where: task.rawValue) }
+
+    /// The id of the host `task` runs on (pvm_tidtohost; no check that the
+    /// task exists, as in PVM).
+    public static func host(of task: TaskID) -> TaskID { TaskID(host(of: task.rawValue)) }
+
     /// The routing policy for messages this task sends.
     public var route: RoutePolicy {
         get { RoutePolicy(rawValue: options[.route]) ?? .allowDirect }

@@ -33,6 +33,9 @@ public struct HostInfo: Sendable, Equatable {
     /// What the host offers for task data between hosts: `tcp`, or its RDMA
     /// port as `verbs DEVICE PORT ib|roce RATE` (`HostFabric`'s wire text).
     public var fabric: String = "tcp"
+    /// The host's id (`tid`) as a value: what `tasks(onHost:)`,
+    /// `notifyOnHostDelete` and `VirtualMachine.host(of:)` speak.
+    public var id: TaskID { TaskID(tid) }
 }
 
 /// PVM 3.4's spawn flags.

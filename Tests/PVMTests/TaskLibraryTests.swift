@@ -1114,6 +1114,31 @@ final class TaskLibraryTests: XCTestCase {
         XCTAssertEqual(code { try vm.kill(0) }, PVMError.Code.badParam.rawValue)
     }
 
+    /// The Swift API's task control speaks `TaskID` and answers in Swift
+    /// terms (a Bool for "is it there", thrown errors), over the same calls.
+    func testSwiftTaskControlIsTyped() throws {
+        let kid = try spawnOne(["sleep", "30"])
+        _ = try vm.receive(from: kid, tag: 1)
+        let host = try XCTUnwrap(try vm.config().first).id
+        XCTAssertEqual(VirtualMachine.host(of: kid), host)
+        XCTAssertEqual(try vm.tasks(of: kid).map(\.tid), [kid])
+        XCTAssertEqual(Set(try vm.tasks(onHost: host).map(\.tid)), [vm.myTid, kid])
+        XCTAssertTrue(try vm.isRunning(kid))
+        try vm.notifyOnExit(of: [kid], tag: 70)
+        try vm.signal(kid, SIGKILL)
+        XCTAssertEqual(try vm.receive(from: .notifySource, tag: 70).unpack(Int32.self), kid.rawValue)
+        XCTAssertFalse(try vm.isRunning(kid))
+        XCTAssertNil(code { try vm.kill(kid) }, "killing a task that is gone is not an error")
+        XCTAssertEqual(code { _ = try vm.isRunning(TaskID.daemon(host: 1)) }, PVMError.Code.badParam.rawValue)
+        // Host notifications: a cancelled HostDelete is sent at once.
+        try vm.notifyOnHostDelete(of: [host], tag: 71)
+        XCTAssertNil(try vm.receive(from: .any, tag: 71, timeout: .milliseconds(100)))
+        try vm.notifyOnHostDelete(of: [host], tag: 71, cancel: true)
+        XCTAssertEqual(try vm.receive(from: .notifySource, tag: 71).unpack(Int32.self), host.rawValue)
+        try vm.notifyOnHostAdd(tag: 72)
+        XCTAssertNil(try vm.receive(from: .any, tag: 72, timeout: .milliseconds(50)))
+    }
+
     func testNotifyKinds() throws {
         // A task that is already gone (or never was) triggers at once.
         try vm.notify(NotifyKind.taskExit.rawValue, tag: 60, count: 1, tids: [0x40fff])
