@@ -1,5 +1,6 @@
 import Testing
 import PVMSystem
+import PVMTestSupport
 import CSupport
 #if canImport(Glibc)
 import Glibc
@@ -247,30 +248,11 @@ import Glibc
 
     // MARK: Helpers
 
-    /// Runs `path` and returns its standard output, or nil if it cannot run.
+    /// Runs `path` (with only PATH in its environment) and returns its
+    /// output, or nil if it cannot run.
     func run(_ path: String, _ arguments: [String]) -> String? {
         guard access(path, X_OK) == 0 else { return nil }
-        var fds: [Int32] = [-1, -1]
-        guard pvm_pipe(&fds) == 0 else { return nil }
-        let argv = [path] + arguments
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        var cEnv: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
-        defer { for p in cArgs + cEnv { free(p) } }
-        let pid = pvm_spawn_process(path, &cArgs, &cEnv, nil, fds[1], 0)
-        close(fds[1])
-        guard pid > 0 else { close(fds[0]); return nil }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            bytes += chunk.prefix(n)
-        }
-        close(fds[0])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return String(decoding: bytes, as: UTF8.self)
+        return try? TestProducts.run(path: path, arguments, environment: ["PATH": "/usr/bin:/bin"]).output
     }
 
     func statusField(_ name: String, path: String) -> String? {

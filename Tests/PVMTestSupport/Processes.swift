@@ -22,17 +22,22 @@ public enum TestProducts {
     }
 
     /// Runs the built product `name` with `arguments` (and this process's
-    /// environment) to its end: its exit status (negative: the signal that
-    /// ended it) and its standard output and error together. Started with
-    /// posix_spawn and reaped by pid: Foundation's Process would wait for a
-    /// daemon that backgrounds itself too, as it inherits the pipe Process
-    /// watches.
+    /// environment) to its end: see `run(path:_:environment:)`.
     public static func runToEnd(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let path = executable(name).path
+        try run(path: executable(name).path, arguments)
+    }
+
+    /// Runs the program at `path` with `arguments` to its end, with
+    /// `environment` (nil: this process's): its exit status (negative: the
+    /// signal that ended it) and its standard output and error together.
+    /// Started with posix_spawn and reaped by pid: Foundation's Process would
+    /// wait for a daemon that backgrounds itself too, as it inherits the
+    /// pipe Process watches.
+    public static func run(path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
         var fds: [Int32] = [-1, -1]
         guard pvm_pipe(&fds) == 0 else { throw StartFailure(description: "pipe: \(String(cString: strerror(errno)))") }
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let envp = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for p in argv + envp { free(p) } }
         let pid = pvm_spawn_process(path, argv, envp, nil, fds[1], 0)
         close(fds[1])

@@ -434,6 +434,20 @@ final class TaskLibraryTests: XCTestCase {
         XCTAssertEqual(try vm.bufferInfo(try vm.receive(from: -1, tag: 0x7fffffff, timeoutNanoseconds: nil)).tag, 0x7fffffff)
     }
 
+    /// Sends `size` pattern bytes (PvmDataRaw) to the echoing `kid` with
+    /// `tag` and checks that its echo (`tag` + 1) brings them back intact.
+    func echoBytes(_ size: Int, _ kid: TaskID, tag: Int32, file: StaticString = #filePath, line: UInt = #line) throws {
+        let data = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ size) }
+        _ = try vm.initSend(encoding: 1)
+        try data.withUnsafeBufferPointer { try vm.pack($0.baseAddress!, count: size) }
+        try vm.send(to: kid.rawValue, tag: tag)
+        let id = try vm.receive(from: kid.rawValue, tag: tag + 1, timeoutNanoseconds: 20_000_000_000)
+        XCTAssertEqual(try vm.bufferInfo(id).bytes, Int32(size), file: file, line: line)
+        var back = [UInt8](repeating: 0, count: size)
+        try back.withUnsafeMutableBufferPointer { try vm.unpack(into: $0.baseAddress!, count: size) }
+        XCTAssertTrue(back == data, "the echo of \(size) B differs", file: file, line: line)
+    }
+
     /// PvmDontRoute at both ends: every message goes through the daemons,
     /// large ones too (a first message of 64 KiB or more goes straight to
     /// its task otherwise), and no direct path is set up either way. Then
@@ -442,15 +456,7 @@ final class TaskLibraryTests: XCTestCase {
         let kid = try spawnOne(["echo-dontroute"])
         vm.route = .dontRoute
         for size in [8, 100_000, 4 << 20] {
-            let data = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ size) }
-            _ = try vm.initSend(encoding: 1)
-            try data.withUnsafeBufferPointer { try vm.pack($0.baseAddress!, count: size) }
-            try vm.send(to: kid.rawValue, tag: 10)
-            let id = try vm.receive(from: kid.rawValue, tag: 11, timeoutNanoseconds: 20_000_000_000)
-            XCTAssertEqual(try vm.bufferInfo(id).bytes, Int32(size))
-            var back = [UInt8](repeating: 0, count: size)
-            try back.withUnsafeMutableBufferPointer { try vm.unpack(into: $0.baseAddress!, count: size) }
-            XCTAssertEqual(back, data, "\(size) B through the daemons")
+            try echoBytes(size, kid, tag: 10)
             XCTAssertEqual(vm.path(to: kid), .daemons, "a direct path after \(size) B with PvmDontRoute")
         }
         // The kid's own path to this task: 2 (the daemons).
@@ -486,17 +492,7 @@ final class TaskLibraryTests: XCTestCase {
                 XCTAssertEqual(e, 2.5)
             }
             // 4 MiB and 300 KiB through every large-message path, in order.
-            for size in [300 << 10, 4 << 20] {
-                let data = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ size) }
-                _ = try vm.initSend(encoding: 1)
-                try data.withUnsafeBufferPointer { try vm.pack($0.baseAddress!, count: size) }
-                try vm.send(to: kid.rawValue, tag: 20)
-                let id = try vm.receive(from: kid.rawValue, tag: 21, timeoutNanoseconds: 20_000_000_000)
-                XCTAssertEqual(try vm.bufferInfo(id).bytes, Int32(size))
-                var back = [UInt8](repeating: 0, count: size)
-                try back.withUnsafeMutableBufferPointer { try vm.unpack(into: $0.baseAddress!, count: size) }
-                XCTAssertEqual(back, data)
-            }
+            for size in [300 << 10, 4 << 20] { try echoBytes(size, kid, tag: 20) }
         }
         vm.route = .allowDirect
         _ = try vm.initSend(encoding: 0)
