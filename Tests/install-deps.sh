@@ -27,6 +27,9 @@ packages=(
   # objdump, for the exclusivity gate (Tests/exclusivity-gate.sh) that reads
   # the hot path's machine code.
   binutils
+  # python3: the tests that write raw bytes at a socket (garbage to a daemon
+  # across hosts, a client of another user) and the namespace harness.
+  python3
 )
 
 missing=()
