@@ -186,6 +186,41 @@ final class DaemonFaultTests: XCTestCase {
         return fd
     }
 
+    /// A task's TCP listener takes its port within `PVM_PORT_RANGE` (read
+    /// at enrollment), skipping ports that are taken; with every port of
+    /// the range taken it has none (it is reached through the daemons) and
+    /// its messaging goes on. `PVM_TCP_ADDRESS` is where it listens.
+    func testTaskTCPListenerKeepsToPVMPortRangeAndAddress() throws {
+        try vm.exit()
+        defer { unsetenv("PVM_PORT_RANGE"); unsetenv("PVM_TCP_ADDRESS") }
+        // A free range of 4 ports, its first one taken by this test.
+        let taken = try TCPSocket.listen(address: "127.0.0.1")
+        defer { close(taken.fd) }
+        let low = taken.endpoint.port
+        setenv("PVM_PORT_RANGE", "\(low)-\(low + 3)", 1)
+        setenv("PVM_TCP_ADDRESS", "127.0.0.1", 1)
+        vm = try VirtualMachine.shared()
+        let port = try XCTUnwrap(vm.tcpListeningPort, "no listener within \(low)-\(low + 3)")
+        XCTAssertTrue((low + 1)...(low + 3) ~= port, "listens on \(port), outside the free part of \(low)-\(low + 3)")
+        // It answers there, on the address asked (not on another one).
+        let fd = try TCPSocket.connect(to: TCPEndpoint(address: "127.0.0.1", port: port), timeoutMilliseconds: 2000)
+        close(fd)
+        let local = try XCTUnwrap(try? TCPSocket.listen(address: "127.0.0.2"), "127.0.0.2 is not usable here")
+        close(local.fd)
+        XCTAssertThrowsError(try TCPSocket.connect(to: TCPEndpoint(address: "127.0.0.2", port: port), timeoutMilliseconds: 500))
+        // The whole range taken: no listener, and messages still flow.
+        try vm.exit()
+        setenv("PVM_PORT_RANGE", "\(low)-\(low)", 1)
+        vm = try VirtualMachine.shared()
+        XCTAssertNil(vm.tcpListeningPort)
+        let echo = try XCTUnwrap(vm.spawn("pvm-test-task", arguments: ["echo"]).first)
+        for _ in 0..<3 {
+            try vm.send(Message(), to: echo, tag: 20)
+            XCTAssertNotNil(try vm.receive(from: echo, tag: 21, timeout: .seconds(10)))
+        }
+        try vm.send(Message(), to: echo, tag: 999)
+    }
+
     /// Garbage and a wrong secret on a task's TCP listener: refused and
     /// closed, and the task's messaging goes on (shared memory and TCP).
     func testTaskTCPListenerRefusesGarbageAndStrangers() throws {
