@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Histogram
 import PVMEncoding
 import PVMSystem
 
@@ -12,11 +13,18 @@ public struct ConvertMeasurement: Codable, Sendable {
     public var iterations: Int
     public var gbytesPerS: Double
     public var nsPerIteration: Double
+    /// The time of one iteration (one conversion of `bytes`), as every run
+    /// file's `one_way_ns` (its mean is `nsPerIteration`).
+    public var oneWayNs: OneWay
+    /// Iterations per second.
+    public var messagesPerS: Double
 
     enum CodingKeys: String, CodingKey {
         case type, from, bytes, iterations
         case gbytesPerS = "gbytes_per_s"
         case nsPerIteration = "ns_per_iteration"
+        case oneWayNs = "one_way_ns"
+        case messagesPerS = "messages_per_s"
     }
 }
 
@@ -37,14 +45,25 @@ public func measureConversions(bytes: Int, iterations: Int, types: [String]? = n
     for i in 0..<bytes { source.storeBytes(of: UInt8(truncatingIfNeeded: i &* 7), toByteOffset: i, as: UInt8.self) }
     memset(destination, 1, 2 * bytes)
 
-    func time(_ body: () throws -> Void) rethrows -> Double {
+    /// Each iteration timed (a histogram of them) after one untimed.
+    func time(_ body: () throws -> Void) rethrows -> OneWay {
         try body()  // warm-up: pages touched, caches in their steady state
-        let t0 = Clock.monotonicNanoseconds()
-        for _ in 0..<iterations { try body() }
-        return Double(Clock.monotonicNanoseconds() - t0) / Double(iterations)
+        var histogram = timeHistogram()
+        let start = Clock.monotonicNanoseconds()
+        var t0 = start
+        for _ in 0..<iterations {
+            try body()
+            let t1 = Clock.monotonicNanoseconds()
+            _ = histogram.record(max(1, t1 &- t0))
+            t0 = t1
+        }
+        var oneWay = OneWay(histogram)
+        oneWay.mean = Double(t0 &- start) / Double(iterations)
+        return oneWay
     }
-    func row(_ type: String, _ from: String, _ ns: Double) -> ConvertMeasurement {
-        ConvertMeasurement(type: type, from: from, bytes: bytes, iterations: iterations, gbytesPerS: Double(bytes) / ns, nsPerIteration: ns)
+    func row(_ type: String, _ from: String, _ oneWay: OneWay) -> ConvertMeasurement {
+        ConvertMeasurement(type: type, from: from, bytes: bytes, iterations: iterations, gbytesPerS: Double(bytes) / oneWay.mean,
+                           nsPerIteration: oneWay.mean, oneWayNs: oneWay, messagesPerS: 1e9 / oneWay.mean)
     }
 
     var rows = [row("memcpy", "native", time { memcpy(destination, source, bytes) })]

@@ -36,7 +36,7 @@ struct Convert: ParsableCommand {
         let text: String
         switch format {
         case .json:
-            let run = ConvertRun(benchmark: "convert", machine: .current(), results: rows)
+            let run = ConvertRun(machine: .current(), results: rows)
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys]
             text = String(decoding: try e.encode(run), as: UTF8.self) + "\n"
@@ -55,9 +55,19 @@ struct Convert: ParsableCommand {
     }
 }
 
-/// The JSON object of one `convert` run.
+/// The JSON object of one `convert` run, with every run file's keys
+/// (BENCHMARKS.md): no message crosses anything, so `transport` is "none";
+/// `api` is the task library's unpacking, where the conversion happens.
 struct ConvertRun: Codable {
-    var benchmark: String
+    var benchmark = "convert"
+    var transport = "none"
+    var api = "pvm"
+    var zeroCopy = false
     var machine: MachineInfo
     var results: [ConvertMeasurement]
+
+    enum CodingKeys: String, CodingKey {
+        case benchmark, transport, api, machine, results
+        case zeroCopy = "zero_copy"
+    }
 }

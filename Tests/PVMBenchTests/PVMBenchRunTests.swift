@@ -310,6 +310,7 @@ import PVMTestSupport
         #expect(r.status == 0, "\(r.stderr)")
         let object = try Self.json(r.stdout)
         #expect(object["benchmark"] as? String == "convert")
+        try PVMBenchOutputTests.checkContract(object)
         let results = try #require(object["results"] as? [[String: Any]])
         #expect(results.contains { $0["type"] as? String == "memcpy" })
         #expect(results.allSatisfy { $0["gbytes_per_s"] is Double && $0["from"] is String })
