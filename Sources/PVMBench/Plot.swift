@@ -6,6 +6,9 @@ import Foundation
 /// moves data. One colour per run, the same in both charts, and one legend.
 /// Streaming runs (bw, bibw, msgrate) have no latency curve: their time per
 /// message is the inverse of a rate, not the time one message takes.
+/// Zero-copy runs have no bandwidth curve: only an offset crosses, so
+/// their "GB/s" (size over a time that does not grow with it) reached
+/// thousands and stretched the axis past every real figure.
 public enum Plot {
     /// Benchmarks whose `one_way_ns` is a time per message in a stream.
     static let streaming: Set<String> = ["bw", "bibw", "msgrate"]
@@ -34,6 +37,7 @@ public enum Plot {
             return pts.isEmpty ? nil : Curve(run: i, points: pts)
         }
         let bandwidth = runs.enumerated().compactMap { i, run -> Curve? in
+            guard !run.zeroCopy else { return nil }
             let pts = run.results.compactMap { r -> (Double, Double)? in
                 r.gbytesPerS.isFinite && r.gbytesPerS > 0 ? (Double(r.bytes), r.gbytesPerS) : nil
             }
