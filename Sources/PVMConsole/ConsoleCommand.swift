@@ -59,6 +59,13 @@ public struct ConsoleCommand: ParsableCommand {
                     hostsToAdd.append(entry)
                 }
             }
+            // The daemon records the hostfile's hosts and `*` defaults for
+            // later adds (`&` lines are only recorded); this console adds
+            // the others below.
+            var cwd = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let path = hostfile.hasPrefix("/") || getcwd(&cwd, cwd.count) == nil
+                ? hostfile : String(decoding: cwd.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + hostfile
+            daemonArguments += ["--record-only", path]
         }
         var startedHere = false
         if !daemonArguments.isEmpty || hostfile != nil {

@@ -272,7 +272,7 @@ public struct Hostfile: Sendable, Equatable {
 
     /// The name under which duplicates are detected: DNS names are
     /// case-insensitive and a trailing root dot changes nothing.
-    static func hostKey(_ name: String) -> String {
+    public static func hostKey(_ name: String) -> String {
         var key = String(name.lazy.map { $0.isASCII ? Character($0.lowercased()) : $0 })
         if key.count > 1, key.hasSuffix(".") { key.removeLast() }
         return key

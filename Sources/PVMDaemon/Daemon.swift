@@ -99,6 +99,11 @@ public final class Daemon {
     /// (fired here if that host fails first).
     var remoteWatches: [Watch] = []
     public var hostDefaults = HostOptions()
+    /// The options of every host the hostfile names (`&` lines too: PVM
+    /// records those without starting them), under `Hostfile.hostKey`, with
+    /// the `*` defaults in effect at their line: what a later add of that
+    /// host by name starts it with, under any options the add gives.
+    public var recordedHosts: [String: HostOptions] = [:]
     var spawnCursor = 0
     /// The host number handed out last (Hosts.swift, allocateHostNumber).
     var lastHostNumber: Int32 = 1

@@ -31,6 +31,9 @@ public struct DaemonCommand: ParsableCommand {
     @Argument(help: "A hostfile: one host per line with PVM's options (lo= so= dx= ep= wd= sp= ip=, and bind= for NUMA placement; `*` for defaults, `&` to record a host without starting it); the hosts are added once the daemon runs.")
     var hostfile: String?
 
+    @Flag(name: .customLong("record-only"), help: "With a hostfile: record its hosts' options (and `*` defaults) for later adds, but start none of them (the console starts the daemon so, and adds the hosts itself).")
+    var recordOnly = false
+
     @Option(name: .customLong("host-timeout"), help: "Declare a host dead after this many milliseconds without a word from it (default 3000; PVM_HOST_TIMEOUT_MS).")
     var hostTimeout: Int?
 
@@ -79,6 +82,7 @@ public struct DaemonCommand: ParsableCommand {
         try configure(&options, environment: env)
         var initialHosts: [HostEntry] = []
         var defaults = HostOptions()
+        var recorded: [String: HostOptions] = [:]
         if let hostfile, !slave {
             let file: Hostfile
             do {
@@ -96,8 +100,9 @@ public struct DaemonCommand: ParsableCommand {
                     if let ep = o.executablePath { options.executablePath = ep }
                     if let wd = o.workingDirectory { options.workingDirectory = wd }
                     if let b = o.bind, bind == nil { options.bind = b }
-                } else if entry.startNow {
-                    initialHosts.append(HostEntry(name: entry.name, options: o, startNow: true))
+                } else {
+                    recorded[Hostfile.hostKey(entry.name)] = o
+                    if entry.startNow && !recordOnly { initialHosts.append(HostEntry(name: entry.name, options: o, startNow: true)) }
                 }
             }
         }
@@ -132,6 +137,7 @@ public struct DaemonCommand: ParsableCommand {
             throw ExitCode(1)
         }
         daemon.hostDefaults = defaults
+        daemon.recordedHosts = recorded
         if slave {
             do { try daemon.joinMaster() } catch {
                 daemon.shutdown()

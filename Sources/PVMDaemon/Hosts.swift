@@ -664,7 +664,10 @@ extension Daemon {
     /// (`PVM_RSH`, default ssh), its secret on the shell's standard input.
     func addHosts(_ specs: [String], requester: Int32 = 0, respond: @escaping (ControlWriter) -> Void) {
         let entries: [Result<HostEntry, PVMError>] = specs.map { spec in
-            do { return .success(try Hostfile.parseHostSpec(spec, defaults: hostDefaults)) } catch {
+            // A host the hostfile recorded: its options there, under the add's own.
+            let name = spec.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init) ?? spec
+            let recorded = recordedHosts[Hostfile.hostKey(name)]
+            do { return .success(try Hostfile.parseHostSpec(spec, defaults: recorded ?? hostDefaults)) } catch {
                 return .failure(PVMError(.badParam, "\(error)"))
             }
         }

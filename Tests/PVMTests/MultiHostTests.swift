@@ -353,10 +353,12 @@ final class MultiHostTests: MultiHostTestCase {
             * sp=1234
             \(network.address(1)) dx=\(try daemonScript(1))
             \(network.address(2)) dx=\(try daemonScript(2)) sp=500
-            &\(network.address(3)) dx=\(try daemonScript(3))
+            &\(network.address(3)) dx=\(try daemonScript(3)) sp=777
 
             """.write(toFile: hostfile, atomically: true, encoding: .utf8)
-        let script = "conf\nadd '\(try spec(3))'\nconf\ndelete \(network.address(1))\nconf\nquit\n"
+        // Added by name alone, hosts 3 (a `&` line) and 1 (again, after its
+        // delete) start with the options the hostfile recorded for them.
+        let script = "conf\nadd \(network.address(3))\nconf\ndelete \(network.address(1))\nconf\nadd \(network.address(1))\nquit\n"
         let run = try network.run(0, [TestProducts.executable("pvm").path, "-n", "master", hostfile], input: Data(script.utf8), timeout: 60)
         XCTAssertEqual(run.status, 0, run.output)
         let out = run.output
@@ -368,7 +370,9 @@ final class MultiHostTests: MultiHostTestCase {
         XCTAssertTrue(out.contains("1 successful\n                    HOST  STATUS\n" + Self.right(network.address(1), 24) + "   deleted"), out)
         XCTAssertTrue(out.contains("pvmd still running."), out)
         vm = try VirtualMachine.shared()
-        XCTAssertEqual(try vm.config().map(\.name), ["master", network.address(2), network.address(3)])
+        let hosts = try vm.config()
+        XCTAssertEqual(hosts.map(\.name), ["master", network.address(2), network.address(3), network.address(1)])
+        XCTAssertEqual(hosts.map(\.speed), [1000, 500, 777, 1234], "the recorded sp= (and the `*` default) of hosts added by name")
     }
 
     func testMultiHostBothWaysAtOnceOverTCP() throws {
