@@ -53,14 +53,17 @@ final class HostStarter {
     let pidfd: Int32
     let outputFD: Int32
     let deadline: UInt64
+    /// The address the host's daemon is expected to connect from.
+    let address: String
     var output: [UInt8] = []
     var joined = false
     var finished = false
 
-    init(id: UInt64, hostNumber: Int32, name: String, addID: UInt64, index: Int, pid: pid_t, pidfd: Int32, outputFD: Int32, deadline: UInt64) {
+    init(id: UInt64, hostNumber: Int32, name: String, address: String, addID: UInt64, index: Int, pid: pid_t, pidfd: Int32, outputFD: Int32, deadline: UInt64) {
         self.id = id
         self.hostNumber = hostNumber
         self.name = name
+        self.address = address
         self.addID = addID
         self.index = index
         self.pid = pid
@@ -233,9 +236,16 @@ extension Daemon {
         }
     }
 
+    /// A daemon connection that failed authentication: logged and closed.
+    /// When it comes from the address of a host being added, that add fails
+    /// at once with the reason (for the console or the pvm_addhosts caller),
+    /// instead of waiting out its timeout for a join that cannot come.
     private func refusePeer(_ peer: PeerDaemon, _ reason: String) {
         log.warning("refused a daemon connection from \(peer.address): \(reason)")
         dropPeer(peer)
+        if let s = starters.values.first(where: { !$0.finished && !$0.joined && $0.address == peer.address.address }) {
+            starterFailed(s, "its daemon connected from \(peer.address) but was refused: \(reason) (was it given this machine's secret?)")
+        }
     }
 
     // MARK: Links
@@ -730,7 +740,7 @@ extension Daemon {
                 log.notice("\(text)")
                 notice(text, to: requester)
                 add.texts[i] = text
-                let s = HostStarter(id: newID(), hostNumber: number, name: entry.name, addID: addID, index: i, pid: 0, pidfd: -1, outputFD: -1,
+                let s = HostStarter(id: newID(), hostNumber: number, name: entry.name, address: address, addID: addID, index: i, pid: 0, pidfd: -1, outputFD: -1,
                                     deadline: Clock.monotonicNanoseconds() + UInt64(options.manualStartTimeoutMilliseconds) * 1_000_000)
                 starters[s.id] = s
                 continue
@@ -742,7 +752,7 @@ extension Daemon {
             case .failure(let error):
                 fail(i, .cantStart, error.detail)
             case .success(let (pid, pidfd, outFD)):
-                let s = HostStarter(id: newID(), hostNumber: number, name: entry.name, addID: addID, index: i, pid: pid, pidfd: pidfd, outputFD: outFD,
+                let s = HostStarter(id: newID(), hostNumber: number, name: entry.name, address: address, addID: addID, index: i, pid: pid, pidfd: pidfd, outputFD: outFD,
                                     deadline: Clock.monotonicNanoseconds() + UInt64(options.addTimeoutMilliseconds) * 1_000_000)
                 starters[s.id] = s
                 try? epoll.add(pidfd, events: .readable, token: Self.token(.starterProcess, s.id))

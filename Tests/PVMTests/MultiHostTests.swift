@@ -312,6 +312,40 @@ final class MultiHostTests: MultiHostTestCase {
         try vm.send(Message(), to: t, tag: 999)
     }
 
+    /// A host started by hand (so=ms) whose daemon is given another
+    /// secret: its join is refused, and the add fails at once saying so
+    /// (it waited out its 5-minute timeout before), while the machine goes on.
+    func testMultiHostRefusedJoinFailsItsAddWithTheReason() throws {
+        vm = try VirtualMachine.shared()
+        let address = network.address(1)
+        let log = fixture.logPath
+        let net = network!
+        let person = Thread {
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                if let start = text.range(of: "start the daemon of \(address) by hand: run `"),
+                   let end = text[start.upperBound...].firstIndex(of: "`") {
+                    let command = String(text[start.upperBound..<end])
+                    _ = try? net.run(1, ["/bin/sh", "-c", command], input: Data((String(repeating: "cd", count: 32) + "\n").utf8), timeout: 20)
+                    return
+                }
+                usleep(20_000)
+            }
+        }
+        person.start()
+        let started = Date()
+        let results = try vm.addHosts([try spec(1, "so=ms")])
+        XCTAssertLessThan(Date().timeIntervalSince(started), 30, "the add waited for its timeout")
+        XCTAssertEqual(results.first?.status, PVMError.Code.cantStart.rawValue, results.first?.message ?? "")
+        XCTAssertTrue(results.first?.message.contains("refused") == true && results.first?.message.contains("secret") == true,
+                      results.first?.message ?? "")
+        XCTAssertEqual(try vm.config().count, 1)
+        // The right secret still gets in afterwards.
+        try addHosts([1])
+        XCTAssertEqual(try vm.config().count, 2)
+    }
+
     func testMultiHostStartsEveryNodeOfASlurmAllocation() throws {
         // A stand-in for srun that runs the step on the named node (a test host).
         var cases = ""
