@@ -109,12 +109,17 @@ extension VirtualMachine {
         do { try ep.watch(fd) } catch { _ = Glibc.close(fd); return }
         tcpListener = fd
         tcpPort = Int32(endpoint.port)
+        // A listener on one address (PVM_TCP_ADDRESS): peers are told that
+        // address, not the host's address in the host table (nothing would
+        // answer there). On every address: "" (the host's address is used).
+        tcpAddress = address == "0.0.0.0" ? "" : endpoint.address
     }
 
     func closeTCP() {
         if tcpListener >= 0 { endpoint?.unwatch(tcpListener); _ = Glibc.close(tcpListener) }
         tcpListener = -1
         tcpPort = 0
+        tcpAddress = ""
         // Every link is in tcpLinks (tcpOutgoing and learnedTCP name some of them again).
         for link in tcpLinks.values { endpoint?.unwatch(link.connection.fd); link.connection.close() }
         tcpLinks.removeAll()

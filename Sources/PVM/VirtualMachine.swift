@@ -142,6 +142,8 @@ public final class VirtualMachine {
     // The TCP transport (TCPLinks.swift).
     @exclusivity(unchecked) var tcpListener: Int32 = -1
     @exclusivity(unchecked) var tcpPort: Int32 = 0
+    /// The address the TCP listener is bound to, if one (else "").
+    @exclusivity(unchecked) var tcpAddress = ""
     /// The link messages to a task go on, by its task id (made by this
     /// task, or by the peer and answered on).
     @exclusivity(unchecked) var tcpOutgoing: [Int32: TCPLink] = [:]
@@ -268,6 +270,7 @@ public final class VirtualMachine {
         w.string(ep.address)
         w.int(enrollAsConsole ? 1 : 0)
         w.int(tcpPort)
+        w.string(tcpAddress)
         var r: ControlReader
         do { r = try request(.connect, w) } catch {
             hungUpDuringConnect = state == .daemonLost

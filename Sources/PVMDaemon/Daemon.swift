@@ -389,8 +389,12 @@ public final class Daemon {
             let address = try r.string()
             let flags = try r.int()
             let tcpPort = r.remaining >= 4 ? try r.int() : 0
+            let tcpAddress = r.remaining > 0 ? try r.string() : ""
+            guard tcpAddress.isEmpty || TCPSocket.isIPv4(tcpAddress) else {
+                throw PVMError(.badParam, "a task's TCP listening address \(tcpAddress.debugDescription) is not an IP address")
+            }
             connect(client, address: address, flags: flags)
-            if let rec = tasks[client.tid] { rec.tcpPort = tcpPort }
+            if let rec = tasks[client.tid] { rec.tcpPort = tcpPort; rec.tcpAddress = tcpAddress }
         case .exit:
             reply(client, code, code: 0)
             _ = client.connection.flushBlocking(timeoutMilliseconds: 1000)
@@ -640,7 +644,8 @@ public final class Daemon {
         } else if let rec = tasks[t], rec.clientID != nil, tcp {
             // The task's TCP listener; the asking daemon puts in this host's
             // address as its host table has it ("tcp::port").
-            if rec.tcpPort > 0 { w.int(0); w.string("tcp::\(rec.tcpPort)"); w.int(rec.pid) } else { w.int(LookupResult.throughDaemons); w.string(""); w.int(rec.pid) }
+            // (A task listening on one address names it: "tcp:ADDRESS:port".)
+            if rec.tcpPort > 0 { w.int(0); w.string("tcp:\(rec.tcpAddress):\(rec.tcpPort)"); w.int(rec.pid) } else { w.int(LookupResult.throughDaemons); w.string(""); w.int(rec.pid) }
         } else if let rec = tasks[t], rec.clientID != nil, !rec.endpoint.isEmpty {
             w.int(0); w.string(rec.endpoint); w.int(rec.pid)
         } else {
@@ -1006,6 +1011,8 @@ final class TaskRecord {
     var endpoint = ""
     /// Port of the task's TCP listener (0: none).
     var tcpPort: Int32 = 0
+    /// The address its TCP listener is bound to ("": every address).
+    var tcpAddress = ""
     var outputTid: Int32 = 0
     var outputCode: Int32 = 0
     var outputContext: Int32 = 0

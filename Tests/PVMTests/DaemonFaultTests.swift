@@ -221,6 +221,29 @@ final class DaemonFaultTests: XCTestCase {
         try vm.send(Message(), to: echo, tag: 999)
     }
 
+    /// Tasks whose listeners are on one address (`PVM_TCP_ADDRESS`, here
+    /// 127.0.0.2) are told each other's address by the daemons' lookup, and
+    /// their TCP links are made there (they were told the host's address,
+    /// where nothing answered, and fell back to the daemons).
+    func testTasksListeningOnOneAddressConnectThere() throws {
+        let probe = try XCTUnwrap(try? TCPSocket.listen(address: "127.0.0.2"), "127.0.0.2 is not usable here")
+        close(probe.fd)
+        try vm.exit()
+        setenv("PVM_TCP_ADDRESS", "127.0.0.2", 1)
+        setenv("PVM_EXPORT", "PVM_TCP_ADDRESS", 1)
+        defer { unsetenv("PVM_TCP_ADDRESS"); unsetenv("PVM_EXPORT") }
+        vm = try VirtualMachine.shared()
+        XCTAssertNotNil(vm.tcpListeningPort)
+        vm.tcpToEveryPeer = true
+        let echo = try XCTUnwrap(vm.spawn("pvm-test-task", arguments: ["echo"]).first)
+        for _ in 0..<3 {
+            try vm.send(Message(), to: echo, tag: 20)
+            XCTAssertNotNil(try vm.receive(from: echo, tag: 21, timeout: .seconds(10)))
+        }
+        XCTAssertEqual(vm.path(to: echo), .tcp, "no TCP link to a task listening on 127.0.0.2")
+        try vm.send(Message(), to: echo, tag: 999)
+    }
+
     /// Garbage and a wrong secret on a task's TCP listener: refused and
     /// closed, and the task's messaging goes on (shared memory and TCP).
     func testTaskTCPListenerRefusesGarbageAndStrangers() throws {
