@@ -380,6 +380,43 @@ final class MultiHostTests: MultiHostTestCase {
         try vm.send(Message(), to: t, tag: 999)
     }
 
+    /// `pvmd hostfile` adds the file's hosts itself, with PVM's per-host
+    /// options: `ip=` (the address to reach a host whose name does not
+    /// resolve), `lo=` (the login the remote shell is given: `-l`), `wd=`
+    /// (where that host's tasks start) and `sp=`.
+    func testMultiHostPvmdHostfileWithIpLoginAndWorkingDirectory() throws {
+        // The remote shell, logging how it is called.
+        let calls = directory + "/rsh-calls"
+        let rsh = directory + "/logging-rsh"
+        try """
+            #!/bin/sh
+            echo "$*" >> \(calls)
+            exec \(try network.rshScript(directory: directory)) "$@"
+
+            """.write(toFile: rsh, atomically: true, encoding: .utf8)
+        chmod(rsh, 0o755)
+        setenv("PVM_RSH", rsh, 1)
+        let wd = directory + "/work-of-node-b"
+        try FileManager.default.createDirectory(atPath: wd, withIntermediateDirectories: true)
+        let hostfile = directory + "/hostfile"
+        try """
+            node-b.invalid ip=\(network.address(2)) lo=pvmtester wd=\(wd) sp=4321 dx=\(try daemonScript(2))
+
+            """.write(toFile: hostfile, atomically: true, encoding: .utf8)
+        let started = try network.run(0, [TestProducts.executable("pvmd").path, "--background", "-n", "master", hostfile])
+        XCTAssertEqual(started.status, 0, started.output)
+        vm = try VirtualMachine.shared()
+        XCTAssertTrue(VirtualMachineFixture.eventually(timeout: 20) { ((try? self.vm.config().count) ?? 0) == 2 },
+                      "the hostfile's host did not join: \(fixture.log)")
+        let node = try XCTUnwrap(try vm.config().last)
+        XCTAssertEqual(node.name, "node-b.invalid")
+        XCTAssertEqual(node.speed, 4321)
+        let call = (try? String(contentsOfFile: calls, encoding: .utf8)) ?? ""
+        XCTAssertTrue(call.hasPrefix("-l pvmtester \(network.address(2)) "), "remote shell called as: \(call)")
+        let kid = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["cwd"], flags: .host, where: "node-b.invalid").first)
+        XCTAssertEqual(try vm.receive(from: kid, tag: 1).unpackString(), wd, "the task did not start in the host's wd=")
+    }
+
     func testMultiHostConsoleHostfileAddConfAndDelete() throws {
         let hostfile = directory + "/hostfile"
         try """
