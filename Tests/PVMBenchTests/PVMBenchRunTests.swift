@@ -18,6 +18,20 @@ import PVMTestSupport
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: \(text.prefix(200))")
     }
 
+    /// On a terminal (a pseudo-terminal from script(1)) a run shows its
+    /// progress on standard error, one line rewritten in place (carriage
+    /// returns), and clears it before the table.
+    @Test(.enabled(if: access("/usr/bin/script", X_OK) == 0, "needs script(1) (bsdutils) for a pseudo-terminal"))
+    func progressShowsOnATerminal() throws {
+        let command = "\(Self.pvmbench.path) pingpong --api transport --transport shm --sizes 8,4K -i 2000 -x 10"
+        let r = try ChildProcess(URL(fileURLWithPath: "/usr/bin/script"), ["-q", "-e", "-c", command, "/dev/null"]).wait(seconds: 60)
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("\rpingpong 8 B: 2000 iterations..."), "no progress line: \(r.stdout.debugDescription)")
+        #expect(r.stdout.contains("\rpingpong 4096 B: 2000 iterations..."), "\(r.stdout.debugDescription)")
+        #expect(r.stdout.contains("\r\u{1B}[K"), "the progress line is not cleared")
+        #expect(r.stdout.contains("Latency(us)"), "no table after the progress")
+    }
+
     @Test(arguments: [false, true])
     func pingpongRunsAndValidates(zeroCopy: Bool) throws {
         let dir = try TemporaryFolder()
