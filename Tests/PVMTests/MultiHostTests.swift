@@ -170,6 +170,10 @@ final class MultiHostTests: MultiHostTestCase {
 
     func testMultiHostCutLinkIsDetectedAndTheCutOffHostStops() throws {
         try addHosts([1, 2])
+        // A task of the host to be cut off, whose process must stop with it.
+        let sleeper = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["sleep", "60"], flags: .host, where: network.address(1)).first)
+        XCTAssertNotNil(try vm.receive(from: sleeper, tag: 1, timeout: .seconds(10)))
+        let sleeperPID = try XCTUnwrap(try vm.tasks(of: sleeper).first?.pid)
         try vm.notify(NotifyKind.hostDelete.rawValue, tag: 55, count: 2, tids: [hostID(2), hostID(3)])
         let cutPID = try waitForDaemonPID(1)
         let start = Date()
@@ -185,6 +189,8 @@ final class MultiHostTests: MultiHostTestCase {
         // The host that lost the master stops rather than going on alone.
         XCTAssertTrue(VirtualMachineFixture.eventually(timeout: Double(timeoutMilliseconds) / 1000 + 3) { !VirtualMachineFixture.alive(cutPID) },
                       "the cut-off host's daemon did not stop")
+        XCTAssertTrue(VirtualMachineFixture.eventually(timeout: 5) { !VirtualMachineFixture.alive(sleeperPID) },
+                      "the cut-off host's task runs on")
         // The other host is unaffected.
         let t = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["echo"], flags: .host, where: network.address(2)).first)
         try echo(t, sizes: [8, 5000])
