@@ -232,7 +232,7 @@ import PVMTestSupport
     /// damages the last byte at the receiving end): exit status 3, Fail.
     @Test(arguments: [["bw", "--api", "transport", "-W", "4"], ["bibw", "--api", "transport", "-W", "4"], ["bw", "--api", "pvm", "-W", "4"],
                       ["bibw", "--api", "pvm", "-W", "4"], ["msgrate", "--api", "transport"], ["msgrate", "--api", "pvm", "--pairs", "2"],
-                      ["pingpong", "--send-mode", "psend"], ["pingpong", "--send-mode", "inplace"],
+                      ["pingpong"], ["pingpong", "--send-mode", "psend"], ["pingpong", "--send-mode", "inplace"],
                       ["bw", "--api", "pvm", "-W", "4", "--send-mode", "psend"], ["bibw", "--api", "pvm", "-W", "4", "--send-mode", "inplace"]])
     func validationCatchesDamage(arguments: [String]) throws {
         let dir = try TemporaryFolder()
