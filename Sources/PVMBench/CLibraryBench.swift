@@ -74,11 +74,19 @@ public enum CLibraryDriver {
         let c = try Library.load(besides: ownExecutable)
         let sizes = try options.messageSizes()
         let viaDaemon = options.transport == .daemon
+        let viaTCP = options.transport == .tcp
+        let path = viaDaemon ? "daemon" : viaTCP ? "tcp" : "shm"
         // A daemon that this run starts (libpvm3 starts it on pvm_mytid) is stopped at the end.
         let env = Environment.current
         let running = (try? DaemonLauncher.connect(socketPath: DaemonLauncher.socketPath(environment: env))) ?? nil
         running?.close()
+        // TCP even to a task of this host: libpvm3 reads PVM_TRANSPORT when it
+        // enrolls (a daemon it starts then inherits it, and is stopped at the
+        // end); the far end is told with --route tcp.
+        let previous = Environment.value("PVM_TRANSPORT")
+        if viaTCP { setenv("PVM_TRANSPORT", "tcp", 1) }
         let me = c.mytid()
+        if viaTCP { if let previous { setenv("PVM_TRANSPORT", previous, 1) } else { unsetenv("PVM_TRANSPORT") } }
         try check(me, "pvm_mytid")
         // Quiet: errors are reported here, not printed by the library.
         _ = c.setopt(3, 0)
@@ -89,7 +97,7 @@ public enum CLibraryDriver {
         if viaDaemon { _ = c.setopt(1, 1) }
         let peerPath = peerExecutable(besides: ownExecutable)
         var peer: Int32 = 0
-        let started = withCStrings(viaDaemon ? ["--route", "daemon"] : []) { argv in
+        let started = withCStrings(viaDaemon ? ["--route", "daemon"] : viaTCP ? ["--route", "tcp"] : []) { argv in
             peerPath.withCString { file in c.spawn(UnsafeMutablePointer(mutating: file), UnsafeMutablePointer(mutating: argv), 0, nil, 1, &peer) }
         }
         guard started == 1, peer > 0 else {
@@ -142,14 +150,14 @@ public enum CLibraryDriver {
             let oneWay = OneWay(histogram)
             results.append(SizeResult(bytes: size, iterations: iterations, oneWayNs: oneWay,
                                       gbytesPerS: Double(size) / oneWay.mean, messagesPerS: 1e9 / oneWay.mean,
-                                      cpuNsPerMsg: cpu, path: viaDaemon ? "daemon" : "shm", validated: validating ? allValid : nil))
+                                      cpuNsPerMsg: cpu, path: path, validated: validating ? allValid : nil))
         }
         if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         _ = c.initsend(1)
         _ = c.send(peer, TaskLibraryDriver.stopTag)
         var wait = timeval(tv_sec: 10, tv_usec: 0)
         _ = c.trecv(TaskID.notifySource.rawValue, TaskLibraryDriver.exitNotifyTag, &wait)
-        return RunResult(benchmark: "pingpong", transport: viaDaemon ? "daemon" : "shm", api: "c", zeroCopy: false,
+        return RunResult(benchmark: "pingpong", transport: path, api: "c", zeroCopy: false,
                          machine: .current(), results: results)
     }
 }

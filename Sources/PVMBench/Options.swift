@@ -163,8 +163,8 @@ public struct CommonOptions: ParsableArguments, Sendable {
                 throw ValidationError("--hosts with --transport \(transport.rawValue): between two hosts the paths are tcp and daemon")
             }
         }
-        if transport == .tcp && api != .pvm {
-            throw ValidationError("--transport tcp is measured through the task library: use it with --api pvm")
+        if transport == .tcp && api == .transport {
+            throw ValidationError("--transport tcp is measured through the task library: use it with --api pvm (or --api c for pingpong)")
         }
         if transport == .daemon && api == .transport {
             throw ValidationError("--transport daemon routes through the daemon: it needs --api pvm or --api c")

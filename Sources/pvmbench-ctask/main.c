@@ -1,6 +1,7 @@
 /*
- * pvmbench-ctask: the spawned end of `pvmbench pingpong --api c`. A C PVM
- * program like any other: it echoes every message from its parent through
+ * pvmbench-ctask: the spawned end of `pvmbench pingpong --api c` (with
+ * `--route daemon` or `--route tcp` for those paths). A C PVM program like
+ * any other: it echoes every message from its parent through
  * libpvm3.so.3 (initsend, pkbyte, send; recv, upkbyte) until a message with
  * another tag. The library is loaded with dlopen from beside this program
  * (the build folder) or from ../lib (an install prefix), so that the
@@ -54,6 +55,8 @@ static void *need(void *h, const char *name) {
 int main(int argc, char **argv) {
     void *h = library();
     int parent, capacity = 1 << 16, daemon_route = argc > 2 && !strcmp(argv[1], "--route") && !strcmp(argv[2], "daemon");
+    /* --route tcp: TCP even to the parent on this host (read at enrollment). */
+    if (argc > 2 && !strcmp(argv[1], "--route") && !strcmp(argv[2], "tcp")) setenv("PVM_TRANSPORT", "tcp", 1);
     char *scratch;
     if (!h) { fprintf(stderr, "pvmbench-ctask: cannot load libpvm3.so.3: %s\n", dlerror()); return 1; }
     *(void **)&p_mytid = need(h, "pvm_mytid");

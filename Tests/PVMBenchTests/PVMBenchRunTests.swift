@@ -284,8 +284,9 @@ import PVMTestSupport
     }
 
     /// Through the C library: both ends call libpvm3.so.3 (pvmbench by
-    /// dlopen, the far end the C program pvmbench-ctask), with -c.
-    @Test(arguments: ["shm", "daemon"])
+    /// dlopen, the far end the C program pvmbench-ctask), with -c, over
+    /// shared memory, through the daemon and over TCP on this host.
+    @Test(arguments: ["shm", "daemon", "tcp"])
     func pingpongThroughTheCLibrary(transport: String) throws {
         let dir = try TemporaryFolder()
         let r = try ChildProcess(Self.pvmbench, ["pingpong", "--api", "c", "--transport", transport, "--sizes", "1,8,64K,1M",
