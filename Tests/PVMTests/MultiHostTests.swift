@@ -288,29 +288,33 @@ final class MultiHostTests: MultiHostTestCase {
         ssh.stop()
     }
 
-    func testMultiHostManualStartPrintsTheCommandAndWaitsForIt() throws {
-        vm = try VirtualMachine.shared()
-        let address = network.address(1)
-        let secretPath = fixture.runtimeDirectory + "/secret"
+    /// The person at test host `k` (so=ms): waits for the command the
+    /// master logs for starting that host's daemon by hand, and runs it
+    /// there with `secret()` on its standard input (in a thread of its own).
+    func startByHandWhenAsked(_ k: Int, secret: @escaping @Sendable () -> String) {
+        let address = network.address(k)
         let log = fixture.logPath
         let net = network!
-        // The person at the other host: reads the command the master prints,
-        // runs it there with the machine's secret on its standard input.
-        let person = Thread {
+        Thread {
             let deadline = Date().addingTimeInterval(20)
             while Date() < deadline {
                 let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
                 if let start = text.range(of: "start the daemon of \(address) by hand: run `"),
                    let end = text[start.upperBound...].firstIndex(of: "`") {
                     let command = String(text[start.upperBound..<end])
-                    let secret = (try? String(contentsOfFile: secretPath, encoding: .utf8)) ?? ""
-                    _ = try? net.run(1, ["/bin/sh", "-c", command], input: Data(secret.utf8), timeout: 20)
+                    _ = try? net.run(k, ["/bin/sh", "-c", command], input: Data(secret().utf8), timeout: 20)
                     return
                 }
                 usleep(20_000)
             }
-        }
-        person.start()
+        }.start()
+    }
+
+    func testMultiHostManualStartPrintsTheCommandAndWaitsForIt() throws {
+        vm = try VirtualMachine.shared()
+        let address = network.address(1)
+        let secretPath = fixture.runtimeDirectory + "/secret"
+        startByHandWhenAsked(1) { (try? String(contentsOfFile: secretPath, encoding: .utf8)) ?? "" }
         let results = try vm.addHosts([try spec(1, "so=ms")])
         XCTAssertEqual(results.first?.status, hostID(2), results.first?.message ?? "")
         let t = try XCTUnwrap(try vm.spawn("pvm-test-task", arguments: ["echo"], flags: .host, where: address).first)
@@ -323,23 +327,7 @@ final class MultiHostTests: MultiHostTestCase {
     /// (it waited out its 5-minute timeout before), while the machine goes on.
     func testMultiHostRefusedJoinFailsItsAddWithTheReason() throws {
         vm = try VirtualMachine.shared()
-        let address = network.address(1)
-        let log = fixture.logPath
-        let net = network!
-        let person = Thread {
-            let deadline = Date().addingTimeInterval(20)
-            while Date() < deadline {
-                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-                if let start = text.range(of: "start the daemon of \(address) by hand: run `"),
-                   let end = text[start.upperBound...].firstIndex(of: "`") {
-                    let command = String(text[start.upperBound..<end])
-                    _ = try? net.run(1, ["/bin/sh", "-c", command], input: Data((String(repeating: "cd", count: 32) + "\n").utf8), timeout: 20)
-                    return
-                }
-                usleep(20_000)
-            }
-        }
-        person.start()
+        startByHandWhenAsked(1) { String(repeating: "cd", count: 32) + "\n" }
         let started = Date()
         let results = try vm.addHosts([try spec(1, "so=ms")])
         XCTAssertLessThan(Date().timeIntervalSince(started), 30, "the add waited for its timeout")
