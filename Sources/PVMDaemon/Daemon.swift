@@ -698,11 +698,17 @@ public final class Daemon {
     /// A lookup reply with "tcp::port" completed with `address` (the
     /// target's host as this daemon reaches it); with no address known, the
     /// answer is to go through the daemons.
+    /// A task that listens on one address names it ("tcp:ADDRESS:port"),
+    /// kept as it is, unless it is a loopback address and the asker is on
+    /// another host (where it would mean that host's own loopback): then
+    /// through the daemons.
     static func fillingTCPAddress(_ w: ControlWriter, _ address: String) -> ControlWriter {
         var r = ControlReader(w.bytes)
-        guard let code = try? r.int(), let text = try? r.string(), let pid = try? r.int(), code == 0, text.hasPrefix("tcp::") else { return w }
+        guard let code = try? r.int(), let text = try? r.string(), let pid = try? r.int(), code == 0, text.hasPrefix("tcp:") else { return w }
+        let named = !text.hasPrefix("tcp::")
+        if named && !(text.dropFirst(4).hasPrefix("127.") && !address.hasPrefix("127.")) { return w }
         var out = ControlWriter()
-        if address.isEmpty {
+        if address.isEmpty || named {
             out.int(LookupResult.throughDaemons); out.string("")
         } else {
             out.int(0); out.string("tcp:\(address):\(text.dropFirst(5))")
