@@ -1,5 +1,6 @@
 import Foundation
 import PVM
+import PVMSystem
 import PVMTransport
 import PVMTestSupport
 import XCTest
@@ -213,6 +214,26 @@ final class MultiHostTests: MultiHostTestCase {
         }, "the deleted host's task runs on")
         // And it can be added again.
         try addHosts([1])
+    }
+
+    /// The master's listener for other hosts' daemons keeps to
+    /// `PVM_LISTEN` and `PVM_PORT_RANGE` (for firewalls), skipping a port
+    /// that is taken, and the hosts join through it.
+    func testMultiHostMasterListensWithinPVMListenAndPortRange() throws {
+        let taken = try TCPSocket.listen(address: network.address(0))
+        defer { close(taken.fd) }
+        let low = taken.endpoint.port
+        setenv("PVM_LISTEN", network.address(0), 1)
+        setenv("PVM_PORT_RANGE", "\(low)-\(low + 5)", 1)
+        defer { unsetenv("PVM_LISTEN"); unsetenv("PVM_PORT_RANGE") }
+        try addHosts([1, 2])
+        XCTAssertEqual(try vm.config().count, 3)
+        let log = fixture.log
+        let listening = try XCTUnwrap(log.range(of: #"listening for daemons of other hosts at [0-9.]+:[0-9]+"#, options: .regularExpression), log)
+        let endpoint = String(log[listening].split(separator: " ").last!)
+        let port = try XCTUnwrap(Int(endpoint.split(separator: ":").last!))
+        XCTAssertEqual(endpoint.split(separator: ":").first.map(String.init), network.address(0))
+        XCTAssertTrue((low + 1)...(low + 5) ~= port, "listening on \(port), outside the free part of \(low)-\(low + 5)")
     }
 
     func testMultiHostRefusesAWrongSecretGarbageAndUnaskedJoins() throws {
