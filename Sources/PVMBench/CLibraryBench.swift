@@ -23,6 +23,7 @@ public enum CLibraryDriver {
         typealias Notify = @convention(c) (Int32, Int32, Int32, UnsafeMutablePointer<Int32>?) -> Int32
         typealias BufInfo = @convention(c) (Int32, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Int32
         typealias TimedRecv = @convention(c) (Int32, Int32, UnsafeMutablePointer<timeval>?) -> Int32
+        typealias Ints = @convention(c) (UnsafeMutablePointer<Int32>?, Int32, Int32) -> Int32
 
         let path: String
         let mytid: Int0, exit: Int0
@@ -31,6 +32,7 @@ public enum CLibraryDriver {
         let send: Int2, recv: Int2, setopt: Int2
         let spawn: Spawn, notify: Notify, bufinfo: BufInfo, trecv: TimedRecv
         let getopt: Int1
+        let pkint: Ints, upkint: Ints
 
         /// libpvm3.so.3 beside this program (a build folder) or in ../lib (an install prefix).
         static func load(besides executable: String) throws -> Library {
@@ -56,7 +58,8 @@ public enum CLibraryDriver {
                            recv: try symbol("pvm_recv", Int2.self), setopt: try symbol("pvm_setopt", Int2.self),
                            spawn: try symbol("pvm_spawn", Spawn.self), notify: try symbol("pvm_notify", Notify.self),
                            bufinfo: try symbol("pvm_bufinfo", BufInfo.self), trecv: try symbol("pvm_trecv", TimedRecv.self),
-                           getopt: try symbol("pvm_getopt", Int1.self))
+                           getopt: try symbol("pvm_getopt", Int1.self),
+                           pkint: try symbol("pvm_pkint", Ints.self), upkint: try symbol("pvm_upkint", Ints.self))
         }
     }
 
@@ -70,9 +73,14 @@ public enum CLibraryDriver {
         if rc < 0 { throw BenchError("\(what) failed: \(PVMError(code: rc).text)") }
     }
 
-    public static func pingpong(_ options: CommonOptions, ownExecutable: String, progress: Bool) throws -> RunResult {
+    /// Runs `body` enrolled through libpvm3 (`c`), with the far end
+    /// `pvmbench-ctask` spawned with `arguments` and watched for its exit,
+    /// over the path `options.transport` names (its name is `body`'s third
+    /// argument); then stops the far end, leaves, and stops a daemon that
+    /// this run started.
+    static func withPeer(_ options: CommonOptions, ownExecutable: String, arguments: [String] = [],
+                         _ body: (Library, Int32, String) throws -> RunResult) throws -> RunResult {
         let c = try Library.load(besides: ownExecutable)
-        let sizes = try options.messageSizes()
         let viaDaemon = options.transport == .daemon
         let viaTCP = options.transport == .tcp
         let path = viaDaemon ? "daemon" : viaTCP ? "tcp" : "shm"
@@ -97,7 +105,8 @@ public enum CLibraryDriver {
         if viaDaemon { _ = c.setopt(1, 1) }
         let peerPath = peerExecutable(besides: ownExecutable)
         var peer: Int32 = 0
-        let started = withCStrings(viaDaemon ? ["--route", "daemon"] : viaTCP ? ["--route", "tcp"] : []) { argv in
+        let route = viaDaemon ? ["--route", "daemon"] : viaTCP ? ["--route", "tcp"] : []
+        let started = withCStrings(route + arguments) { argv in
             peerPath.withCString { file in c.spawn(UnsafeMutablePointer(mutating: file), UnsafeMutablePointer(mutating: argv), 0, nil, 1, &peer) }
         }
         guard started == 1, peer > 0 else {
@@ -105,59 +114,83 @@ public enum CLibraryDriver {
         }
         var watched = peer
         try check(c.notify(1, TaskLibraryDriver.exitNotifyTag, 1, &watched), "pvm_notify")
-        let validating = options.checkData
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, sizes.max()!), alignment: 4096)
-        defer { scratch.deallocate() }
-        scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
-        let base = scratch.baseAddress!.assumingMemoryBound(to: CChar.self)
-        var results: [SizeResult] = []
-        for size in sizes {
-            let (iterations, warmup) = options.counts(for: size)
-            if progress { FileHandle.standardError.write(Data("\rpingpong --api c \(size) B: \(iterations) iterations...            ".utf8)) }
-            var histogram = timeHistogram()
-            var allValid = true
-            var account = CPUAccount()
-            for r in 0..<(warmup + iterations) {
-                if r == warmup {
-                    account.start()
-                }
-                if validating {
-                    account.excluding {
-                        PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]), round: r)
-                    }
-                }
-                let t0 = Clock.monotonicNanoseconds()
-                _ = c.initsend(1)
-                _ = c.pkbyte(base, Int32(size), 1)
-                _ = c.send(peer, TaskLibraryDriver.echoTag)
-                // Any message: the echo, or the peer's exit notify (an error, not a hang).
-                let id = c.recv(-1, -1)
-                var bytes: Int32 = 0, tag: Int32 = 0, src: Int32 = 0
-                _ = c.bufinfo(id, &bytes, &tag, &src)
-                if _slowPath(src != peer || tag != TaskLibraryDriver.echoTag) {
-                    throw BenchError("the peer task \(TaskID(peer)) exited or answered out of turn (pvm_recv \(id))")
-                }
-                _ = c.upkbyte(base, Int32(size), 1)
-                let t1 = Clock.monotonicNanoseconds()
-                if validating {
-                    account.excluding {
-                        if !PingPongDriver.check(UnsafeRawBufferPointer(rebasing: scratch[0..<size]), size: size, round: r) { allValid = false }
-                    }
-                }
-                if r >= warmup { _ = histogram.record((t1 &- t0) / 2) }
-            }
-            let cpu = account.perOperation(2 * iterations)
-            let oneWay = OneWay(histogram)
-            results.append(SizeResult(bytes: size, iterations: iterations, oneWayNs: oneWay,
-                                      gbytesPerS: Double(size) / oneWay.mean, messagesPerS: 1e9 / oneWay.mean,
-                                      cpuNsPerMsg: cpu, path: path, validated: validating ? allValid : nil))
-        }
-        if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        let run = try body(c, peer, path)
         _ = c.initsend(1)
         _ = c.send(peer, TaskLibraryDriver.stopTag)
         var wait = timeval(tv_sec: 10, tv_usec: 0)
         _ = c.trecv(TaskID.notifySource.rawValue, TaskLibraryDriver.exitNotifyTag, &wait)
-        return RunResult(benchmark: "pingpong", transport: path, api: "c", zeroCopy: false,
-                         machine: .current(), results: results)
+        return run
+    }
+
+    /// Receives the next message from `peer` with `tag` (any other from it
+    /// first is an error: the protocol has none), or fails when the peer
+    /// exits; returns its length.
+    static func receive(_ c: Library, from peer: Int32, tag: Int32) throws -> Int32 {
+        let id = c.recv(-1, -1)
+        var bytes: Int32 = 0, t: Int32 = 0, src: Int32 = 0
+        _ = c.bufinfo(id, &bytes, &t, &src)
+        if _slowPath(src != peer || t != tag) {
+            throw BenchError("the peer task \(TaskID(peer)) exited or answered out of turn (pvm_recv \(id))")
+        }
+        return bytes
+    }
+
+    public static func pingpong(_ options: CommonOptions, ownExecutable: String, progress: Bool) throws -> RunResult {
+        try withPeer(options, ownExecutable: ownExecutable) { c, peer, path in
+            let results = try TaskLibraryDriver.echoRounds(options, label: "--api c", path: path, progress: progress) { base, size in
+                let bytes = UnsafeMutableRawPointer(base).assumingMemoryBound(to: CChar.self)
+                _ = c.initsend(1)
+                _ = c.pkbyte(bytes, Int32(size), 1)
+                _ = c.send(peer, TaskLibraryDriver.echoTag)
+                // Any message: the echo, or the peer's exit notify (an error, not a hang).
+                _ = try receive(c, from: peer, tag: TaskLibraryDriver.echoTag)
+                _ = c.upkbyte(bytes, Int32(size), 1)
+            }
+            return RunResult(benchmark: "pingpong", transport: path, api: "c", zeroCopy: false, machine: .current(), results: results)
+        }
+    }
+
+    /// bw or bibw through the C library, both ends C calls (initsend
+    /// PvmDataRaw, pkbyte, send; recv, upkbyte), in the protocol of the
+    /// task library's (`StreamingDriver.streamWindows`; the far end is
+    /// `pvmbench-ctask --sink` or `--bibw`).
+    public static func streaming(_ options: StreamOptions, bidirectional: Bool, ownExecutable: String, progress: Bool) throws -> RunResult {
+        let common = options.common
+        try common.checkedForRun()
+        let arguments = [bidirectional ? "--bibw" : "--sink"] + (common.checkData ? ["--validate"] : [])
+        return try withPeer(common, ownExecutable: ownExecutable, arguments: arguments) { c, peer, path in
+            let calls = StreamingDriver.WindowCalls(
+                sendData: { bytes, size in
+                    _ = c.initsend(1)
+                    _ = c.pkbyte(UnsafeMutablePointer(mutating: UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self)), Int32(size), 1)
+                    try check(c.send(peer, StreamingDriver.dataTag), "pvm_send")
+                },
+                receiveData: { bytes, size in
+                    let n = try receive(c, from: peer, tag: StreamingDriver.dataTag)
+                    guard n == Int32(size) else { throw BenchError("a message of \(n) bytes where \(size) were sent") }
+                    _ = c.upkbyte(UnsafeMutableRawPointer(bytes).assumingMemoryBound(to: CChar.self), n, 1)
+                },
+                sendGo: { plan in
+                    var values = plan.map { Int32(truncatingIfNeeded: $0) }
+                    _ = c.initsend(1)
+                    _ = c.pkint(&values, 3, 1)
+                    try check(c.send(peer, StreamingDriver.goTag), "pvm_send")
+                },
+                sendMark: {
+                    _ = c.initsend(1)
+                    try check(c.send(peer, StreamingDriver.markTag), "pvm_send")
+                },
+                receiveVerdict: { tag in
+                    _ = try receive(c, from: peer, tag: tag)
+                    var valid: Int32 = 0
+                    _ = c.upkint(&valid, 1, 1)
+                    return valid
+                })
+            var results = try StreamingDriver.streamWindows(options, bidirectional: bidirectional, label: "--api c", calls: calls, progress: progress)
+            for i in results.indices { results[i].path = path }
+            var run = RunResult(benchmark: bidirectional ? "bibw" : "bw", transport: path, api: "c", zeroCopy: false, machine: .current(), results: results)
+            run.window = options.window
+            return run
+        }
     }
 }

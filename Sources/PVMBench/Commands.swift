@@ -149,7 +149,7 @@ extension StreamingDriver {
             return try taskLibrary(options, bidirectional: bidirectional,
                                    peerExecutable: TaskLibraryDriver.peerExecutable(besides: ownExecutable()), progress: showsProgress())
         case .c:
-            throw BenchError("\(bidirectional ? "bibw" : "bw") measures the bare transport (--api transport) or the task library (--api pvm); pingpong takes --api c")
+            return try CLibraryDriver.streaming(options, bidirectional: bidirectional, ownExecutable: ownExecutable(), progress: showsProgress())
         }
     }
 }

@@ -236,92 +236,124 @@ public enum StreamingDriver {
     /// every message, as a PVM program streams (or as `--send-mode` says);
     /// the peer task
     /// (`pvmbench-task --sink`) receives and unpacks each and answers the
-    /// marker after a window, or (bibw) echoes each one, unpacked and packed
-    /// again.
+    /// marker after a window, or (bibw) streams its own windows at the same
+    /// time (`streamWindows`).
     public static func taskLibrary(_ options: StreamOptions, bidirectional: Bool, peerExecutable: String, progress: Bool) throws -> RunResult {
         let common = options.common
         try common.checkedForRun()
         let sizes = try common.messageSizes()
-        let window = options.window
         let name = bidirectional ? "bibw" : "bw"
         let mode = common.sendMode
         return try TaskLibraryDriver.withPeer(common, peerExecutable: peerExecutable,
                                               arguments: [bidirectional ? "--bibw" : "--sink"] + (common.checkData ? ["--validate"] : []) + mode.peerArguments(capacity: max(1, sizes.max()!))) { vm, peer in
-            let validating = common.checkData
-            let largest = max(1, sizes.max()!)
-            let outgoing = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 4096)
-            defer { outgoing.deallocate() }
-            outgoing.initializeMemory(as: UInt8.self, repeating: 0x5A)
-            let incoming = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 4096)
-            defer { incoming.deallocate() }
-            incoming.initializeMemory(as: UInt8.self, repeating: 0)
-            let out = outgoing.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            let into = incoming.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            var sent = 0
-            var received = 0
-            var results: [SizeResult] = []
-            for size in sizes {
-                let (windows, warmup) = windows(size: size, window: window, sweep: common.sweep, divisor: common.iterationDivisor)
-                progressLine("\(name) --api pvm \(size) B: \(windows) windows of \(window)...", progress)
-                var histogram = timeHistogram()
-                var allValid = true
-                var account = CPUAccount()
-                var start: UInt64 = 0
-                if bidirectional {
-                    // The peer streams its own windows at the same time (--bibw).
+            let calls = WindowCalls(
+                sendData: { bytes, size in try TaskLibraryDriver.send(vm, mode, bytes, count: size, to: peer, tag: dataTag) },
+                receiveData: { bytes, size in try TaskLibraryDriver.receive(vm, mode, into: bytes, count: size, from: peer, tag: dataTag) },
+                sendGo: { plan in
                     _ = try vm.initSend(encoding: Encoding.raw.rawValue)
-                    var plan = [size, window, warmup + windows]
-                    try vm.pack(&plan, count: 3)
+                    var values = plan
+                    try vm.pack(&values, count: 3)
                     try vm.send(to: peer, tag: goTag)
-                }
-                for w in 0..<(warmup + windows) {
-                    if w == warmup {
-                        account.start()
-                        start = Clock.monotonicNanoseconds()
-                    }
-                    let t0 = Clock.monotonicNanoseconds()
-                    for _ in 0..<window {
-                        if validating { PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: outgoing[0..<size]), round: sent) }
-                        try TaskLibraryDriver.send(vm, mode, out, count: size, to: peer, tag: dataTag)
-                        sent += 1
-                    }
-                    if bidirectional {
-                        for _ in 0..<window {
-                            try TaskLibraryDriver.receive(vm, mode, into: into, count: size, from: peer, tag: dataTag)
-                            if validating && !PingPongDriver.check(UnsafeRawBufferPointer(rebasing: incoming[0..<size]), size: size, round: received) {
-                                allValid = false
-                            }
-                            received += 1
-                        }
-                    } else {
-                        _ = try vm.initSend(encoding: Encoding.raw.rawValue)
-                        try vm.send(to: peer, tag: markTag)
-                        _ = try TaskLibraryDriver.receive(vm, from: peer, tag: ackTag)
-                        var valid: Int32 = 0
-                        try vm.unpack(into: &valid, count: 1)
-                        if valid != 1 { allValid = false }
-                    }
-                    let t1 = Clock.monotonicNanoseconds()
-                    if w >= warmup { _ = histogram.record((t1 &- t0) / UInt64(bidirectional ? 2 * window : window)) }
-                }
-                let messages = windows * window * (bidirectional ? 2 : 1)
-                let perMessage = Double(Clock.monotonicNanoseconds() &- start) / Double(messages)
-                if bidirectional {
-                    // The peer's verdict on what it received.
-                    _ = try TaskLibraryDriver.receive(vm, from: peer, tag: reportTag)
+                },
+                sendMark: {
+                    _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+                    try vm.send(to: peer, tag: markTag)
+                },
+                receiveVerdict: { tag in
+                    _ = try TaskLibraryDriver.receive(vm, from: peer, tag: tag)
                     var valid: Int32 = 0
                     try vm.unpack(into: &valid, count: 1)
-                    if valid != 1 { allValid = false }
-                }
-                results.append(result(size: size, messages: messages, perMessage: perMessage, histogram: histogram,
-                                      cpu: account.perOperation(messages), path: "", validated: validating ? allValid : nil))
-            }
-            clearProgress(progress)
+                    return valid
+                })
+            let results = try streamWindows(options, bidirectional: bidirectional, label: "--api pvm", calls: calls, progress: progress)
             var run = RunResult(benchmark: name, transport: "", api: "pvm", zeroCopy: false, machine: .current(), results: results)
-            run.window = window
+            run.window = options.window
             run.sendMode = mode.rawValue
             return run
         }
+    }
+
+    /// How one end of bw or bibw moves its messages (through the task
+    /// library's Swift calls, or libpvm3's C calls): a data message of `size`
+    /// bytes from or into the memory given; the go that starts the far end's
+    /// windows (size, window, windows); bw's marker after a window; and the
+    /// far end's verdict (1: all it received checked out), bw's
+    /// acknowledgement (`ackTag`) or bibw's report (`reportTag`).
+    struct WindowCalls {
+        var sendData: (_ bytes: UnsafePointer<UInt8>, _ size: Int) throws -> Void
+        var receiveData: (_ bytes: UnsafeMutablePointer<UInt8>, _ size: Int) throws -> Void
+        var sendGo: (_ plan: [Int]) throws -> Void
+        var sendMark: () throws -> Void
+        var receiveVerdict: (_ tag: Int32) throws -> Int32
+    }
+
+    /// The measuring end of bw or bibw through `calls`, size after size: a
+    /// window of messages, then (bw) the marker and the far end's
+    /// acknowledgement, or (bibw) the far end's window, window after window;
+    /// under -c every message carries its own pattern, checked on arrival
+    /// (here for bibw, by the far end for bw).
+    static func streamWindows(_ options: StreamOptions, bidirectional: Bool, label: String, calls: WindowCalls, progress: Bool) throws -> [SizeResult] {
+        let common = options.common
+        let sizes = try common.messageSizes()
+        let window = options.window
+        let name = bidirectional ? "bibw" : "bw"
+        let validating = common.checkData
+        let largest = max(1, sizes.max()!)
+        let outgoing = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 4096)
+        defer { outgoing.deallocate() }
+        outgoing.initializeMemory(as: UInt8.self, repeating: 0x5A)
+        let incoming = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 4096)
+        defer { incoming.deallocate() }
+        incoming.initializeMemory(as: UInt8.self, repeating: 0)
+        let out = outgoing.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let into = incoming.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var sent = 0
+        var received = 0
+        var results: [SizeResult] = []
+        for size in sizes {
+            let (windows, warmup) = windows(size: size, window: window, sweep: common.sweep, divisor: common.iterationDivisor)
+            progressLine("\(name) \(label) \(size) B: \(windows) windows of \(window)...", progress)
+            var histogram = timeHistogram()
+            var allValid = true
+            var account = CPUAccount()
+            var start: UInt64 = 0
+            // bibw: the far end streams its own windows at the same time.
+            if bidirectional { try calls.sendGo([size, window, warmup + windows]) }
+            for w in 0..<(warmup + windows) {
+                if w == warmup {
+                    account.start()
+                    start = Clock.monotonicNanoseconds()
+                }
+                let t0 = Clock.monotonicNanoseconds()
+                for _ in 0..<window {
+                    if validating { PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: outgoing[0..<size]), round: sent) }
+                    try calls.sendData(out, size)
+                    sent += 1
+                }
+                if bidirectional {
+                    for _ in 0..<window {
+                        try calls.receiveData(into, size)
+                        if validating && !PingPongDriver.check(UnsafeRawBufferPointer(rebasing: incoming[0..<size]), size: size, round: received) {
+                            allValid = false
+                        }
+                        received += 1
+                    }
+                } else {
+                    try calls.sendMark()
+                    if try calls.receiveVerdict(ackTag) != 1 { allValid = false }
+                }
+                let t1 = Clock.monotonicNanoseconds()
+                if w >= warmup { _ = histogram.record((t1 &- t0) / UInt64(bidirectional ? 2 * window : window)) }
+            }
+            let messages = windows * window * (bidirectional ? 2 : 1)
+            let perMessage = Double(Clock.monotonicNanoseconds() &- start) / Double(messages)
+            // bibw: the far end's verdict on what it received.
+            if bidirectional, try calls.receiveVerdict(reportTag) != 1 { allValid = false }
+            results.append(result(size: size, messages: messages, perMessage: perMessage, histogram: histogram,
+                                  cpu: account.perOperation(messages), path: "", validated: validating ? allValid : nil))
+        }
+        clearProgress(progress)
+        return results
     }
 
     // MARK: msgrate

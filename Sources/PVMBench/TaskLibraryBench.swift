@@ -200,49 +200,64 @@ public enum TaskLibraryDriver {
         }
     }
 
+    /// The measuring end's rounds of a ping-pong through a PVM library,
+    /// size after size: `roundTrip` sends the `size` bytes at its pointer
+    /// and takes the echo back into them. Under -c each round's pattern is
+    /// written before and checked after, outside the timed part. Inlined
+    /// into each caller, so `roundTrip` costs no call.
+    @inline(__always)
+    static func echoRounds(_ options: CommonOptions, label: String, path: String, progress: Bool,
+                           roundTrip: (UnsafeMutablePointer<UInt8>, Int) throws -> Void) throws -> [SizeResult] {
+        let sizes = try options.messageSizes()
+        let validating = options.checkData
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, sizes.max()!), alignment: 4096)
+        defer { scratch.deallocate() }
+        scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
+        let base = scratch.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var results: [SizeResult] = []
+        for size in sizes {
+            let (iterations, warmup) = options.counts(for: size)
+            if progress { FileHandle.standardError.write(Data("\rpingpong \(label) \(size) B: \(iterations) iterations...            ".utf8)) }
+            var histogram = timeHistogram()
+            var allValid = true
+            var account = CPUAccount()
+            for r in 0..<(warmup + iterations) {
+                if r == warmup {
+                    account.start()
+                }
+                if validating {
+                    account.excluding {
+                        PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]), round: r)
+                    }
+                }
+                let t0 = Clock.monotonicNanoseconds()
+                try roundTrip(base, size)
+                let t1 = Clock.monotonicNanoseconds()
+                if validating {
+                    account.excluding {
+                        if !PingPongDriver.check(UnsafeRawBufferPointer(rebasing: scratch[0..<size]), size: size, round: r) { allValid = false }
+                    }
+                }
+                if r >= warmup { _ = histogram.record((t1 &- t0) / 2) }
+            }
+            let cpu = account.perOperation(2 * iterations)
+            let oneWay = OneWay(histogram)
+            results.append(SizeResult(bytes: size, iterations: iterations, oneWayNs: oneWay,
+                                      gbytesPerS: Double(size) / oneWay.mean, messagesPerS: 1e9 / oneWay.mean,
+                                      cpuNsPerMsg: cpu, path: path, validated: validating ? allValid : nil))
+        }
+        if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        return results
+    }
+
     public static func pingpong(_ options: CommonOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
         let sizes = try options.messageSizes()
         let mode = options.sendMode
         return try withPeer(options, peerExecutable: peerExecutable, arguments: mode.peerArguments(capacity: max(1, sizes.max()!))) { vm, peer in
-            let validating = options.checkData
-            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, sizes.max()!), alignment: 4096)
-            defer { scratch.deallocate() }
-            scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
-            let base = scratch.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            var results: [SizeResult] = []
-            for size in sizes {
-                let (iterations, warmup) = options.counts(for: size)
-                if progress { FileHandle.standardError.write(Data("\rpingpong --api pvm \(size) B: \(iterations) iterations...            ".utf8)) }
-                var histogram = timeHistogram()
-                var allValid = true
-                var account = CPUAccount()
-                for r in 0..<(warmup + iterations) {
-                    if r == warmup {
-                        account.start()
-                    }
-                    if validating {
-                        account.excluding {
-                            PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]), round: r)
-                        }
-                    }
-                    let t0 = Clock.monotonicNanoseconds()
-                    try send(vm, mode, base, count: size, to: peer, tag: echoTag)
-                    try receive(vm, mode, into: base, count: size, from: peer, tag: echoTag)
-                    let t1 = Clock.monotonicNanoseconds()
-                    if validating {
-                        account.excluding {
-                            if !PingPongDriver.check(UnsafeRawBufferPointer(rebasing: scratch[0..<size]), size: size, round: r) { allValid = false }
-                        }
-                    }
-                    if r >= warmup { _ = histogram.record((t1 &- t0) / 2) }
-                }
-                let cpu = account.perOperation(2 * iterations)
-                let oneWay = OneWay(histogram)
-                results.append(SizeResult(bytes: size, iterations: iterations, oneWayNs: oneWay,
-                                          gbytesPerS: Double(size) / oneWay.mean, messagesPerS: 1e9 / oneWay.mean,
-                                          cpuNsPerMsg: cpu, path: "", validated: validating ? allValid : nil))
+            let results = try echoRounds(options, label: "--api pvm", path: "", progress: progress) { base, size in
+                try send(vm, mode, base, count: size, to: peer, tag: echoTag)
+                try receive(vm, mode, into: base, count: size, from: peer, tag: echoTag)
             }
-            if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             var run = RunResult(benchmark: "pingpong", transport: "", api: "pvm", zeroCopy: false, machine: .current(), results: results)
             run.sendMode = mode.rawValue
             return run

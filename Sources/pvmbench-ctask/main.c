@@ -1,7 +1,9 @@
 /*
  * pvmbench-ctask: the spawned end of `pvmbench pingpong --api c` (with
- * `--route daemon` or `--route tcp` for those paths). A C PVM program like
- * any other: it echoes every message from its parent through
+ * `--route daemon` or `--route tcp` for those paths), and with `--sink` or
+ * `--bibw` (and `--validate`) of `pvmbench bw` and `bibw --api c`, in the
+ * same protocol as pvmbench-task's (see sink() and mirror() below). A C PVM
+ * program like any other: it echoes every message from its parent through
  * libpvm3.so.3 (initsend, pkbyte, send; recv, upkbyte) until a message with
  * another tag. The library is loaded with dlopen from beside this program
  * (the build folder) or from ../lib (an install prefix), so that the
@@ -25,8 +27,103 @@ static int (*p_send)(int, int);
 static int (*p_recv)(int, int);
 static int (*p_bufinfo)(int, int *, int *, int *);
 static int (*p_setopt)(int, int);
+static int (*p_pkint)(int *, int, int);
+static int (*p_upkint)(int *, int, int);
 
 enum { ECHO_TAG = 1, DATA_RAW = 1, OPT_ROUTE = 1, DONT_ROUTE = 1 };
+/* bw and bibw (StreamingDriver's tags). */
+enum { DATA_TAG = 8, MARK_TAG = 9, ACK_TAG = 10, GO_TAG = 11, REPORT_TAG = 12 };
+
+/* Test hook (PVMBENCH_TEST_CORRUPT_ECHO=1, as pvmbench-task's): damage the
+ * last byte of what this end receives (sink) or sends (echo, bibw), so
+ * that the tests can see -c catch it. */
+static int corrupt_for_test;
+
+/* Byte i of message number `round` under -c (PingPongDriver.pattern). */
+static unsigned char pattern(long i, long round) { return (unsigned char)(i * 31 + round * 7 + 1); }
+
+static int holds_pattern(const char *bytes, int count, long round) {
+    for (int i = 0; i < count; i++)
+        if ((unsigned char)bytes[i] != pattern(i, round)) return 0;
+    return 1;
+}
+
+/* Grows *buf to at least n bytes. */
+static char *room(char *buf, int *capacity, int n) {
+    if (n <= *capacity) return buf;
+    free(buf);
+    *capacity = n;
+    return malloc((size_t)n);
+}
+
+/* The far end of bw: takes in the parent's messages (unpacked; checked
+ * under -c, numbered from 0) and answers each marker with its verdict,
+ * 1 when every message since the last one checked out. */
+static void sink(int parent, int validate) {
+    int capacity = 1 << 16, valid = 1;
+    long counter = 0;
+    char *scratch = malloc((size_t)capacity);
+    for (;;) {
+        int id = p_recv(parent, -1), bytes, tag, src;
+        if (id < 0 || p_bufinfo(id, &bytes, &tag, &src) < 0) break;
+        if (tag == DATA_TAG) {
+            scratch = room(scratch, &capacity, bytes);
+            p_upkbyte(scratch, bytes, 1);
+            if (corrupt_for_test && bytes > 0) scratch[bytes - 1] ^= (char)0xFF;
+            if (validate && !holds_pattern(scratch, bytes, counter)) valid = 0;
+            counter++;
+        } else if (tag == MARK_TAG) {
+            p_initsend(DATA_RAW);
+            p_pkint(&valid, 1, 1);
+            p_send(parent, ACK_TAG);
+            valid = 1;
+        } else {
+            break;
+        }
+    }
+    free(scratch);
+}
+
+/* The far end of bibw: for each go (size, window, windows), sends a window
+ * and then receives one, window after window, while the parent does the
+ * same (osu_bibw), then reports its verdict. Leaves on any other tag. */
+static void mirror(int parent, int validate) {
+    int capacity = 1 << 16, plan[3], bytes, tag, src;
+    long sent = 0, received = 0;
+    char *out = malloc((size_t)capacity), *in = malloc((size_t)capacity);
+    for (;;) {
+        int id = p_recv(parent, -1), valid = 1;
+        if (id < 0 || p_bufinfo(id, &bytes, &tag, &src) < 0 || tag != GO_TAG) break;
+        p_upkint(plan, 3, 1);
+        if (plan[0] < 0 || plan[1] < 1 || plan[2] < 0) break;
+        if (plan[0] > capacity) {
+            int c = capacity;
+            out = room(out, &capacity, plan[0]);
+            in = room(in, &c, plan[0]);
+        }
+        memset(out, 0x5A, (size_t)plan[0]);
+        for (int w = 0; w < plan[2]; w++) {
+            for (int k = 0; k < plan[1]; k++, sent++) {
+                if (validate)
+                    for (int i = 0; i < plan[0]; i++) out[i] = (char)pattern(i, sent);
+                if (corrupt_for_test && plan[0] > 0) out[plan[0] - 1] ^= (char)0xFF;
+                p_initsend(DATA_RAW);
+                p_pkbyte(out, plan[0], 1);
+                p_send(parent, DATA_TAG);
+            }
+            for (int k = 0; k < plan[1]; k++, received++) {
+                if ((id = p_recv(parent, DATA_TAG)) < 0 || p_bufinfo(id, &bytes, &tag, &src) < 0 || bytes != plan[0]) { valid = 0; continue; }
+                p_upkbyte(in, bytes, 1);
+                if (validate && !holds_pattern(in, bytes, received)) valid = 0;
+            }
+        }
+        p_initsend(DATA_RAW);
+        p_pkint(&valid, 1, 1);
+        p_send(parent, REPORT_TAG);
+    }
+    free(out);
+    free(in);
+}
 
 static void *library(void) {
     char self[PATH_MAX], path[PATH_MAX + 32];
@@ -54,9 +151,17 @@ static void *need(void *h, const char *name) {
 
 int main(int argc, char **argv) {
     void *h = library();
-    int parent, capacity = 1 << 16, daemon_route = argc > 2 && !strcmp(argv[1], "--route") && !strcmp(argv[2], "daemon");
-    /* --route tcp: TCP even to the parent on this host (read at enrollment). */
-    if (argc > 2 && !strcmp(argv[1], "--route") && !strcmp(argv[2], "tcp")) setenv("PVM_TRANSPORT", "tcp", 1);
+    int parent, capacity = 1 << 16, daemon_route = 0, sinking = 0, mirroring = 0, validate = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--route") && i + 1 < argc) {
+            i++;
+            if (!strcmp(argv[i], "daemon")) daemon_route = 1;
+            /* TCP even to the parent on this host (read at enrollment). */
+            if (!strcmp(argv[i], "tcp")) setenv("PVM_TRANSPORT", "tcp", 1);
+        } else if (!strcmp(argv[i], "--sink")) sinking = 1;
+        else if (!strcmp(argv[i], "--bibw")) mirroring = 1;
+        else if (!strcmp(argv[i], "--validate")) validate = 1;
+    }
     char *scratch;
     if (!h) { fprintf(stderr, "pvmbench-ctask: cannot load libpvm3.so.3: %s\n", dlerror()); return 1; }
     *(void **)&p_mytid = need(h, "pvm_mytid");
@@ -69,14 +174,23 @@ int main(int argc, char **argv) {
     *(void **)&p_recv = need(h, "pvm_recv");
     *(void **)&p_bufinfo = need(h, "pvm_bufinfo");
     *(void **)&p_setopt = need(h, "pvm_setopt");
+    *(void **)&p_pkint = need(h, "pvm_pkint");
+    *(void **)&p_upkint = need(h, "pvm_upkint");
+    corrupt_for_test = getenv("PVMBENCH_TEST_CORRUPT_ECHO") && !strcmp(getenv("PVMBENCH_TEST_CORRUPT_ECHO"), "1");
     if (p_mytid() < 0 || (parent = p_parent()) < 0) return 1;
     if (daemon_route) p_setopt(OPT_ROUTE, DONT_ROUTE);
+    if (sinking || mirroring) {
+        if (sinking) sink(parent, validate); else mirror(parent, validate);
+        p_exit();
+        return 0;
+    }
     scratch = malloc((size_t)capacity);
     for (;;) {
         int id = p_recv(parent, -1), bytes, tag, src;
         if (id < 0 || p_bufinfo(id, &bytes, &tag, &src) < 0 || tag != ECHO_TAG) break;
         if (bytes > capacity) { free(scratch); capacity = bytes; scratch = malloc((size_t)capacity); }
         p_upkbyte(scratch, bytes, 1);
+        if (corrupt_for_test && bytes > 0) scratch[bytes - 1] ^= (char)0xFF;
         p_initsend(DATA_RAW);
         p_pkbyte(scratch, bytes, 1);
         p_send(parent, ECHO_TAG);

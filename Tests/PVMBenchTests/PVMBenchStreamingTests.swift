@@ -183,6 +183,23 @@ import PVMTestSupport
         #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")), "the daemon it started is still there")
     }
 
+    /// bw and bibw through the C library (both ends libpvm3's calls) over
+    /// shared memory and TCP, with -c.
+    @Test(arguments: ["bw", "bibw"], ["shm", "tcp"])
+    func streamsThroughTheCLibrary(benchmark: String, transport: String) throws {
+        let dir = try TemporaryFolder()
+        let r = try Self.run([benchmark, "--api", "c", "--transport", transport, "--sizes", "8,64K,1M", "-i", "2", "-x", "1", "-W", "8",
+                              "-c", "--format", "json"], environment: ["PVM_TMP": dir.root])
+        #expect(r.status == 0, "\(r.stderr)")
+        let results = try Self.results(r.object)
+        #expect(r.object?["api"] as? String == "c")
+        #expect(r.object?["transport"] as? String == transport)
+        #expect(results.map { $0["bytes"] as? Int } == [8, 64 << 10, 1 << 20])
+        #expect(results.allSatisfy { $0["validated"] as? Bool == true && $0["path"] as? String == transport })
+        #expect(results.allSatisfy { $0["iterations"] as? Int == 2 * 8 * (benchmark == "bibw" ? 2 : 1) })
+        #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")), "the daemon it started is still there")
+    }
+
     /// bw and bibw with InPlace data and with pvm_psend/pvm_precv
     /// (--send-mode), over shared memory and TCP, up to 4 MiB, with -c.
     @Test(arguments: ["bw", "bibw"], [("shm", "inplace"), ("shm", "psend"), ("tcp", "inplace"), ("tcp", "psend")])
@@ -233,7 +250,8 @@ import PVMTestSupport
     @Test(arguments: [["bw", "--api", "transport", "-W", "4"], ["bibw", "--api", "transport", "-W", "4"], ["bw", "--api", "pvm", "-W", "4"],
                       ["bibw", "--api", "pvm", "-W", "4"], ["msgrate", "--api", "transport"], ["msgrate", "--api", "pvm", "--pairs", "2"],
                       ["pingpong"], ["pingpong", "--send-mode", "psend"], ["pingpong", "--send-mode", "inplace"],
-                      ["bw", "--api", "pvm", "-W", "4", "--send-mode", "psend"], ["bibw", "--api", "pvm", "-W", "4", "--send-mode", "inplace"]])
+                      ["bw", "--api", "pvm", "-W", "4", "--send-mode", "psend"], ["bibw", "--api", "pvm", "-W", "4", "--send-mode", "inplace"],
+                      ["pingpong", "--api", "c"], ["bw", "--api", "c", "-W", "4"], ["bibw", "--api", "c", "-W", "4"]])
     func validationCatchesDamage(arguments: [String]) throws {
         let dir = try TemporaryFolder()
         let r = try ChildProcess(Self.pvmbench, arguments + ["--sizes", "8,64K", "-i", "2", "-x", "1", "-c"],
