@@ -159,38 +159,45 @@ public enum CLibraryDriver {
         try common.checkedForRun()
         let arguments = [bidirectional ? "--bibw" : "--sink"] + (common.checkData ? ["--validate"] : [])
         return try withPeer(common, ownExecutable: ownExecutable, arguments: arguments) { c, peer, path in
-            let calls = StreamingDriver.WindowCalls(
-                sendData: { bytes, size in
-                    _ = c.initsend(1)
-                    _ = c.pkbyte(UnsafeMutablePointer(mutating: UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self)), Int32(size), 1)
-                    try check(c.send(peer, StreamingDriver.dataTag), "pvm_send")
-                },
-                receiveData: { bytes, size in
-                    let n = try receive(c, from: peer, tag: StreamingDriver.dataTag)
-                    guard n == Int32(size) else { throw BenchError("a message of \(n) bytes where \(size) were sent") }
-                    _ = c.upkbyte(UnsafeMutableRawPointer(bytes).assumingMemoryBound(to: CChar.self), n, 1)
-                },
-                sendGo: { plan in
-                    var values = plan.map { Int32(truncatingIfNeeded: $0) }
-                    _ = c.initsend(1)
-                    _ = c.pkint(&values, 3, 1)
-                    try check(c.send(peer, StreamingDriver.goTag), "pvm_send")
-                },
-                sendMark: {
-                    _ = c.initsend(1)
-                    try check(c.send(peer, StreamingDriver.markTag), "pvm_send")
-                },
-                receiveVerdict: { tag in
-                    _ = try receive(c, from: peer, tag: tag)
-                    var valid: Int32 = 0
-                    _ = c.upkint(&valid, 1, 1)
-                    return valid
-                })
-            var results = try StreamingDriver.streamWindows(options, bidirectional: bidirectional, label: "--api c", calls: calls, progress: progress)
-            for i in results.indices { results[i].path = path }
+            let results = try StreamingDriver.streamWindows(options, bidirectional: bidirectional, label: "--api c", path: path,
+                                                            calls: WindowEnd(c: c, peer: peer), progress: progress)
             var run = RunResult(benchmark: bidirectional ? "bibw" : "bw", transport: path, api: "c", zeroCopy: false, machine: .current(), results: results)
             run.window = options.window
             return run
+        }
+    }
+
+    /// The C library's end of bw and bibw: initsend PvmDataRaw, pkbyte,
+    /// send; recv, upkbyte (pkint for the go and the verdicts).
+    struct WindowEnd: StreamingDriver.WindowEnd {
+        let c: Library
+        let peer: Int32
+
+        func sendData(_ bytes: UnsafePointer<UInt8>, _ size: Int) throws {
+            _ = c.initsend(1)
+            _ = c.pkbyte(UnsafeMutablePointer(mutating: UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self)), Int32(size), 1)
+            try check(c.send(peer, StreamingDriver.dataTag), "pvm_send")
+        }
+        func receiveData(_ bytes: UnsafeMutablePointer<UInt8>, _ size: Int) throws {
+            let n = try receive(c, from: peer, tag: StreamingDriver.dataTag)
+            guard n == Int32(size) else { throw BenchError("a message of \(n) bytes where \(size) were sent") }
+            _ = c.upkbyte(UnsafeMutableRawPointer(bytes).assumingMemoryBound(to: CChar.self), n, 1)
+        }
+        func sendGo(_ plan: [Int]) throws {
+            var values = plan.map { Int32(truncatingIfNeeded: $0) }
+            _ = c.initsend(1)
+            _ = c.pkint(&values, 3, 1)
+            try check(c.send(peer, StreamingDriver.goTag), "pvm_send")
+        }
+        func sendMark() throws {
+            _ = c.initsend(1)
+            try check(c.send(peer, StreamingDriver.markTag), "pvm_send")
+        }
+        func receiveVerdict(_ tag: Int32) throws -> Int32 {
+            _ = try receive(c, from: peer, tag: tag)
+            var valid: Int32 = 0
+            _ = c.upkint(&valid, 1, 1)
+            return valid
         }
     }
 }

@@ -129,11 +129,11 @@ public enum StreamingDriver {
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: sizes.max()!, alignment: 4096)
         defer { scratch.deallocate() }
         scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
-        let incoming = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, sizes.max()!), alignment: 4096)
+        // bibw (not under -c): the one buffer its receives are posted into.
+        let posting = bidirectional && !validating
+        let incoming = UnsafeMutableRawBufferPointer.allocate(byteCount: posting ? max(1, sizes.max()!) : 1, alignment: 4096)
         defer { incoming.deallocate() }
-        if bidirectional && !validating {
-            PingPongDriver.postReceives(on: endpoint, into: incoming)
-        }
+        if posting { PingPongDriver.postReceives(on: endpoint, into: incoming) }
         // Data messages sent so far (the peer counts the same: the pattern's round).
         var sent = 0
         var received = 0
@@ -246,26 +246,8 @@ public enum StreamingDriver {
         let mode = common.sendMode
         return try TaskLibraryDriver.withPeer(common, peerExecutable: peerExecutable,
                                               arguments: [bidirectional ? "--bibw" : "--sink"] + (common.checkData ? ["--validate"] : []) + mode.peerArguments(capacity: max(1, sizes.max()!))) { vm, peer in
-            let calls = WindowCalls(
-                sendData: { bytes, size in try TaskLibraryDriver.send(vm, mode, bytes, count: size, to: peer, tag: dataTag) },
-                receiveData: { bytes, size in try TaskLibraryDriver.receive(vm, mode, into: bytes, count: size, from: peer, tag: dataTag) },
-                sendGo: { plan in
-                    _ = try vm.initSend(encoding: Encoding.raw.rawValue)
-                    var values = plan
-                    try vm.pack(&values, count: 3)
-                    try vm.send(to: peer, tag: goTag)
-                },
-                sendMark: {
-                    _ = try vm.initSend(encoding: Encoding.raw.rawValue)
-                    try vm.send(to: peer, tag: markTag)
-                },
-                receiveVerdict: { tag in
-                    _ = try TaskLibraryDriver.receive(vm, from: peer, tag: tag)
-                    var valid: Int32 = 0
-                    try vm.unpack(into: &valid, count: 1)
-                    return valid
-                })
-            let results = try streamWindows(options, bidirectional: bidirectional, label: "--api pvm", calls: calls, progress: progress)
+            let calls = TaskLibraryWindowEnd(vm: vm, mode: mode, peer: peer)
+            let results = try streamWindows(options, bidirectional: bidirectional, label: "--api pvm", path: "", calls: calls, progress: progress)
             var run = RunResult(benchmark: name, transport: "", api: "pvm", zeroCopy: false, machine: .current(), results: results)
             run.window = options.window
             run.sendMode = mode.rawValue
@@ -273,18 +255,50 @@ public enum StreamingDriver {
         }
     }
 
-    /// How one end of bw or bibw moves its messages (through the task
-    /// library's Swift calls, or libpvm3's C calls): a data message of `size`
-    /// bytes from or into the memory given; the go that starts the far end's
-    /// windows (size, window, windows); bw's marker after a window; and the
-    /// far end's verdict (1: all it received checked out), bw's
-    /// acknowledgement (`ackTag`) or bibw's report (`reportTag`).
-    struct WindowCalls {
-        var sendData: (_ bytes: UnsafePointer<UInt8>, _ size: Int) throws -> Void
-        var receiveData: (_ bytes: UnsafeMutablePointer<UInt8>, _ size: Int) throws -> Void
-        var sendGo: (_ plan: [Int]) throws -> Void
-        var sendMark: () throws -> Void
-        var receiveVerdict: (_ tag: Int32) throws -> Int32
+    /// How the measuring end of bw or bibw moves its messages (through the
+    /// task library's Swift calls, or libpvm3's C calls): a data message of
+    /// `size` bytes from or into the memory given; the go that starts the
+    /// far end's windows (size, window, windows); bw's marker after a window;
+    /// and the far end's verdict (1: all it received checked out), bw's
+    /// acknowledgement (`ackTag`) or bibw's report (`reportTag`). A protocol,
+    /// not closures, so that `streamWindows` is specialized for each and its
+    /// timed loop makes no indirect call per message.
+    protocol WindowEnd {
+        func sendData(_ bytes: UnsafePointer<UInt8>, _ size: Int) throws
+        func receiveData(_ bytes: UnsafeMutablePointer<UInt8>, _ size: Int) throws
+        func sendGo(_ plan: [Int]) throws
+        func sendMark() throws
+        func receiveVerdict(_ tag: Int32) throws -> Int32
+    }
+
+    /// The task library's end (`--api pvm`), in the calls `--send-mode` says.
+    struct TaskLibraryWindowEnd: WindowEnd {
+        let vm: VirtualMachine
+        let mode: SendMode
+        let peer: Int32
+
+        func sendData(_ bytes: UnsafePointer<UInt8>, _ size: Int) throws {
+            try TaskLibraryDriver.send(vm, mode, bytes, count: size, to: peer, tag: dataTag)
+        }
+        func receiveData(_ bytes: UnsafeMutablePointer<UInt8>, _ size: Int) throws {
+            try TaskLibraryDriver.receive(vm, mode, into: bytes, count: size, from: peer, tag: dataTag)
+        }
+        func sendGo(_ plan: [Int]) throws {
+            _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+            var values = plan
+            try vm.pack(&values, count: 3)
+            try vm.send(to: peer, tag: goTag)
+        }
+        func sendMark() throws {
+            _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+            try vm.send(to: peer, tag: markTag)
+        }
+        func receiveVerdict(_ tag: Int32) throws -> Int32 {
+            _ = try TaskLibraryDriver.receive(vm, from: peer, tag: tag)
+            var valid: Int32 = 0
+            try vm.unpack(into: &valid, count: 1)
+            return valid
+        }
     }
 
     /// The measuring end of bw or bibw through `calls`, size after size: a
@@ -292,7 +306,8 @@ public enum StreamingDriver {
     /// acknowledgement, or (bibw) the far end's window, window after window;
     /// under -c every message carries its own pattern, checked on arrival
     /// (here for bibw, by the far end for bw).
-    static func streamWindows(_ options: StreamOptions, bidirectional: Bool, label: String, calls: WindowCalls, progress: Bool) throws -> [SizeResult] {
+    static func streamWindows<End: WindowEnd>(_ options: StreamOptions, bidirectional: Bool, label: String, path: String,
+                                              calls: End, progress: Bool) throws -> [SizeResult] {
         let common = options.common
         let sizes = try common.messageSizes()
         let window = options.window
@@ -350,7 +365,7 @@ public enum StreamingDriver {
             // bibw: the far end's verdict on what it received.
             if bidirectional, try calls.receiveVerdict(reportTag) != 1 { allValid = false }
             results.append(result(size: size, messages: messages, perMessage: perMessage, histogram: histogram,
-                                  cpu: account.perOperation(messages), path: "", validated: validating ? allValid : nil))
+                                  cpu: account.perOperation(messages), path: path, validated: validating ? allValid : nil))
         }
         clearProgress(progress)
         return results
