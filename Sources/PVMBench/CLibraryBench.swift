@@ -24,6 +24,7 @@ public enum CLibraryDriver {
         typealias BufInfo = @convention(c) (Int32, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Int32
         typealias TimedRecv = @convention(c) (Int32, Int32, UnsafeMutablePointer<timeval>?) -> Int32
         typealias Ints = @convention(c) (UnsafeMutablePointer<Int32>?, Int32, Int32) -> Int32
+        typealias Longs = @convention(c) (UnsafeMutablePointer<Int>?, Int32, Int32) -> Int32
 
         let path: String
         let mytid: Int0, exit: Int0
@@ -31,8 +32,9 @@ public enum CLibraryDriver {
         let pkbyte: Bytes, upkbyte: Bytes
         let send: Int2, recv: Int2, setopt: Int2
         let spawn: Spawn, notify: Notify, bufinfo: BufInfo, trecv: TimedRecv
-        let getopt: Int1
+        let getopt: Int1, kill: Int1
         let pkint: Ints, upkint: Ints
+        let pklong: Longs, upklong: Longs
 
         /// libpvm3.so.3 beside this program (a build folder) or in ../lib (an install prefix).
         static func load(besides executable: String) throws -> Library {
@@ -58,8 +60,9 @@ public enum CLibraryDriver {
                            recv: try symbol("pvm_recv", Int2.self), setopt: try symbol("pvm_setopt", Int2.self),
                            spawn: try symbol("pvm_spawn", Spawn.self), notify: try symbol("pvm_notify", Notify.self),
                            bufinfo: try symbol("pvm_bufinfo", BufInfo.self), trecv: try symbol("pvm_trecv", TimedRecv.self),
-                           getopt: try symbol("pvm_getopt", Int1.self),
-                           pkint: try symbol("pvm_pkint", Ints.self), upkint: try symbol("pvm_upkint", Ints.self))
+                           getopt: try symbol("pvm_getopt", Int1.self), kill: try symbol("pvm_kill", Int1.self),
+                           pkint: try symbol("pvm_pkint", Ints.self), upkint: try symbol("pvm_upkint", Ints.self),
+                           pklong: try symbol("pvm_pklong", Longs.self), upklong: try symbol("pvm_upklong", Longs.self))
         }
     }
 
@@ -73,13 +76,12 @@ public enum CLibraryDriver {
         if rc < 0 { throw BenchError("\(what) failed: \(PVMError(code: rc).text)") }
     }
 
-    /// Runs `body` enrolled through libpvm3 (`c`), with the far end
-    /// `pvmbench-ctask` spawned with `arguments` and watched for its exit,
-    /// over the path `options.transport` names (its name is `body`'s third
-    /// argument); then stops the far end, leaves, and stops a daemon that
-    /// this run started.
-    static func withPeer(_ options: CommonOptions, ownExecutable: String, arguments: [String] = [],
-                         _ body: (Library, Int32, String) throws -> RunResult) throws -> RunResult {
+    /// Runs `body` enrolled through libpvm3 (`c`) over the path
+    /// `options.transport` names (`body` gets the path's name and the
+    /// arguments that tell a spawned `pvmbench-ctask` to take it); then
+    /// leaves, and stops a daemon that this run started.
+    static func withLibrary<R>(_ options: CommonOptions, ownExecutable: String,
+                               _ body: (Library, _ path: String, _ route: [String]) throws -> R) throws -> R {
         let c = try Library.load(besides: ownExecutable)
         let viaDaemon = options.transport == .daemon
         let viaTCP = options.transport == .tcp
@@ -103,23 +105,51 @@ public enum CLibraryDriver {
             if running == nil { DaemonLauncher.stopDaemon() }
         }
         if viaDaemon { _ = c.setopt(1, 1) }
+        return try body(c, path, viaDaemon ? ["--route", "daemon"] : viaTCP ? ["--route", "tcp"] : [])
+    }
+
+    /// Spawns `count` copies of `pvmbench-ctask` with `arguments` on this
+    /// host's virtual machine, each watched for its exit.
+    static func spawnTasks(_ c: Library, ownExecutable: String, _ arguments: [String], count: Int) throws -> [Int32] {
         let peerPath = peerExecutable(besides: ownExecutable)
-        var peer: Int32 = 0
-        let route = viaDaemon ? ["--route", "daemon"] : viaTCP ? ["--route", "tcp"] : []
-        let started = withCStrings(route + arguments) { argv in
-            peerPath.withCString { file in c.spawn(UnsafeMutablePointer(mutating: file), UnsafeMutablePointer(mutating: argv), 0, nil, 1, &peer) }
+        var tids = [Int32](repeating: 0, count: count)
+        let started = withCStrings(arguments) { argv in
+            peerPath.withCString { file in
+                c.spawn(UnsafeMutablePointer(mutating: file), UnsafeMutablePointer(mutating: argv), 0, nil, Int32(count), &tids)
+            }
         }
-        guard started == 1, peer > 0 else {
-            throw BenchError("cannot spawn \(peerPath): \(PVMError(code: started < 0 ? started : peer).text)")
+        guard started == Int32(count), tids.allSatisfy({ $0 > 0 }) else {
+            throw BenchError("cannot spawn \(peerPath): the daemon started \(max(started, 0)) of \(count): \(PVMError(code: started < 0 ? started : tids.first { $0 <= 0 } ?? -14).text)")
         }
-        var watched = peer
-        try check(c.notify(1, TaskLibraryDriver.exitNotifyTag, 1, &watched), "pvm_notify")
-        let run = try body(c, peer, path)
-        _ = c.initsend(1)
-        _ = c.send(peer, TaskLibraryDriver.stopTag)
-        var wait = timeval(tv_sec: 10, tv_usec: 0)
-        _ = c.trecv(TaskID.notifySource.rawValue, TaskLibraryDriver.exitNotifyTag, &wait)
-        return run
+        try check(c.notify(1, TaskLibraryDriver.exitNotifyTag, Int32(count), &tids), "pvm_notify")
+        return tids
+    }
+
+    /// Tells `tasks` to stop and waits (10 s at most) for their exit notifies.
+    static func stop(_ c: Library, _ tasks: [Int32]) {
+        for t in tasks {
+            _ = c.initsend(1)
+            _ = c.send(t, TaskLibraryDriver.stopTag)
+        }
+        for _ in tasks {
+            var wait = timeval(tv_sec: 10, tv_usec: 0)
+            if c.trecv(TaskID.notifySource.rawValue, TaskLibraryDriver.exitNotifyTag, &wait) <= 0 { break }
+        }
+    }
+
+    /// Runs `body` enrolled through libpvm3 (`c`), with the far end
+    /// `pvmbench-ctask` spawned with `arguments` and watched for its exit,
+    /// over the path `options.transport` names (its name is `body`'s third
+    /// argument); then stops the far end, leaves, and stops a daemon that
+    /// this run started.
+    static func withPeer(_ options: CommonOptions, ownExecutable: String, arguments: [String] = [],
+                         _ body: (Library, Int32, String) throws -> RunResult) throws -> RunResult {
+        try withLibrary(options, ownExecutable: ownExecutable) { c, path, route in
+            let peer = try spawnTasks(c, ownExecutable: ownExecutable, route + arguments, count: 1)[0]
+            let run = try body(c, peer, path)
+            stop(c, [peer])
+            return run
+        }
     }
 
     /// Receives the next message from `peer` with `tag` (any other from it
@@ -164,6 +194,63 @@ public enum CLibraryDriver {
             var run = RunResult(benchmark: bidirectional ? "bibw" : "bw", transport: path, api: "c", zeroCopy: false, machine: .current(), results: results)
             run.window = options.window
             return run
+        }
+    }
+
+    /// msgrate through the C library: `pairs` receiving tasks
+    /// (`pvmbench-ctask --sink`) and as many sending ones (`--stream-to
+    /// TID`), all C programs on libpvm3 (initsend PvmDataRaw, pkbyte, send;
+    /// recv, upkbyte), driven from here through libpvm3 as
+    /// `StreamingDriver.taskLibraryPairs` drives its Swift tasks.
+    public static func messageRate(_ options: MessageRateOptions, ownExecutable: String, progress: Bool) throws -> RunResult {
+        let common = options.common
+        try common.checkedForRun()
+        let sizes = try common.messageSizes(default: [8])
+        let validate = common.checkData ? ["--validate"] : []
+        return try withLibrary(common, ownExecutable: ownExecutable) { c, path, route in
+            var tasks: [Int32] = []
+            var finished = false
+            defer {
+                if finished { stop(c, tasks) } else { for t in tasks { _ = c.kill(t) } }
+            }
+            let sinks = try spawnTasks(c, ownExecutable: ownExecutable, ["--sink"] + route + validate, count: options.pairs)
+            tasks += sinks
+            var senders: [Int32] = []
+            for sink in sinks {
+                senders += try spawnTasks(c, ownExecutable: ownExecutable, ["--stream-to", "\(sink)"] + route + validate, count: 1)
+                tasks.append(senders.last!)
+            }
+            var results: [SizeResult] = []
+            for size in sizes {
+                let (messages, warmup) = StreamingDriver.messages(size: size, sweep: common.sweep, divisor: common.iterationDivisor)
+                StreamingDriver.progressLine("msgrate --api c \(size) B: \(options.pairs) pairs x \(messages) messages...", progress)
+                var valid = true
+                var reports: [(messages: Int, elapsed: UInt64, cpu: UInt64)] = []
+                for (count, counted) in [(warmup, false), (messages, true)] {
+                    for s in senders {
+                        var plan = [size, count]
+                        _ = c.initsend(1)
+                        _ = c.pklong(&plan, 2, 1)
+                        try check(c.send(s, StreamingDriver.goTag), "pvm_send")
+                    }
+                    for _ in senders {
+                        let id = c.recv(-1, -1)
+                        var bytes: Int32 = 0, tag: Int32 = 0, source: Int32 = 0
+                        _ = c.bufinfo(id, &bytes, &tag, &source)
+                        guard tag == StreamingDriver.reportTag, senders.contains(source) else {
+                            throw BenchError("a pvmbench-ctask exited or answered out of turn in the middle of the measurement (pvm_recv \(id))")
+                        }
+                        var report = [0, 0, 0, 0]
+                        _ = c.upklong(&report, 4, 1)
+                        if report[2] != 1 { valid = false }
+                        if counted { reports.append((count, UInt64(max(report[0], 1)), UInt64(max(report[1], 0)))) }
+                    }
+                }
+                results.append(StreamingDriver.aggregate(size: size, reports: reports, path: path, validated: common.checkData ? valid : nil))
+            }
+            StreamingDriver.clearProgress(progress)
+            finished = true
+            return RunResult(benchmark: "msgrate", transport: path, api: "c", zeroCopy: false, machine: .current(), results: results)
         }
     }
 

@@ -165,7 +165,9 @@ struct MsgRate: ParsableCommand {
             receiver acknowledges. The rate is all pairs' timed messages over the longest pair's time; p50 and \
             p99 are over pairs. --api transport: the senders are this process (one pair) or one process per \
             pair, each with its own receiving process, joined by the shared-memory transport. --api pvm: 2N \
-            tasks spawned through the daemon (initsend, pack, send; the receiver unpacks each). With more \
+            tasks spawned through the daemon (initsend, pack, send; the receiver unpacks each); with \
+            --hosts A,B every sender runs on host A (this one) and its receiver on host B. --api c: the same \
+            with 2N C tasks (pvmbench-ctask) on libpvm3 (initsend, pkbyte, send; recv, upkbyte). With more \
             pairs than CPUs the pairs take turns on them.
             """)
 

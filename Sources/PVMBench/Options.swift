@@ -164,7 +164,7 @@ public struct CommonOptions: ParsableArguments, Sendable {
             }
         }
         if transport == .tcp && api == .transport {
-            throw ValidationError("--transport tcp is measured through the task library: use it with --api pvm (or --api c for pingpong)")
+            throw ValidationError("--transport tcp is measured through the task library: use it with --api pvm or --api c")
         }
         if transport == .daemon && api == .transport {
             throw ValidationError("--transport daemon routes through the daemon: it needs --api pvm or --api c")

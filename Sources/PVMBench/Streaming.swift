@@ -38,7 +38,6 @@ public struct MessageRateOptions: ParsableArguments, Sendable {
     public func validate() throws {
         guard Self.pairRange.contains(pairs) else { throw ValidationError("--pairs must be \(Self.pairRange.lowerBound)...\(Self.pairRange.upperBound), not \(pairs)") }
         if common.zeroCopy { throw ValidationError("msgrate measures copied messages: drop --zero-copy (pingpong and bw take it)") }
-        if common.hosts != nil { throw ValidationError("msgrate runs its pairs on this host: drop --hosts (pingpong, bw and bibw take it)") }
         if common.sendMode != .pack { throw ValidationError("msgrate streams packed messages: drop --send-mode (pingpong, bw and bibw take it)") }
         try common.checkAvailable()
     }
@@ -384,7 +383,7 @@ public enum StreamingDriver {
         case .pvm:
             run = try taskLibraryPairs(options, peerExecutable: TaskLibraryDriver.peerExecutable(besides: ownExecutable), progress: progress)
         case .c:
-            throw BenchError("msgrate measures the bare transport (--api transport) or the task library (--api pvm); the C library's streaming cost is the task library's plus pingpong --api c's per-call overhead")
+            run = try CLibraryDriver.messageRate(options, ownExecutable: ownExecutable, progress: progress)
         }
         run.pairs = options.pairs
         return run
@@ -460,11 +459,14 @@ public enum StreamingDriver {
             defer {
                 if finished { TaskLibraryDriver.stop(vm, tasks) } else { for t in tasks { try? vm.kill(t) } }
             }
-            let sinks = try TaskLibraryDriver.spawnTasks(vm, peerExecutable, ["--sink"] + route + validate, count: options.pairs)
+            // --hosts A,B: the senders on A (this host), their receivers on B.
+            let placed = try TaskLibraryDriver.hosts(common, vm)
+            let sinks = try TaskLibraryDriver.spawnTasks(vm, peerExecutable, ["--sink"] + route + validate, count: options.pairs, on: placed?.there)
             tasks += sinks
             var senders: [Int32] = []
             for sink in sinks {
-                let s = try TaskLibraryDriver.spawnTasks(vm, peerExecutable, ["--stream-to", "\(sink)"] + route + validate, count: 1)
+                let s = try TaskLibraryDriver.spawnTasks(vm, peerExecutable, ["--stream-to", "\(sink)"] + route + validate, count: 1,
+                                                         on: placed?.here)
                 senders += s
                 tasks += s
             }

@@ -165,19 +165,23 @@ public enum TaskLibraryDriver {
         vm.path(to: TaskID(peer)).rawValue
     }
 
+    /// The two hosts of `--hosts`, checked against the virtual machine: the
+    /// first must be this host, the second one of the machine's.
+    static func hosts(_ options: CommonOptions, _ vm: VirtualMachine) throws -> (here: String, there: String)? {
+        guard let (here, there) = options.hostPair else { return nil }
+        let names = (try? vm.config().map(\.name)) ?? []
+        guard here == vm.hostName else { throw BenchError("--hosts \(here),\(there): the measuring end runs on this host, \(vm.hostName)") }
+        guard names.contains(there) else { throw BenchError("--hosts: \(there) is not a host of the virtual machine (hosts: \(names.joined(separator: ", ")))") }
+        return (here, there)
+    }
+
     /// Runs `body` with one echoing peer task (`pvmbench-task`, with
     /// `arguments`) spawned on this host or on `--hosts`' second host; then
     /// stops the peer and records the path actually used in the run.
     static func withPeer(_ options: CommonOptions, peerExecutable: String, arguments: [String],
                          _ body: (VirtualMachine, Int32) throws -> RunResult) throws -> RunResult {
         try withMachine(options) { vm in
-            var peerHost: String? = nil
-            if let (here, there) = options.hostPair {
-                let names = (try? vm.config().map(\.name)) ?? []
-                guard here == vm.hostName else { throw BenchError("--hosts \(here),\(there): the measuring end runs on this host, \(vm.hostName)") }
-                guard names.contains(there) else { throw BenchError("--hosts: \(there) is not a host of the virtual machine (hosts: \(names.joined(separator: ", ")))") }
-                peerHost = there
-            }
+            let peerHost = try hosts(options, vm)?.there
             let peer = try spawnPeer(vm, peerExecutable, routeArguments(options.transport) + arguments, on: peerHost)
             var run: RunResult
             do { run = try body(vm, peer) } catch {

@@ -1,8 +1,10 @@
 /*
  * pvmbench-ctask: the spawned end of `pvmbench pingpong --api c` (with
- * `--route daemon` or `--route tcp` for those paths), and with `--sink` or
- * `--bibw` (and `--validate`) of `pvmbench bw` and `bibw --api c`, in the
- * same protocol as pvmbench-task's (see sink() and mirror() below). A C PVM
+ * `--route daemon` or `--route tcp` for those paths), with `--sink` or
+ * `--bibw` (and `--validate`) of `pvmbench bw` and `bibw --api c`, and with
+ * `--sink` and `--stream-to TID` the two ends of a `msgrate --api c` pair,
+ * in the same protocol as pvmbench-task's (see sink(), mirror() and
+ * stream() below). A C PVM
  * program like any other: it echoes every message from its parent through
  * libpvm3.so.3 (initsend, pkbyte, send; recv, upkbyte) until a message with
  * another tag. The library is loaded with dlopen from beside this program
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int (*p_mytid)(void);
@@ -29,6 +32,8 @@ static int (*p_bufinfo)(int, int *, int *, int *);
 static int (*p_setopt)(int, int);
 static int (*p_pkint)(int *, int, int);
 static int (*p_upkint)(int *, int, int);
+static int (*p_pklong)(long *, int, int);
+static int (*p_upklong)(long *, int, int);
 
 enum { ECHO_TAG = 1, DATA_RAW = 1, OPT_ROUTE = 1, DONT_ROUTE = 1 };
 /* bw and bibw (StreamingDriver's tags). */
@@ -56,15 +61,17 @@ static char *room(char *buf, int *capacity, int n) {
     return malloc((size_t)n);
 }
 
-/* The far end of bw: takes in the parent's messages (unpacked; checked
- * under -c, numbered from 0) and answers each marker with its verdict,
- * 1 when every message since the last one checked out. */
-static void sink(int parent, int validate) {
+/* The far end of bw and of a msgrate pair: takes in the data messages of
+ * its sender (the parent for bw; unpacked; checked under -c, numbered from
+ * 0) and answers each marker to its sender with its verdict, 1 when every
+ * message since the last one checked out. Leaves on any other tag (the
+ * parent's stop). */
+static void sink(int validate) {
     int capacity = 1 << 16, valid = 1;
     long counter = 0;
     char *scratch = malloc((size_t)capacity);
     for (;;) {
-        int id = p_recv(parent, -1), bytes, tag, src;
+        int id = p_recv(-1, -1), bytes, tag, src;
         if (id < 0 || p_bufinfo(id, &bytes, &tag, &src) < 0) break;
         if (tag == DATA_TAG) {
             scratch = room(scratch, &capacity, bytes);
@@ -75,7 +82,7 @@ static void sink(int parent, int validate) {
         } else if (tag == MARK_TAG) {
             p_initsend(DATA_RAW);
             p_pkint(&valid, 1, 1);
-            p_send(parent, ACK_TAG);
+            p_send(src, ACK_TAG);
             valid = 1;
         } else {
             break;
@@ -125,6 +132,51 @@ static void mirror(int parent, int validate) {
     free(in);
 }
 
+static long now_ns(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (long)ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* The sending end of a msgrate pair: for each go from the parent (size,
+ * count; pklong), sends `count` data messages of `size` bytes to its sink
+ * back to back (initsend, pkbyte, send), then a marker, waits for the
+ * sink's verdict, and reports (elapsed ns, thread CPU ns, verdict, path 0;
+ * pklong) to the parent, as pvmbench-task's stream() does. Leaves on any
+ * other tag. */
+static void stream(int parent, int receiver, int validate) {
+    int capacity = 1 << 16, bytes, tag, src;
+    long plan[2], counter = 0;
+    char *out = malloc((size_t)capacity);
+    memset(out, 0x5A, (size_t)capacity);
+    for (;;) {
+        int id = p_recv(parent, -1), valid = 0;
+        if (id < 0 || p_bufinfo(id, &bytes, &tag, &src) < 0 || tag != GO_TAG) break;
+        p_upklong(plan, 2, 1);
+        if (plan[0] < 0 || plan[0] > INT_MAX || plan[1] < 0) break;
+        if (plan[0] > capacity) {
+            out = room(out, &capacity, (int)plan[0]);
+            memset(out, 0x5A, (size_t)capacity);
+        }
+        long c0 = now_ns(CLOCK_THREAD_CPUTIME_ID), t0 = now_ns(CLOCK_MONOTONIC);
+        for (long k = 0; k < plan[1]; k++, counter++) {
+            if (validate)
+                for (long i = 0; i < plan[0]; i++) out[i] = (char)pattern(i, counter);
+            p_initsend(DATA_RAW);
+            p_pkbyte(out, (int)plan[0], 1);
+            if (p_send(receiver, DATA_TAG) < 0) break;
+        }
+        p_initsend(DATA_RAW);
+        p_send(receiver, MARK_TAG);
+        if ((id = p_recv(receiver, ACK_TAG)) >= 0) p_upkint(&valid, 1, 1);
+        long report[4] = { now_ns(CLOCK_MONOTONIC) - t0, now_ns(CLOCK_THREAD_CPUTIME_ID) - c0, valid, 0 };
+        p_initsend(DATA_RAW);
+        p_pklong(report, 4, 1);
+        p_send(parent, REPORT_TAG);
+    }
+    free(out);
+}
+
 static void *library(void) {
     char self[PATH_MAX], path[PATH_MAX + 32];
     const char *names[] = { "/libpvm3.so.3", "/libpvm3.so", "/../lib/libpvm3.so.3" };
@@ -151,7 +203,7 @@ static void *need(void *h, const char *name) {
 
 int main(int argc, char **argv) {
     void *h = library();
-    int parent, capacity = 1 << 16, daemon_route = 0, sinking = 0, mirroring = 0, validate = 0;
+    int parent, capacity = 1 << 16, daemon_route = 0, sinking = 0, mirroring = 0, validate = 0, stream_to = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--route") && i + 1 < argc) {
             i++;
@@ -161,6 +213,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--sink")) sinking = 1;
         else if (!strcmp(argv[i], "--bibw")) mirroring = 1;
         else if (!strcmp(argv[i], "--validate")) validate = 1;
+        else if (!strcmp(argv[i], "--stream-to") && i + 1 < argc) stream_to = atoi(argv[++i]);
     }
     char *scratch;
     if (!h) { fprintf(stderr, "pvmbench-ctask: cannot load libpvm3.so.3: %s\n", dlerror()); return 1; }
@@ -176,11 +229,15 @@ int main(int argc, char **argv) {
     *(void **)&p_setopt = need(h, "pvm_setopt");
     *(void **)&p_pkint = need(h, "pvm_pkint");
     *(void **)&p_upkint = need(h, "pvm_upkint");
+    *(void **)&p_pklong = need(h, "pvm_pklong");
+    *(void **)&p_upklong = need(h, "pvm_upklong");
     corrupt_for_test = getenv("PVMBENCH_TEST_CORRUPT_ECHO") && !strcmp(getenv("PVMBENCH_TEST_CORRUPT_ECHO"), "1");
     if (p_mytid() < 0 || (parent = p_parent()) < 0) return 1;
     if (daemon_route) p_setopt(OPT_ROUTE, DONT_ROUTE);
-    if (sinking || mirroring) {
-        if (sinking) sink(parent, validate); else mirror(parent, validate);
+    if (sinking || mirroring || stream_to > 0) {
+        if (sinking) sink(validate);
+        else if (mirroring) mirror(parent, validate);
+        else stream(parent, stream_to, validate);
         p_exit();
         return 0;
     }

@@ -20,7 +20,10 @@ import PVMTestSupport
         }
         #expect(try MessageRateOptions.parse([]).pairs == 1)
         #expect(try MessageRateOptions.parse(["--pairs", "4", "--api", "transport"]).pairs == 4)
-        for bad in [["--pairs", "0"], ["--pairs", "65"], ["--zero-copy", "--api", "transport"], ["--hosts", "a,b"]] {
+        // --hosts places the pairs' tasks of the virtual machine (--api pvm).
+        #expect(try MessageRateOptions.parse(["--hosts", "a,b"]).common.hostPair! == ("a", "b"))
+        for bad in [["--pairs", "0"], ["--pairs", "65"], ["--zero-copy", "--api", "transport"], ["--hosts", "a,b", "--api", "transport"],
+                    ["--hosts", "a,b", "--api", "c"]] {
             #expect(throws: (any Error).self, "\(bad) should be refused") { try MessageRateOptions.parse(bad) }
         }
         let message = CommonOptions.message(for: try #require(throws: (any Error).self) { try MessageRateOptions.parse(["--pairs", "0"]) })
@@ -229,9 +232,10 @@ import PVMTestSupport
         #expect(results.count == 1 && results.allSatisfy { $0["validated"] as? Bool == true && $0["path"] as? String == "tcp" })
     }
 
-    /// Several pairs, over the transport (a process per pair) and through
-    /// the task library (2N tasks): the rate adds up over pairs.
-    @Test(arguments: ["transport", "pvm"])
+    /// Several pairs, over the transport (a process per pair), through
+    /// the task library (2N tasks) and through the C library (2N C tasks):
+    /// the rate adds up over pairs.
+    @Test(arguments: ["transport", "pvm", "c"])
     func msgrateWithPairs(api: String) throws {
         let dir = try TemporaryFolder()
         let r = try Self.run(["msgrate", "--api", api, "--pairs", "2", "--sizes", "8,4K", "-i", "2000", "-x", "100", "-c", "--format", "json"],
@@ -243,12 +247,27 @@ import PVMTestSupport
         #expect(results.allSatisfy { $0["iterations"] as? Int == 4000 }, "both pairs' messages are counted")
         #expect(results.allSatisfy { $0["validated"] as? Bool == true && ($0["messages_per_s"] as? Double ?? 0) > 0 })
         #expect(results.allSatisfy { ["inline", "shm"].contains($0["path"] as? String ?? "") }, "\(results.map { $0["path"] ?? "" })")
+        #expect(r.object?["api"] as? String == api)
+        #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")), "the daemon it started is still there")
+    }
+
+    /// msgrate through the C library over TCP between two tasks of this
+    /// host, checked.
+    @Test func msgrateThroughTheCLibraryOverTCP() throws {
+        let dir = try TemporaryFolder()
+        let r = try Self.run(["msgrate", "--api", "c", "--transport", "tcp", "--sizes", "8,64K", "-i", "500", "-x", "10", "-c", "--format", "json"],
+                             environment: ["PVM_TMP": dir.root])
+        #expect(r.status == 0, "\(r.stderr)")
+        let results = try Self.results(r.object)
+        #expect(r.object?["transport"] as? String == "tcp")
+        #expect(results.allSatisfy { $0["validated"] as? Bool == true && $0["iterations"] as? Int == 500 && $0["path"] as? String == "tcp" })
     }
 
     /// -c notices damaged data on every streaming path (the test hook
     /// damages the last byte at the receiving end): exit status 3, Fail.
     @Test(arguments: [["bw", "--api", "transport", "-W", "4"], ["bibw", "--api", "transport", "-W", "4"], ["bw", "--api", "pvm", "-W", "4"],
                       ["bibw", "--api", "pvm", "-W", "4"], ["msgrate", "--api", "transport"], ["msgrate", "--api", "pvm", "--pairs", "2"],
+                      ["msgrate", "--api", "c", "--pairs", "2"],
                       ["pingpong"], ["pingpong", "--send-mode", "psend"], ["pingpong", "--send-mode", "inplace"],
                       ["bw", "--api", "pvm", "-W", "4", "--send-mode", "psend"], ["bibw", "--api", "pvm", "-W", "4", "--send-mode", "inplace"],
                       ["pingpong", "--api", "c"], ["bw", "--api", "c", "-W", "4"], ["bibw", "--api", "c", "-W", "4"]])

@@ -520,6 +520,16 @@ final class MultiHostTests: MultiHostTestCase {
         let rows = try XCTUnwrap(bibw["results"] as? [[String: Any]])
         XCTAssertEqual(rows.map { $0["iterations"] as? Int }, [48, 48], "3 windows of 8, both directions")
         XCTAssertTrue(rows.allSatisfy { $0["validated"] as? Bool == true })
+        // Two pairs streaming from this host to the other (msgrate): each
+        // sender here, its receiver there, over TCP, every message checked.
+        let rate = try network.run(0, [TestProducts.executable("pvmbench").path, "msgrate", "--hosts", "\(me),\(network.address(1))", "--pairs", "2",
+                                       "--sizes", "8,64K", "-i", "300", "-x", "10", "-c", "--format", "json"], timeout: 60)
+        XCTAssertEqual(rate.status, 0, rate.output)
+        let rateRun = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(rate.output.utf8)) as? [String: Any], rate.output)
+        XCTAssertEqual(rateRun["transport"] as? String, "tcp", "each pair's path runs between the two hosts")
+        let rateRows = try XCTUnwrap(rateRun["results"] as? [[String: Any]])
+        XCTAssertEqual(rateRows.map { $0["iterations"] as? Int }, [600, 600], "both pairs' messages")
+        XCTAssertTrue(rateRows.allSatisfy { $0["validated"] as? Bool == true && $0["path"] as? String == "tcp" })
         // A host that is not in the machine is refused with the list.
         let wrong = try network.run(0, [TestProducts.executable("pvmbench").path, "pingpong", "--hosts", "\(me),nowhere", "--sizes", "8"], timeout: 30)
         XCTAssertNotEqual(wrong.status, 0)
