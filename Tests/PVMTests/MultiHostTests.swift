@@ -536,5 +536,68 @@ final class MultiHostTests: MultiHostTestCase {
         XCTAssertTrue(wrong.output.contains("nowhere is not a host of the virtual machine"), wrong.output)
     }
 
+    /// pvm_addhosts and pvm_delhosts through the C library, succeeding: a
+    /// C program (built here against our pvm3.h and libpvm3.so) adds a
+    /// namespace host, sees it in pvm_config, is refused a second add
+    /// (PvmDupHost in infos), deletes it and sees it gone.
+    func testMultiHostCLibraryAddsAndDeletesAHost() throws {
+        vm = try VirtualMachine.shared()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let source = directory + "/addhosts.c", program = directory + "/addhosts"
+        try """
+            #include <stdio.h>
+            #include <pvm3.h>
+            static void show(void) {
+                int nhost = 0, narch = 0, i;
+                struct pvmhostinfo *hi = 0;
+                printf("config %d", pvm_config(&nhost, &narch, &hi));
+                for (i = 0; i < nhost; i++) printf(" %s", hi[i].hi_name);
+                printf("\\n");
+            }
+            int main(int argc, char **argv) {
+                char *spec[1] = { argv[1] }, *name[1] = { argv[2] };
+                int info[1] = { 12345 }, rc;
+                if (argc < 3) return 2;
+                if ((rc = pvm_mytid()) < 0) { printf("mytid %d\\n", rc); return 1; }
+                pvm_setopt(PvmAutoErr, 0);
+                rc = pvm_addhosts(spec, 1, info);
+                printf("add %d %s\\n", rc, info[0] > 0 && (info[0] & 0x3ffff) == 0 ? "dtid" : "no");
+                show();
+                info[0] = 12345;
+                rc = pvm_addhosts(spec, 1, info);
+                printf("again %d %d\\n", rc, info[0]);
+                info[0] = 12345;
+                rc = pvm_delhosts(name, 1, info);
+                printf("delete %d %d\\n", rc, info[0]);
+                show();
+                pvm_exit();
+                return 0;
+            }
+
+            """.write(toFile: source, atomically: true, encoding: .utf8)
+        // Our library under its soname, first on the program's search path
+        // (Debian's libpvm3.so.3, the original's, may be installed too).
+        let lib = directory + "/lib"
+        try FileManager.default.createDirectory(atPath: lib, withIntermediateDirectories: true)
+        for name in ["libpvm3.so.3", "libpvm3.so"] {
+            try FileManager.default.createSymbolicLink(atPath: lib + "/" + name, withDestinationPath: TestProducts.executable("libpvm3.so").path)
+        }
+        let built = try TestProducts.run(path: "/usr/bin/env", ["cc", source, "-o", program, "-I", root.path + "/Sources/CPVM3/include",
+                                                               "-L", lib, "-Wl,-rpath," + lib, "-lpvm3"])
+        XCTAssertEqual(built.status, 0, built.output)
+        let host = network.address(1)
+        let run = try TestProducts.run(path: program, [try spec(1), host])
+        XCTAssertEqual(run.status, 0, run.output)
+        let lines = run.output.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.first { $0.hasPrefix("add ") }, "add 1 dtid", run.output)
+        let configs = lines.filter { $0.hasPrefix("config ") }
+        XCTAssertEqual(configs.count, 2, run.output)
+        XCTAssertTrue(configs.first?.hasPrefix("config 0 ") == true && configs.first?.hasSuffix(" \(host)") == true, run.output)
+        XCTAssertEqual(lines.first { $0.hasPrefix("again ") }, "again 0 \(PVMError.Code.dupHost.rawValue)", run.output)
+        XCTAssertEqual(lines.first { $0.hasPrefix("delete ") }, "delete 1 0", run.output)
+        XCTAssertFalse(configs.last?.contains(host) ?? true, run.output)
+        XCTAssertEqual(try vm.config().count, 1, "the host was deleted")
+    }
+
     static func right(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
 }
