@@ -92,12 +92,18 @@ public enum CollectiveDriver {
         defer { try? vm.leaveGroup(group) }
         guard instance == 0 else { throw BenchError("the group \(group) already had members (this task joined as instance \(instance))") }
 
-        var arguments = ["--collective", operation.rawValue, "--group", group, "--tasks", "\(tasks)",
-                         "--plan", planArgument(plan), "--root-pid", "\(getpid())"]
+        // --hosts A,B: this task (the root) on A, every other member on B.
+        let memberHost = try TaskLibraryDriver.hosts(common, vm)?.there ?? vm.hostName
+        let spansHosts = memberHost != vm.hostName
+        var arguments = ["--collective", operation.rawValue, "--group", group, "--tasks", "\(tasks)", "--plan", planArgument(plan)]
+        // A member of this host leaves if this process dies whatever it is
+        // blocked in; one of another host cannot see this pid (it is
+        // stopped by pvm_kill when the run fails, and by a halt).
+        if !spansHosts { arguments += ["--root-pid", "\(getpid())"] }
         if viaDaemon { arguments += ["--route", "daemon"] }
         if viaTCP { arguments += ["--route", "tcp"] }
         if common.checkData { arguments.append("--validate") }
-        let members = try spawnMembers(vm, peerExecutable, arguments, count: tasks - 1)
+        let members = try spawnMembers(vm, peerExecutable, arguments, count: tasks - 1, on: memberHost)
         // Stop whatever is still running if the measurement fails.
         var finished = false
         defer { if !finished { for t in members { try? vm.kill(t) } } }
@@ -132,8 +138,9 @@ public enum CollectiveDriver {
         _ = try vm.initSend(encoding: Encoding.raw.rawValue)
         try vm.multicast(to: members, tag: TaskLibraryDriver.stopTag)
         // The path actually used: the members' messages', and the barrier's
-        // (a group of one host's tasks meets in its shared segment).
-        let used = operation == .barrier ? "shm" : viaDaemon ? "daemon" : vm.path(to: TaskID(members[0])).rawValue
+        // (a group of one host's tasks meets in its shared segment, one
+        // across hosts at the group server, through the daemons).
+        let used = operation == .barrier ? (spansHosts ? "daemon" : "shm") : viaDaemon ? "daemon" : vm.path(to: TaskID(members[0])).rawValue
         try awaitExits(vm, members)
         finished = true
         var run = RunResult(benchmark: "collective", transport: used, api: "pvm", zeroCopy: false, machine: .current(),
@@ -142,11 +149,11 @@ public enum CollectiveDriver {
         return run
     }
 
-    /// Spawns the other members on this host and asks for their exit notices.
-    static func spawnMembers(_ vm: VirtualMachine, _ executable: String, _ arguments: [String], count: Int) throws -> [Int32] {
+    /// Spawns the other members on `host` and asks for their exit notices.
+    static func spawnMembers(_ vm: VirtualMachine, _ executable: String, _ arguments: [String], count: Int, on host: String) throws -> [Int32] {
         let results: [Int32]
         do {
-            results = try vm.spawnResults(executable, arguments: arguments, flags: SpawnFlags.host.rawValue, where: vm.hostName, count: count)
+            results = try vm.spawnResults(executable, arguments: arguments, flags: SpawnFlags.host.rawValue, where: host, count: count)
         } catch {
             throw BenchError("cannot spawn the member tasks: \(error)")
         }

@@ -41,7 +41,6 @@ public struct CollectiveOptions: ParsableArguments, Sendable {
         guard common.api == .pvm else {
             throw ValidationError("collective measures the task library's groups: use --api pvm (the default), not --api \(common.api.rawValue)")
         }
-        if common.hosts != nil { throw ValidationError("collective runs every task of the group on this host in this build: drop --hosts") }
         try common.checkAvailable()
         switch operation {
         case .barrier:
@@ -50,7 +49,7 @@ public struct CollectiveOptions: ParsableArguments, Sendable {
             }
             if common.checkData { throw ValidationError("-c checks message data, and a barrier carries none: drop -c for collective barrier") }
             if common.transport != .auto && common.transport != .shm {
-                throw ValidationError("the barrier of a group on one host meets in shared memory whatever the message path: --transport \(common.transport.rawValue) does not apply to collective barrier")
+                throw ValidationError("a barrier carries no message, so the message path does not apply: a group on one host meets in shared memory, one across hosts (--hosts) at the group server; drop --transport \(common.transport.rawValue)")
             }
         case .reduce:
             let sizes = try common.sweep.messageSizes(default: CollectiveDriver.defaultSizes)
@@ -93,12 +92,14 @@ public struct CollectiveStep: Equatable, Sendable {
 struct Collective: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collective",
-        abstract: "Time per group operation (barrier, broadcast, reduce) among --tasks tasks of this host.",
+        abstract: "Time per group operation (barrier, broadcast, reduce) among --tasks tasks of this host (or of two, --hosts).",
         discussion: """
             This task enrolls, joins a new group as instance 0 (the root), spawns --tasks - 1 copies of \
             pvmbench-task (beside pvmbench) on this host, which join it too, and every member freezes the \
             group. Each size then runs -x warm-up and -i measured iterations on every member. Starts a local \
-            virtual machine if none runs, and stops what it started.
+            virtual machine if none runs, and stops what it started. With --hosts A,B the root runs on A (this \
+            host) and the other members on B: the group spans two hosts, its barriers meet at the group server \
+            (path daemon) and its messages take the path between the hosts (tcp, or daemon).
 
             barrier: the root records the time between the completions of consecutive barriers, one clock \
             read per barrier (about 40 ns on a 2-CPU VM). The samples add up to the loop's wall time, so the \

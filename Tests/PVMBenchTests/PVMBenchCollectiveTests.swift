@@ -61,7 +61,8 @@ import PVMTestSupport
         #expect(Self.message(["bcast", "--api", "transport"]).contains("use --api pvm"))
         // The shared options' own check speaks first when parsing.
         #expect(Self.message(["bcast", "--zero-copy"]).contains("--zero-copy measures the bare transport"))
-        #expect(Self.message(["bcast", "--hosts", "a,b"]).contains("drop --hosts"))
+        #expect(Self.message(["bcast", "--hosts", "a,b", "--transport", "shm"]).contains("between two hosts the paths are tcp and daemon"))
+        #expect(throws: Never.self) { _ = try CollectiveOptions.parse(["bcast", "--hosts", "a,b"]) }
         #expect(Self.message(["bcast", "--transport", "verbs"]).contains("--transport verbs: "))
         #expect(Self.message(["bcast", "--sizes", "0"]).contains("is not a message size"))
         // Accepted: every path the task library has.

@@ -530,6 +530,18 @@ final class MultiHostTests: MultiHostTestCase {
         let rateRows = try XCTUnwrap(rateRun["results"] as? [[String: Any]])
         XCTAssertEqual(rateRows.map { $0["iterations"] as? Int }, [600, 600], "both pairs' messages")
         XCTAssertTrue(rateRows.allSatisfy { $0["validated"] as? Bool == true && $0["path"] as? String == "tcp" })
+        // A group across the two hosts (the root here, two members there):
+        // barriers at the group server, a checked broadcast over TCP.
+        for (operation, extra, path) in [("barrier", [String](), "daemon"), ("bcast", ["--sizes", "8,64K", "-c"], "tcp")] {
+            let group = try network.run(0, [TestProducts.executable("pvmbench").path, "collective", operation, "--hosts", "\(me),\(network.address(1))",
+                                            "--tasks", "3", "-i", "20", "-x", "2", "--format", "json"] + extra, timeout: 60)
+            XCTAssertEqual(group.status, 0, group.output)
+            let groupRun = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(group.output.utf8)) as? [String: Any], group.output)
+            XCTAssertEqual(groupRun["transport"] as? String, path, operation)
+            let groupRows = try XCTUnwrap(groupRun["results"] as? [[String: Any]])
+            XCTAssertTrue(groupRows.allSatisfy { $0["iterations"] as? Int == 20 && $0["tasks"] as? Int == 3 }, group.output)
+            if operation == "bcast" { XCTAssertTrue(groupRows.allSatisfy { $0["validated"] as? Bool == true }, group.output) }
+        }
         // A host that is not in the machine is refused with the list.
         let wrong = try network.run(0, [TestProducts.executable("pvmbench").path, "pingpong", "--hosts", "\(me),nowhere", "--sizes", "8"], timeout: 30)
         XCTAssertNotEqual(wrong.status, 0)
