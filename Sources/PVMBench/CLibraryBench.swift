@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ArgumentParser
 import Foundation
 import Histogram
 import PVM
@@ -25,6 +26,16 @@ public enum CLibraryDriver {
         typealias TimedRecv = @convention(c) (Int32, Int32, UnsafeMutablePointer<timeval>?) -> Int32
         typealias Ints = @convention(c) (UnsafeMutablePointer<Int32>?, Int32, Int32) -> Int32
         typealias Longs = @convention(c) (UnsafeMutablePointer<Int>?, Int32, Int32) -> Int32
+        typealias Group = @convention(c) (UnsafeMutablePointer<CChar>?) -> Int32
+        typealias GroupInt = @convention(c) (UnsafeMutablePointer<CChar>?, Int32) -> Int32
+        typealias ReduceOp = @convention(c) (UnsafeMutablePointer<Int32>?, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?,
+                                             UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Void
+        typealias Reduce = @convention(c) (ReduceOp?, UnsafeMutableRawPointer?, Int32, Int32, Int32, UnsafeMutablePointer<CChar>?, Int32) -> Int32
+        /// pvm_config's table is struct pvmhostinfo (pvm3.h): int hi_tid; char *hi_name;
+        /// char *hi_arch; int hi_speed; int hi_dsig (32 bytes on LP64).
+        typealias Config = @convention(c) (UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?,
+                                           UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32
+        typealias Mcast = @convention(c) (UnsafeMutablePointer<Int32>?, Int32, Int32) -> Int32
 
         let path: String
         let mytid: Int0, exit: Int0
@@ -35,6 +46,10 @@ public enum CLibraryDriver {
         let getopt: Int1, kill: Int1
         let pkint: Ints, upkint: Ints
         let pklong: Longs, upklong: Longs
+        let tidtohost: Int1, probe: Int2, config: Config, mcast: Mcast
+        /// The group calls: libgpvm3's, which forwards them to libpvm3 (so resolved there).
+        let joingroup: Group, lvgroup: Group, freezegroup: GroupInt, barrier: GroupInt, bcast: GroupInt, reduce: Reduce
+        let sum: ReduceOp
 
         /// libpvm3.so.3 beside this program (a build folder) or in ../lib (an install prefix).
         static func load(besides executable: String) throws -> Library {
@@ -62,7 +77,13 @@ public enum CLibraryDriver {
                            bufinfo: try symbol("pvm_bufinfo", BufInfo.self), trecv: try symbol("pvm_trecv", TimedRecv.self),
                            getopt: try symbol("pvm_getopt", Int1.self), kill: try symbol("pvm_kill", Int1.self),
                            pkint: try symbol("pvm_pkint", Ints.self), upkint: try symbol("pvm_upkint", Ints.self),
-                           pklong: try symbol("pvm_pklong", Longs.self), upklong: try symbol("pvm_upklong", Longs.self))
+                           pklong: try symbol("pvm_pklong", Longs.self), upklong: try symbol("pvm_upklong", Longs.self),
+                           tidtohost: try symbol("pvm_tidtohost", Int1.self), probe: try symbol("pvm_probe", Int2.self),
+                           config: try symbol("pvm_config", Config.self), mcast: try symbol("pvm_mcast", Mcast.self),
+                           joingroup: try symbol("pvm_joingroup", Group.self), lvgroup: try symbol("pvm_lvgroup", Group.self),
+                           freezegroup: try symbol("pvm_freezegroup", GroupInt.self), barrier: try symbol("pvm_barrier", GroupInt.self),
+                           bcast: try symbol("pvm_bcast", GroupInt.self), reduce: try symbol("pvm_reduce", Reduce.self),
+                           sum: try symbol("PvmSum", ReduceOp.self))
         }
     }
 
@@ -108,14 +129,18 @@ public enum CLibraryDriver {
         return try body(c, path, viaDaemon ? ["--route", "daemon"] : viaTCP ? ["--route", "tcp"] : [])
     }
 
-    /// Spawns `count` copies of `pvmbench-ctask` with `arguments` on this
-    /// host's virtual machine, each watched for its exit.
-    static func spawnTasks(_ c: Library, ownExecutable: String, _ arguments: [String], count: Int) throws -> [Int32] {
+    /// Spawns `count` copies of `pvmbench-ctask` with `arguments` (on
+    /// `host` with PvmTaskHost, else where pvm_spawn places them), each
+    /// watched for its exit.
+    static func spawnTasks(_ c: Library, ownExecutable: String, _ arguments: [String], count: Int, on host: String? = nil) throws -> [Int32] {
         let peerPath = peerExecutable(besides: ownExecutable)
         var tids = [Int32](repeating: 0, count: count)
         let started = withCStrings(arguments) { argv in
             peerPath.withCString { file in
-                c.spawn(UnsafeMutablePointer(mutating: file), UnsafeMutablePointer(mutating: argv), 0, nil, Int32(count), &tids)
+                (host ?? "").withCString { place in
+                    c.spawn(UnsafeMutablePointer(mutating: file), UnsafeMutablePointer(mutating: argv), host == nil ? 0 : 1,
+                            host == nil ? nil : UnsafeMutablePointer(mutating: place), Int32(count), &tids)
+                }
             }
         }
         guard started == Int32(count), tids.allSatisfy({ $0 > 0 }) else {
@@ -251,6 +276,160 @@ public enum CLibraryDriver {
             StreamingDriver.clearProgress(progress)
             finished = true
             return RunResult(benchmark: "msgrate", transport: path, api: "c", zeroCopy: false, machine: .current(), results: results)
+        }
+    }
+
+    /// The name of this task's host in the virtual machine (pvm_tidtohost, pvm_config).
+    static func hostName(_ c: Library) throws -> String {
+        let me = c.mytid()
+        let host = c.tidtohost(me)
+        var hosts: Int32 = 0, archs: Int32 = 0
+        var table: UnsafeMutableRawPointer? = nil
+        try check(c.config(&hosts, &archs, &table), "pvm_config")
+        if let table {
+            for i in 0..<Int(hosts) where table.load(fromByteOffset: 32 * i, as: Int32.self) == host {
+                if let name = table.load(fromByteOffset: 32 * i + 8, as: UnsafePointer<CChar>?.self) { return String(cString: name) }
+            }
+        }
+        throw BenchError("pvm_config does not list this task's host (\(TaskID(host)))")
+    }
+
+    /// `pvmbench collective --api c`: this process is the root (instance 0)
+    /// through libpvm3's group calls, the other members are C programs
+    /// (`pvmbench-ctask --collective`) on this host; the same method and
+    /// protocol as the task library's run (`CollectiveDriver`).
+    public static func collective(_ options: CollectiveOptions, ownExecutable: String, progress: Bool) throws -> RunResult {
+        let plan: [CollectiveStep]
+        do {
+            try options.check()
+            plan = try options.plan()
+        } catch let error as ValidationError {
+            throw BenchError(error.message)
+        }
+        let common = options.common
+        let operation = options.operation
+        let tasks = options.tasks
+        return try withLibrary(common, ownExecutable: ownExecutable) { c, path, route in
+            let name = "pvmbench-c\(operation.rawValue)-\(getpid())"
+            let group = strdup(name)!
+            defer { free(group) }
+            let instance = c.joingroup(group)
+            guard instance == 0 else {
+                throw BenchError(instance < 0 ? "cannot join the group \(name): \(PVMError(code: instance).text)"
+                                              : "the group \(name) already had members (this task joined as instance \(instance))")
+            }
+            defer { _ = c.lvgroup(group) }
+            var arguments = ["--collective", operation.rawValue, "--group", name, "--tasks", "\(tasks)",
+                             "--plan", CollectiveDriver.planArgument(plan)] + route
+            if common.checkData { arguments.append("--validate") }
+            var members = try spawnTasks(c, ownExecutable: ownExecutable, arguments, count: tasks - 1, on: try hostName(c))
+            var finished = false
+            defer { if !finished { for t in members { _ = c.kill(t) } } }
+            let root = CLibraryGroupRoot(c: c, group: group)
+            // Every member says it joined (a member that failed to start is an
+            // error here, not a freeze that never completes).
+            var waiting = Set(members)
+            let joinDeadline = Clock.monotonicNanoseconds() + CollectiveDriver.joinTimeoutNanoseconds
+            while !waiting.isEmpty {
+                let (src, _) = try root.receive(tag: CollectiveDriver.joinedTag, from: waiting, until: joinDeadline, what: "join the group \(name)")
+                waiting.remove(src)
+            }
+            try check(c.freezegroup(group, Int32(tasks)), "pvm_freezegroup")
+            let largest = max(8, plan.map(\.bytes).max() ?? 8)
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 4096)
+            defer { scratch.deallocate() }
+            scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
+            let session = CollectiveDriver.Session(root: root, group: name, members: members, tasks: tasks, scratch: scratch,
+                                                   validating: common.checkData)
+            var results: [SizeResult] = []
+            for step in plan {
+                if progress {
+                    let what = operation == .barrier ? "" : " \(step.bytes) B"
+                    FileHandle.standardError.write(Data("\rcollective --api c \(operation.rawValue)\(what), \(tasks) tasks: \(step.iterations) iterations...        ".utf8))
+                }
+                var result: SizeResult
+                switch operation {
+                case .barrier: result = try session.barrier(step)
+                case .bcast: result = try session.broadcast(step)
+                case .reduce: result = try session.reduce(step)
+                }
+                result.tasks = tasks
+                results.append(result)
+            }
+            if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            _ = c.initsend(1)
+            try check(c.mcast(&members, Int32(members.count), TaskLibraryDriver.stopTag), "pvm_mcast")
+            var left = members.count
+            let exitDeadline = Clock.monotonicNanoseconds() + CollectiveDriver.resultTimeoutNanoseconds
+            while left > 0 && Clock.monotonicNanoseconds() < exitDeadline {
+                var wait = timeval(tv_sec: 1, tv_usec: 0)
+                if c.trecv(TaskID.notifySource.rawValue, TaskLibraryDriver.exitNotifyTag, &wait) > 0 { left -= 1 }
+            }
+            guard left == 0 else { throw BenchError("\(left) member tasks did not exit after the measurement") }
+            finished = true
+            // A group of one host's tasks meets in its shared segment.
+            let used = operation == .barrier ? "shm" : path
+            var run = RunResult(benchmark: "collective", transport: used, api: "c", zeroCopy: false, machine: .current(),
+                                results: results.map { var r = $0; r.path = used; return r })
+            run.operation = operation.rawValue
+            return run
+        }
+    }
+
+    /// The root's calls through libpvm3's C entry points.
+    struct CLibraryGroupRoot: GroupRoot {
+        let c: Library
+        let group: UnsafeMutablePointer<CChar>
+
+        static func code(_ rc: Int32) throws(PVMError) { if rc < 0 { throw PVMError(code: rc) } }
+
+        func barrier() throws(PVMError) { try Self.code(c.barrier(group, -1)) }
+        func exitNoticed() throws(PVMError) -> Bool {
+            let id = c.probe(TaskID.notifySource.rawValue, TaskLibraryDriver.exitNotifyTag)
+            try Self.code(id)
+            return id > 0
+        }
+        func broadcast(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws(PVMError) {
+            _ = c.initsend(1)
+            try Self.code(c.pkbyte(UnsafeMutableRawPointer(bytes).assumingMemoryBound(to: CChar.self), Int32(count), 1))
+            try Self.code(c.bcast(group, CollectiveDriver.bcastTag))
+        }
+        func reduce(_ values: UnsafeMutableRawPointer, count: Int) throws(PVMError) {
+            try Self.code(c.reduce(c.sum, values, Int32(count), Int32(CollectiveDriver.doubleType), CollectiveDriver.reduceTag, group, 0))
+        }
+        /// The next message with `tag` from one of `sources` (its id and
+        /// source); a member's exit notice first is an error, and so is the deadline.
+        func receive(tag: Int32, from sources: Set<Int32>, until deadline: UInt64, what: String) throws -> (source: Int32, id: Int32) {
+            while true {
+                let now = Clock.monotonicNanoseconds()
+                guard now < deadline else { throw BenchError("the member tasks did not \(what) in time") }
+                let left = deadline - now
+                var wait = timeval(tv_sec: Int(left / 1_000_000_000), tv_usec: Int(left % 1_000_000_000 / 1000))
+                let id = c.trecv(-1, -1, &wait)
+                if id == 0 { continue }
+                try check(id, "pvm_trecv")
+                var bytes: Int32 = 0, t: Int32 = 0, src: Int32 = 0
+                _ = c.bufinfo(id, &bytes, &t, &src)
+                if t == tag && sources.contains(src) { return (src, id) }
+                if src == TaskID.notifySource.rawValue && t == TaskLibraryDriver.exitNotifyTag {
+                    var gone: Int32 = 0
+                    _ = c.upkint(&gone, 1, 1)
+                    throw BenchError("member task \(TaskID(gone)) exited before it could \(what)")
+                }
+            }
+        }
+        func receiveTimes(from waiting: Set<Int32>, until deadline: UInt64, what: String, iterations: Int,
+                          into: UnsafeMutablePointer<UInt64>) throws -> (source: Int32, valid: Bool) {
+            let (src, id) = try receive(tag: CollectiveDriver.resultTag, from: waiting, until: deadline, what: what)
+            var bytes: Int32 = 0, t: Int32 = 0, s: Int32 = 0
+            _ = c.bufinfo(id, &bytes, &t, &s)
+            guard Int(bytes) == 4 + 8 * iterations else {
+                throw BenchError("member task \(TaskID(src)) sent \(bytes) bytes of timings for \(iterations) iterations")
+            }
+            var ok: Int32 = 0
+            _ = c.upkint(&ok, 1, 1)
+            _ = c.upkbyte(UnsafeMutableRawPointer(into).assumingMemoryBound(to: CChar.self), Int32(8 * iterations), 1)
+            return (src, ok != 0)
         }
     }
 

@@ -115,7 +115,8 @@ public enum CollectiveDriver {
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 4096)
         defer { scratch.deallocate() }
         scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
-        let session = Session(vm: vm, group: group, members: members, tasks: tasks, scratch: scratch, validating: validating)
+        let session = Session(root: TaskLibraryGroupRoot(vm: vm, group: group), group: group, members: members, tasks: tasks,
+                              scratch: scratch, validating: validating)
 
         var results: [SizeResult] = []
         for step in plan {
@@ -210,9 +211,11 @@ public enum CollectiveDriver {
         }
     }
 
-    /// The root's side of one run: the group, its members, and the buffers.
-    struct Session {
-        let vm: VirtualMachine
+    /// The root's side of one run: the group, its members, and the buffers;
+    /// the root's calls go through `root` (the task library's Swift API, or
+    /// libpvm3's C entry points for --api c).
+    struct Session<Root: GroupRoot> {
+        let root: Root
         let group: String
         let members: [Int32]
         let tasks: Int
@@ -248,12 +251,10 @@ public enum CollectiveDriver {
                     // member short but completes: look for its exit notify
                     // now and then (a probe, not timed into many barriers).
                     if r & 4095 == 4095 {
-                        let notified = account.excluding {
-                            Result { () throws(PVMError) in try vm.probe(from: TaskID.notifySource.rawValue, tag: TaskLibraryDriver.exitNotifyTag) }
-                        }
-                        if try notified.get() > 0 { throw PVMError(.noTask, "a member of \(group) exited between two barriers") }
+                        let notified = account.excluding { Result { () throws(PVMError) in try root.exitNoticed() } }
+                        if try notified.get() { throw PVMError(.noTask, "a member of \(group) exited between two barriers") }
                     }
-                    try vm.barrier(group)
+                    try root.barrier()
                     let now = Clock.monotonicNanoseconds()
                     if r >= step.warmup { _ = histogram.record(now &- previous) }
                     previous = now
@@ -278,11 +279,9 @@ public enum CollectiveDriver {
                             PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<size]), round: r)
                         }
                     }
-                    try vm.barrier(group)
+                    try root.barrier()
                     let t0 = Clock.monotonicNanoseconds()
-                    _ = try vm.initSend(encoding: Encoding.raw.rawValue)
-                    try vm.pack(base, count: size)
-                    try vm.broadcast(group: group, tag: bcastTag)
+                    try root.broadcast(base, count: size)
                     let t1 = Clock.monotonicNanoseconds()
                     if r >= step.warmup { times[r - step.warmup] = t1 &- t0 }
                 }
@@ -313,10 +312,9 @@ public enum CollectiveDriver {
                             for i in 0..<count { values[i] = CollectiveDriver.reduceInput(i, round: r, instance: 0) }
                         }
                     }
-                    try vm.barrier(group)
+                    try root.barrier()
                     let t0 = Clock.monotonicNanoseconds()
-                    try vm.reduce(CollectiveDriver.sumDoubles, data: data, count: count, type: CollectiveDriver.doubleType,
-                                  tag: reduceTag, group: group, root: 0)
+                    try root.reduce(data, count: count)
                     let t1 = Clock.monotonicNanoseconds()
                     if r >= step.warmup { times[r - step.warmup] = t1 &- t0 }
                     if validating {
@@ -345,17 +343,10 @@ public enum CollectiveDriver {
             defer { incoming.deallocate() }
             let deadline = Clock.monotonicNanoseconds() + resultTimeoutNanoseconds
             while !waiting.isEmpty {
-                let (src, id) = try CollectiveDriver.receive(vm, tag: resultTag, from: waiting, until: deadline,
-                                                             what: "send their timings of \(step.bytes) B")
+                let (src, ok) = try root.receiveTimes(from: waiting, until: deadline, what: "send their timings of \(step.bytes) B",
+                                                      iterations: step.iterations, into: incoming)
                 waiting.remove(src)
-                let (bytes, _, _) = try vm.bufferInfo(id)
-                guard Int(bytes) == 4 + 8 * step.iterations else {
-                    throw BenchError("member task \(TaskID(src)) sent \(bytes) bytes of timings for \(step.iterations) iterations")
-                }
-                var ok: Int32 = 0
-                try vm.unpack(into: &ok, count: 1)
-                if ok == 0 { valid = false }
-                try vm.unpack(into: UnsafeMutableRawPointer(incoming).assumingMemoryBound(to: UInt8.self), count: 8 * step.iterations)
+                if !ok { valid = false }
                 for i in 0..<step.iterations { sums[i] &+= incoming[i] }
             }
             var histogram = timeHistogram()
@@ -363,5 +354,53 @@ public enum CollectiveDriver {
             for s in sums { _ = histogram.record((s + n / 2) / n) }
             return (histogram, valid)
         }
+    }
+}
+
+/// The root's calls in a collective run (`CollectiveDriver.Session`).
+protocol GroupRoot {
+    /// A barrier of the whole (frozen) group.
+    func barrier() throws(PVMError)
+    /// Whether a member's exit notice has come.
+    func exitNoticed() throws(PVMError) -> Bool
+    /// Sends `count` bytes to every other member (initsend PvmDataRaw, pack, pvm_bcast).
+    func broadcast(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws(PVMError)
+    /// pvm_reduce with PvmSum of `count` doubles to instance 0 (this task).
+    func reduce(_ values: UnsafeMutableRawPointer, count: Int) throws(PVMError)
+    /// The next member's timings of a size (`iterations` of them, into
+    /// `into`) from one of `waiting`, with its -c verdict.
+    func receiveTimes(from waiting: Set<Int32>, until deadline: UInt64, what: String, iterations: Int,
+                      into: UnsafeMutablePointer<UInt64>) throws -> (source: Int32, valid: Bool)
+}
+
+/// The root's calls through the task library's Swift API.
+struct TaskLibraryGroupRoot: GroupRoot {
+    let vm: VirtualMachine
+    let group: String
+
+    func barrier() throws(PVMError) { try vm.barrier(group) }
+    func exitNoticed() throws(PVMError) -> Bool {
+        try vm.probe(from: TaskID.notifySource.rawValue, tag: TaskLibraryDriver.exitNotifyTag) > 0
+    }
+    func broadcast(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws(PVMError) {
+        _ = try vm.initSend(encoding: Encoding.raw.rawValue)
+        try vm.pack(bytes, count: count)
+        try vm.broadcast(group: group, tag: CollectiveDriver.bcastTag)
+    }
+    func reduce(_ values: UnsafeMutableRawPointer, count: Int) throws(PVMError) {
+        try vm.reduce(CollectiveDriver.sumDoubles, data: values, count: count, type: CollectiveDriver.doubleType,
+                      tag: CollectiveDriver.reduceTag, group: group, root: 0)
+    }
+    func receiveTimes(from waiting: Set<Int32>, until deadline: UInt64, what: String, iterations: Int,
+                      into: UnsafeMutablePointer<UInt64>) throws -> (source: Int32, valid: Bool) {
+        let (src, id) = try CollectiveDriver.receive(vm, tag: CollectiveDriver.resultTag, from: waiting, until: deadline, what: what)
+        let (bytes, _, _) = try vm.bufferInfo(id)
+        guard Int(bytes) == 4 + 8 * iterations else {
+            throw BenchError("member task \(TaskID(src)) sent \(bytes) bytes of timings for \(iterations) iterations")
+        }
+        var ok: Int32 = 0
+        try vm.unpack(into: &ok, count: 1)
+        try vm.unpack(into: UnsafeMutableRawPointer(into).assumingMemoryBound(to: UInt8.self), count: 8 * iterations)
+        return (src, ok != 0)
     }
 }

@@ -38,8 +38,8 @@ public struct CollectiveOptions: ParsableArguments, Sendable {
             throw ValidationError("--tasks must be \(Self.taskRange.lowerBound)...\(Self.taskRange.upperBound) (the measuring task and at least one other), not \(tasks)")
         }
         if common.zeroCopy { throw ValidationError("collective does not take --zero-copy (it measures the task library's messages)") }
-        guard common.api == .pvm else {
-            throw ValidationError("collective measures the task library's groups: use --api pvm (the default), not --api \(common.api.rawValue)")
+        guard common.api != .transport else {
+            throw ValidationError("collective measures the group calls: use --api pvm (the default) or --api c, not --api transport")
         }
         try common.checkAvailable()
         switch operation {
@@ -121,13 +121,19 @@ struct Collective: ParsableCommand {
             -c fills each broadcast with a pattern per iteration that every member checks, and gives every \
             reduce inputs whose sum the root checks. With --tasks above the CPU count the members take turns \
             on the CPUs (the barrier sleeps instead of spinning), and times grow accordingly.
+
+            --api c: the same through libpvm3's C calls at every member (pvm_joingroup, pvm_barrier, \
+            pvm_bcast, pvm_reduce with PvmSum), the root this process and the other members the C program \
+            pvmbench-ctask, on this host.
             """)
 
     @OptionGroup var options: CollectiveOptions
 
     func run() throws {
-        let result = try CollectiveDriver.run(options, peerExecutable: TaskLibraryDriver.peerExecutable(besides: ownExecutable()),
-                                              progress: showsProgress())
+        let result = options.common.api == .c
+            ? try CLibraryDriver.collective(options, ownExecutable: ownExecutable(), progress: showsProgress())
+            : try CollectiveDriver.run(options, peerExecutable: TaskLibraryDriver.peerExecutable(besides: ownExecutable()),
+                                       progress: showsProgress())
         try finishRun(result, options.common, what: "a member received different data than was sent")
     }
 }

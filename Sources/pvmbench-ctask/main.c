@@ -3,8 +3,9 @@
  * `--route daemon` or `--route tcp` for those paths), with `--sink` or
  * `--bibw` (and `--validate`) of `pvmbench bw` and `bibw --api c`, and with
  * `--sink` and `--stream-to TID` the two ends of a `msgrate --api c` pair,
- * in the same protocol as pvmbench-task's (see sink(), mirror() and
- * stream() below). A C PVM
+ * and with `--collective OP` a member of `collective --api c`'s group, in
+ * the same protocol as pvmbench-task's (see sink(), mirror(), stream() and
+ * collective() below). A C PVM
  * program like any other: it echoes every message from its parent through
  * libpvm3.so.3 (initsend, pkbyte, send; recv, upkbyte) until a message with
  * another tag. The library is loaded with dlopen from beside this program
@@ -34,10 +35,22 @@ static int (*p_pkint)(int *, int, int);
 static int (*p_upkint)(int *, int, int);
 static int (*p_pklong)(long *, int, int);
 static int (*p_upklong)(long *, int, int);
+/* The group calls (libgpvm3's, which forwards them to libpvm3: resolved
+ * there directly). */
+typedef void (*reduce_fn)(int *, void *, void *, int *, int *);
+static int (*p_joingroup)(char *);
+static int (*p_lvgroup)(char *);
+static int (*p_freezegroup)(char *, int);
+static int (*p_gettid)(char *, int);
+static int (*p_barrier)(char *, int);
+static int (*p_reduce)(reduce_fn, void *, int, int, int, char *, int);
+static reduce_fn p_sum;
 
 enum { ECHO_TAG = 1, DATA_RAW = 1, OPT_ROUTE = 1, DONT_ROUTE = 1 };
 /* bw and bibw (StreamingDriver's tags). */
 enum { DATA_TAG = 8, MARK_TAG = 9, ACK_TAG = 10, GO_TAG = 11, REPORT_TAG = 12 };
+/* collective (CollectiveDriver's tags). */
+enum { STOP_TAG = 2, JOINED_TAG = 4, BCAST_TAG = 5, REDUCE_TAG = 6, RESULT_TAG = 7, PVM_DOUBLE_TYPE = 6 };
 
 /* Test hook (PVMBENCH_TEST_CORRUPT_ECHO=1, as pvmbench-task's): damage the
  * last byte of what this end receives (sink) or sends (echo, bibw), so
@@ -177,6 +190,83 @@ static void stream(int parent, int receiver, int validate) {
     free(out);
 }
 
+/* Item `index` of the reduce input of `instance` in round `round`
+ * (CollectiveDriver.reduceInput). */
+static double reduce_input(long index, long round, int instance) {
+    return (double)((instance + 1) * ((index + round) % 1000 + 1));
+}
+
+/* A member of `pvmbench collective --api c`'s group: joins, says so to the
+ * parent (the root), freezes the group, runs the plan ("bytes:iterations:
+ * warmup,..."; bytes 0 for the barrier), sending the parent its own times of
+ * each size and its -c verdict, and leaves when told to stop: as
+ * pvmbench-task's collective() does, through libpvm3's group calls. */
+static int collective(const char *operation, char *group, int tasks, const char *plan, int validate) {
+    int parent = p_parent(), instance = p_joingroup(group), root, largest = 8, most = 1, valid;
+    long bytes, iterations, warmup;
+    const char *at;
+    if (instance < 0) return 1;
+    p_initsend(DATA_RAW);
+    p_pkint(&instance, 1, 1);
+    p_send(parent, JOINED_TAG);
+    if (p_freezegroup(group, tasks) < 0 || (root = p_gettid(group, 0)) < 0) return 1;
+    for (at = plan; sscanf(at, "%ld:%ld:%ld", &bytes, &iterations, &warmup) == 3;) {
+        if (bytes > largest) largest = (int)bytes;
+        if (iterations > most) most = (int)iterations;
+        if (!(at = strchr(at, ','))) break;
+        at++;
+    }
+    char *scratch = calloc(1, (size_t)largest);
+    double *values = (double *)scratch;
+    long *times = calloc((size_t)most, sizeof(long));
+    for (at = plan; sscanf(at, "%ld:%ld:%ld", &bytes, &iterations, &warmup) == 3;) {
+        long count = bytes / 8;
+        valid = 1;
+        if (!strcmp(operation, "barrier")) {
+            for (long r = 0; r < warmup + iterations; r++)
+                if (p_barrier(group, -1) < 0) return 1;
+            memset(times, 0, sizeof(long) * (size_t)iterations);
+        } else if (!strcmp(operation, "bcast")) {
+            for (long r = 0; r < warmup + iterations; r++) {
+                int id, n, tag, src;
+                if (p_barrier(group, -1) < 0) return 1;
+                long t0 = now_ns(CLOCK_MONOTONIC);
+                if ((id = p_recv(root, BCAST_TAG)) < 0) return 1;
+                p_upkbyte(scratch, (int)bytes, 1);
+                long t1 = now_ns(CLOCK_MONOTONIC);
+                if (corrupt_for_test && bytes > 0) scratch[bytes - 1] ^= (char)0xFF;
+                if (r >= warmup) times[r - warmup] = t1 - t0;
+                if (validate && (p_bufinfo(id, &n, &tag, &src) < 0 || n != bytes || !holds_pattern(scratch, (int)bytes, r))) valid = 0;
+            }
+        } else if (!strcmp(operation, "reduce")) {
+            for (long i = 0; i < count; i++) values[i] = reduce_input(i, 0, instance);
+            for (long r = 0; r < warmup + iterations; r++) {
+                if (validate)
+                    for (long i = 0; i < count; i++) values[i] = reduce_input(i, r, instance);
+                if (corrupt_for_test && count > 0) values[0] += 1;  /* the root's sum comes out wrong */
+                if (p_barrier(group, -1) < 0) return 1;
+                long t0 = now_ns(CLOCK_MONOTONIC);
+                if (p_reduce(p_sum, values, (int)count, PVM_DOUBLE_TYPE, REDUCE_TAG, group, 0) < 0) return 1;
+                long t1 = now_ns(CLOCK_MONOTONIC);
+                if (r >= warmup) times[r - warmup] = t1 - t0;
+            }
+        } else {
+            return 1;
+        }
+        p_initsend(DATA_RAW);
+        p_pkint(&valid, 1, 1);
+        p_pkbyte((char *)times, (int)(8 * iterations), 1);
+        p_send(parent, RESULT_TAG);
+        if (!(at = strchr(at, ','))) break;
+        at++;
+    }
+    p_recv(parent, STOP_TAG);
+    p_lvgroup(group);
+    free(scratch);
+    free(times);
+    return 0;
+}
+
 static void *library(void) {
     char self[PATH_MAX], path[PATH_MAX + 32];
     const char *names[] = { "/libpvm3.so.3", "/libpvm3.so", "/../lib/libpvm3.so.3" };
@@ -203,7 +293,9 @@ static void *need(void *h, const char *name) {
 
 int main(int argc, char **argv) {
     void *h = library();
-    int parent, capacity = 1 << 16, daemon_route = 0, sinking = 0, mirroring = 0, validate = 0, stream_to = 0;
+    int parent, capacity = 1 << 16, daemon_route = 0, sinking = 0, mirroring = 0, validate = 0, stream_to = 0, tasks = 0;
+    const char *operation = 0, *plan = "";
+    char *group = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--route") && i + 1 < argc) {
             i++;
@@ -214,6 +306,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--bibw")) mirroring = 1;
         else if (!strcmp(argv[i], "--validate")) validate = 1;
         else if (!strcmp(argv[i], "--stream-to") && i + 1 < argc) stream_to = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--collective") && i + 1 < argc) operation = argv[++i];
+        else if (!strcmp(argv[i], "--group") && i + 1 < argc) group = argv[++i];
+        else if (!strcmp(argv[i], "--tasks") && i + 1 < argc) tasks = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--plan") && i + 1 < argc) plan = argv[++i];
     }
     char *scratch;
     if (!h) { fprintf(stderr, "pvmbench-ctask: cannot load libpvm3.so.3: %s\n", dlerror()); return 1; }
@@ -231,9 +327,21 @@ int main(int argc, char **argv) {
     *(void **)&p_upkint = need(h, "pvm_upkint");
     *(void **)&p_pklong = need(h, "pvm_pklong");
     *(void **)&p_upklong = need(h, "pvm_upklong");
+    *(void **)&p_joingroup = need(h, "pvm_joingroup");
+    *(void **)&p_lvgroup = need(h, "pvm_lvgroup");
+    *(void **)&p_freezegroup = need(h, "pvm_freezegroup");
+    *(void **)&p_gettid = need(h, "pvm_gettid");
+    *(void **)&p_barrier = need(h, "pvm_barrier");
+    *(void **)&p_reduce = need(h, "pvm_reduce");
+    *(void **)&p_sum = need(h, "PvmSum");
     corrupt_for_test = getenv("PVMBENCH_TEST_CORRUPT_ECHO") && !strcmp(getenv("PVMBENCH_TEST_CORRUPT_ECHO"), "1");
     if (p_mytid() < 0 || (parent = p_parent()) < 0) return 1;
     if (daemon_route) p_setopt(OPT_ROUTE, DONT_ROUTE);
+    if (operation) {
+        int rc = group && tasks > 1 ? collective(operation, group, tasks, plan, validate) : 64;
+        p_exit();
+        return rc;
+    }
     if (sinking || mirroring || stream_to > 0) {
         if (sinking) sink(validate);
         else if (mirroring) mirror(parent, validate);

@@ -152,7 +152,7 @@ import PVMTestSupport
         let object = try PVMBenchRunTests.json(r.stdout)
         try PVMBenchOutputTests.checkContract(object)
         #expect(object["benchmark"] as? String == "collective")
-        #expect(object["api"] as? String == "pvm")
+        #expect(object["api"] as? String == (arguments.contains("c") ? "c" : "pvm"))
         #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")), "the daemon it started is still there")
         return (object, try #require(object["results"] as? [[String: Any]]))
     }
@@ -194,18 +194,46 @@ import PVMTestSupport
         #expect(results.allSatisfy(Self.positiveTimes), "\(results)")
     }
 
-    /// A member killed in the middle: the root says so and exits non-zero
-    /// promptly (the barrier between iterations fails for the others).
-    @Test func collectiveGroupMemberKilledFailsClearly() throws {
+    /// Every operation through the C library (--api c: the root through
+    /// libpvm3's group calls, the members C programs), with -c.
+    @Test(arguments: ["barrier", "bcast", "reduce"])
+    func collectiveGroupThroughTheCLibrary(operation: String) throws {
+        let sizes = operation == "barrier" ? [] : ["--sizes", "8,64K", "-c"]
+        let (object, results) = try Self.run([operation, "--api", "c", "--tasks", "3", "-i", "40", "-x", "4"] + sizes)
+        #expect(object["operation"] as? String == operation)
+        #expect(object["transport"] as? String == "shm")
+        #expect(results.map { $0["bytes"] as? Int } == (operation == "barrier" ? [0] : [8, 64 << 10]))
+        #expect(results.allSatisfy { $0["tasks"] as? Int == 3 && $0["iterations"] as? Int == 40 })
+        #expect(results.allSatisfy { operation == "barrier" || $0["validated"] as? Bool == true }, "\(results)")
+        #expect(results.allSatisfy(Self.positiveTimes), "\(results)")
+    }
+
+    /// -c catches damage through the C library: a member damages the
+    /// broadcast it received, or its reduce input (the test hook).
+    @Test(arguments: ["bcast", "reduce"])
+    func collectiveGroupThroughTheCLibraryCatchesDamage(operation: String) throws {
         let dir = try TemporaryFolder()
-        let run = try ChildProcess(Self.pvmbench, ["collective", "barrier", "--tasks", "3", "-i", "100000000", "-x", "0"],
+        let r = try ChildProcess(Self.pvmbench, ["collective", operation, "--api", "c", "--sizes", "8,64K", "-i", "5", "-x", "1", "-c"],
+                                 environment: ["PVMBENCH_TEST_CORRUPT_ECHO": "1", "PVM_TMP": dir.root]).wait(seconds: 120)
+        #expect(r.status == 3, "\(r.stderr)")
+        let rows = r.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(rows.count == 2 && rows.allSatisfy { $0.hasSuffix("Fail") }, "\(r.stdout)")
+    }
+
+    /// A member killed in the middle: the root says so and exits non-zero
+    /// promptly (the barrier between iterations fails for the others),
+    /// through the task library and through the C library.
+    @Test(arguments: [("pvm", "pvmbench-task"), ("c", "pvmbench-ctask")])
+    func collectiveGroupMemberKilledFailsClearly(api: (name: String, member: String)) throws {
+        let dir = try TemporaryFolder()
+        let run = try ChildProcess(Self.pvmbench, ["collective", "barrier", "--api", api.name, "--tasks", "3", "-i", "100000000", "-x", "0"],
                                    environment: ["PVM_TMP": dir.root])
         // The members are the daemon's children, not pvmbench's: find them by name.
         let deadline = Date().addingTimeInterval(20)
         var members: [Int32] = []
         while Date() < deadline && members.count < 2 {
             usleep(50_000)
-            members = processes(named: "pvmbench-task", environment: "PVM_TMP=\(dir.root)")
+            members = processes(named: api.member, environment: "PVM_TMP=\(dir.root)")
         }
         try #require(members.count == 2, "the members did not start")
         usleep(300_000)  // well into the measurement
@@ -217,8 +245,8 @@ import PVMTestSupport
         #expect(r.stderr.contains("exited during the barrier"), "\(r.stderr)")
         // Nothing left behind: the other member and the daemon are gone.
         let gone = Date().addingTimeInterval(10)
-        while Date() < gone && !processes(named: "pvmbench-task", environment: "PVM_TMP=\(dir.root)").isEmpty { usleep(50_000) }
-        #expect(processes(named: "pvmbench-task", environment: "PVM_TMP=\(dir.root)").isEmpty)
+        while Date() < gone && !processes(named: api.member, environment: "PVM_TMP=\(dir.root)").isEmpty { usleep(50_000) }
+        #expect(processes(named: api.member, environment: "PVM_TMP=\(dir.root)").isEmpty)
         #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")))
     }
 }
