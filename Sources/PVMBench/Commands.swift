@@ -41,9 +41,38 @@ func showsProgress() -> Bool { isatty(2) != 0 }
 
 func emit(_ text: String, to path: String?) throws {
     if let path {
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try writeFile(text, to: path)
     } else {
         FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
+
+/// Writes a result file, or says plainly why it cannot.
+func writeFile(_ text: String, to path: String) throws {
+    do {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    } catch {
+        // The folder's state says it plainly (Foundation's error text is long).
+        do { try checkWritable(path, option: "") } catch let plain { throw BenchError("cannot write \(path): \(plain.message)") }
+        throw BenchError("cannot write \(path): \(error.localizedDescription)")
+    }
+}
+
+/// Refuses, before anything is measured, an output file that could not be
+/// written: its folder must exist and be writable, and it must not be a folder.
+func checkWritable(_ path: String, option: String) throws(ValidationError) {
+    let what = option.isEmpty ? "" : "\(option) \(path): "
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+        throw ValidationError("\(what)is a folder, not a file")
+    }
+    let folder = (path as NSString).deletingLastPathComponent
+    let dir = folder.isEmpty ? "." : folder
+    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isFolder), isFolder.boolValue else {
+        throw ValidationError("\(what)the folder \(dir) does not exist")
+    }
+    guard access(dir, W_OK) == 0 else {
+        throw ValidationError("\(what)cannot write in \(dir) (\(String(cString: strerror(errno))))")
     }
 }
 
@@ -91,7 +120,7 @@ struct PingPong: ParsableCommand {
 /// validation status when a -c check failed.
 func finishRun(_ run: RunResult, _ common: CommonOptions, what: String) throws {
     try emit(try render([run], common.format), to: common.output)
-    if let plot = common.plot { try Plot.svg([run]).write(toFile: plot, atomically: true, encoding: .utf8) }
+    if let plot = common.plot { try writeFile(Plot.svg([run]), to: plot) }
     let failed = failedSizes([run])
     if !failed.isEmpty {
         warn("validation failed: \(what) at \(failed.joined(separator: ", "))")
@@ -233,12 +262,13 @@ struct PlotCommand: ParsableCommand {
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one result file to draw") }
+        try checkWritable(output, option: "-o")
     }
 
     func run() throws {
         let runs = try Plot.load(files)
         guard !runs.isEmpty else { throw BenchError("no runs in \(files.joined(separator: ", "))") }
-        try Plot.svg(runs, title: title).write(toFile: output, atomically: true, encoding: .utf8)
+        try writeFile(Plot.svg(runs, title: title), to: output)
         FileHandle.standardError.write(Data("pvmbench: drew \(runs.count) run\(runs.count == 1 ? "" : "s") in \(output)\n".utf8))
     }
 }
@@ -268,6 +298,10 @@ struct Suite: ParsableCommand {
     static let paths: [(api: APIChoice, transport: TransportChoice, zeroCopy: Bool)] = [
         (.pvm, .shm, false), (.pvm, .tcp, false), (.pvm, .daemon, false), (.transport, .shm, false), (.transport, .shm, true),
     ]
+
+    func validate() throws {
+        try checkWritable(results + ".json", option: "--results")
+    }
 
     func run() throws {
         var runs: [RunResult] = []
@@ -308,8 +342,8 @@ struct Suite: ParsableCommand {
             warn("collective barrier: \(error)")
             errors.append("collective barrier")
         }
-        try Report.json(runs).write(toFile: results + ".json", atomically: true, encoding: .utf8)
-        try Plot.svg(runs).write(toFile: results + ".svg", atomically: true, encoding: .utf8)
+        try writeFile(Report.json(runs), to: results + ".json")
+        try writeFile(Plot.svg(runs), to: results + ".svg")
         FileHandle.standardOutput.write(Data("wrote \(results).json and \(results).svg\n".utf8))
         if !errors.isEmpty { throw BenchError("the suite could not measure: \(errors.joined(separator: ", "))") }
         let failed = failedSizes(runs)
@@ -368,6 +402,7 @@ struct SpawnBench: ParsableCommand {
     func validate() throws {
         guard (1...4096).contains(tasks) else { throw ValidationError("--tasks must be 1...4096") }
         guard (1...10_000).contains(repetitions) else { throw ValidationError("--repetitions must be 1...10000") }
+        if let output { try checkWritable(output, option: "-o") }
     }
 
     func run() throws {

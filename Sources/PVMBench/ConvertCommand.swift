@@ -22,6 +22,7 @@ struct Convert: ParsableCommand {
         guard let n = parseSize(bytes), n >= 64 else { throw ValidationError("--bytes must be at least 64") }
         _ = n
         guard iterations >= 1 else { throw ValidationError("-i must be at least 1") }
+        if let output { try checkWritable(output, option: "-o") }
         if let from {
             for name in from.split(separator: ",") where Architecture.named(String(name)) == nil {
                 throw ValidationError("unknown architecture \(name); known: \(Architecture.known.map(\.name).joined(separator: ","))")

@@ -139,6 +139,8 @@ public struct CommonOptions: ParsableArguments, Sendable {
 
     public func validate() throws {
         try checkAvailable()
+        if let output { try checkWritable(output, option: "-o") }
+        if let plot { try checkWritable(plot, option: "--plot") }
     }
 
     /// Cross-field checks on the path: what this build can measure, and what

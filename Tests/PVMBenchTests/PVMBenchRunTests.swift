@@ -75,6 +75,24 @@ import PVMTestSupport
         #expect(csv.stdout.split(separator: "\n").count == 2)
     }
 
+    /// An output file that cannot be written is refused before anything is
+    /// measured (exit 64, the reason in words), by every subcommand that writes one.
+    @Test func unwritableOutputIsRefusedBeforeTheRun() throws {
+        let dir = try TemporaryFolder()
+        let missing = dir.path("no/such/folder/out.json")
+        for (args, text) in [(["pingpong", "--api", "transport", "--sizes", "8", "-o", missing], "-o \(missing): the folder"),
+                             (["bw", "--api", "transport", "--sizes", "8", "--plot", missing], "--plot \(missing): the folder"),
+                             (["msgrate", "--api", "transport", "-o", dir.root], "is a folder, not a file"),
+                             (["convert", "-o", missing], "does not exist"), (["spawn", "-o", missing], "does not exist"),
+                             (["plot", "a.json", "-o", missing], "does not exist"), (["--results", dir.path("no/r")], "does not exist")] {
+            let r = try ChildProcess(Self.pvmbench, args, environment: ["PVM_TMP": dir.root]).wait(seconds: 30)
+            #expect(r.status == 64, "\(args): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains(text), "\(args): \(r.stderr)")
+            #expect(r.stdout.isEmpty, "\(args): nothing measured")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")), "no daemon for a usage error")
+    }
+
     /// The driver is library code: run it directly with the built binary as the far end.
     @Test func driverRunsFromTheLibrary() throws {
         let options = try CommonOptions.parse(["--sizes", "8,64K", "-i", "50", "-x", "5", "-c"])
