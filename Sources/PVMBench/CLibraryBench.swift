@@ -335,28 +335,8 @@ public enum CLibraryDriver {
                 waiting.remove(src)
             }
             try check(c.freezegroup(group, Int32(tasks)), "pvm_freezegroup")
-            let largest = max(8, plan.map(\.bytes).max() ?? 8)
-            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 4096)
-            defer { scratch.deallocate() }
-            scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
-            let session = CollectiveDriver.Session(root: root, group: name, members: members, tasks: tasks, scratch: scratch,
-                                                   validating: common.checkData)
-            var results: [SizeResult] = []
-            for step in plan {
-                if progress {
-                    let what = operation == .barrier ? "" : " \(step.bytes) B"
-                    FileHandle.standardError.write(Data("\rcollective --api c \(operation.rawValue)\(what), \(tasks) tasks: \(step.iterations) iterations...        ".utf8))
-                }
-                var result: SizeResult
-                switch operation {
-                case .barrier: result = try session.barrier(step)
-                case .bcast: result = try session.broadcast(step)
-                case .reduce: result = try session.reduce(step)
-                }
-                result.tasks = tasks
-                results.append(result)
-            }
-            if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            let results = try CollectiveDriver.Session.measure(root: root, group: name, members: members, tasks: tasks, validating: common.checkData,
+                                                               operation: operation, plan: plan, label: "collective --api c", progress: progress)
             _ = c.initsend(1)
             try check(c.mcast(&members, Int32(members.count), TaskLibraryDriver.stopTag), "pvm_mcast")
             var left = members.count

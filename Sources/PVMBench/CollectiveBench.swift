@@ -111,29 +111,8 @@ public enum CollectiveDriver {
         do { _ = try vm.freezeGroup(group, size: Int32(tasks)) } catch { throw BenchError("cannot freeze the group \(group): \(error)") }
 
         let validating = common.checkData
-        let largest = max(8, plan.map(\.bytes).max() ?? 8)
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 4096)
-        defer { scratch.deallocate() }
-        scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
-        let session = Session(root: TaskLibraryGroupRoot(vm: vm, group: group), group: group, members: members, tasks: tasks,
-                              scratch: scratch, validating: validating)
-
-        var results: [SizeResult] = []
-        for step in plan {
-            if progress {
-                let what = operation == .barrier ? "" : " \(step.bytes) B"
-                FileHandle.standardError.write(Data("\rcollective \(operation.rawValue)\(what), \(tasks) tasks: \(step.iterations) iterations...        ".utf8))
-            }
-            var result: SizeResult
-            switch operation {
-            case .barrier: result = try session.barrier(step)
-            case .bcast: result = try session.broadcast(step)
-            case .reduce: result = try session.reduce(step)
-            }
-            result.tasks = tasks
-            results.append(result)
-        }
-        if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        let results = try Session.measure(root: TaskLibraryGroupRoot(vm: vm, group: group), group: group, members: members, tasks: tasks,
+                                          validating: validating, operation: operation, plan: plan, label: "collective", progress: progress)
         // The members wait for this before they leave, so that an exit
         // notice during the measurement is always a failure.
         _ = try vm.initSend(encoding: Encoding.raw.rawValue)
@@ -221,6 +200,35 @@ public enum CollectiveDriver {
         let tasks: Int
         let scratch: UnsafeMutableRawBufferPointer
         let validating: Bool
+
+        /// Runs every step of `plan` with the root's calls `root` (a
+        /// progress line on a terminal names `label`), with a buffer for the
+        /// largest message.
+        static func measure(root: Root, group: String, members: [Int32], tasks: Int, validating: Bool,
+                            operation: CollectiveOperation, plan: [CollectiveStep], label: String, progress: Bool) throws -> [SizeResult] {
+            let largest = max(8, plan.map(\.bytes).max() ?? 8)
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: largest, alignment: 4096)
+            defer { scratch.deallocate() }
+            scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
+            let session = Session(root: root, group: group, members: members, tasks: tasks, scratch: scratch, validating: validating)
+            var results: [SizeResult] = []
+            for step in plan {
+                if progress {
+                    let what = operation == .barrier ? "" : " \(step.bytes) B"
+                    FileHandle.standardError.write(Data("\r\(label) \(operation.rawValue)\(what), \(tasks) tasks: \(step.iterations) iterations...        ".utf8))
+                }
+                var result: SizeResult
+                switch operation {
+                case .barrier: result = try session.barrier(step)
+                case .bcast: result = try session.broadcast(step)
+                case .reduce: result = try session.reduce(step)
+                }
+                result.tasks = tasks
+                results.append(result)
+            }
+            if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            return results
+        }
 
         func result(_ step: CollectiveStep, _ histogram: Histogram<UInt64>, cpu: Double, validated: Bool?) -> SizeResult {
             let oneWay = OneWay(histogram)
