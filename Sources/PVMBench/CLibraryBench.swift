@@ -299,13 +299,7 @@ public enum CLibraryDriver {
     /// (`pvmbench-ctask --collective`) on this host; the same method and
     /// protocol as the task library's run (`CollectiveDriver`).
     public static func collective(_ options: CollectiveOptions, ownExecutable: String, progress: Bool) throws -> RunResult {
-        let plan: [CollectiveStep]
-        do {
-            try options.check()
-            plan = try options.plan()
-        } catch let error as ValidationError {
-            throw BenchError(error.message)
-        }
+        let plan = try options.checkedPlan()
         let common = options.common
         let operation = options.operation
         let tasks = options.tasks

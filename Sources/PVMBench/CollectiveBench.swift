@@ -69,13 +69,7 @@ public enum CollectiveDriver {
     }
 
     public static func run(_ options: CollectiveOptions, peerExecutable: String, progress: Bool) throws -> RunResult {
-        let plan: [CollectiveStep]
-        do {
-            try options.check()
-            plan = try options.plan()
-        } catch let error as ValidationError {
-            throw BenchError(error.message)
-        }
+        let plan = try options.checkedPlan()
         let common = options.common
         let operation = options.operation
         let tasks = options.tasks

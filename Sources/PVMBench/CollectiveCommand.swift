@@ -61,6 +61,17 @@ public struct CollectiveOptions: ParsableArguments, Sendable {
         }
     }
 
+    /// The options checked (as parsing checks them, for options built
+    /// without parsing) and the plan, a refusal as a BenchError.
+    func checkedPlan() throws -> [CollectiveStep] {
+        do {
+            try check()
+            return try plan()
+        } catch let error as ValidationError {
+            throw BenchError(error.message)
+        }
+    }
+
     /// What to measure, in order: bytes per operation (0 for the barrier),
     /// measured and warm-up iterations. Every member runs the same plan.
     public func plan() throws -> [CollectiveStep] {
