@@ -193,7 +193,8 @@ struct MsgRate: ParsableCommand {
             2 GiB a size, 200 to 1,000,000 messages; 8 B when no size is given), then a marker that its \
             receiver acknowledges. The rate is all pairs' timed messages over the longest pair's time; p50 and \
             p99 are over pairs. --api transport: the senders are this process (one pair) or one process per \
-            pair, each with its own receiving process, joined by the shared-memory transport. --api pvm: 2N \
+            pair, each with its own receiving process, joined by the shared-memory transport (--zero-copy: \
+            each message in a buffer loaned from the shared heap, only its offset in the ring). --api pvm: 2N \
             tasks spawned through the daemon (initsend, pack, send; the receiver unpacks each); with \
             --hosts A,B every sender runs on host A (this one) and its receiver on host B. --api c: the same \
             with 2N C tasks (pvmbench-ctask) on libpvm3 (initsend, pkbyte, send; recv, upkbyte). With more \
@@ -218,8 +219,11 @@ struct MessageRatePair: ParsableCommand {
 
     @OptionGroup var sweep: SweepOptions
 
+    @Flag(name: .customLong("zero-copy"), help: "Send buffers loaned from the shared heap.")
+    var zeroCopy = false
+
     func run() throws {
-        var common = try CommonOptions.parse(["--api", "transport"])
+        var common = try CommonOptions.parse(["--api", "transport"] + (zeroCopy ? ["--zero-copy"] : []))
         common.sweep = sweep
         let sizes = try common.messageSizes(default: [8])
         var stream = try RateStream(common, peerExecutable: ownExecutable(), largest: sizes.max()!)

@@ -249,7 +249,7 @@ public enum PingPongDriver {
         }
         if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         stream.finish()
-        return RunResult(benchmark: "msgrate", transport: "shm", api: "transport", zeroCopy: false, machine: .current(), results: results)
+        return RunResult(benchmark: "msgrate", transport: "shm", api: "transport", zeroCopy: options.zeroCopy, machine: .current(), results: results)
     }
 
     /// `flags` of bibw's control messages over the bare transport (data
@@ -418,12 +418,16 @@ struct RateStream {
     let session: PeerSession
     let scratch: UnsafeMutableRawBufferPointer
     let validating: Bool
+    /// Each message in a buffer loaned from the shared heap (--zero-copy):
+    /// only its offset crosses the ring; the sink's release returns it.
+    let zeroCopy: Bool
     /// Data messages sent so far (the peer counts the same).
     var sent = 0
 
     init(_ options: CommonOptions, peerExecutable: String, largest: Int) throws {
         session = try PeerSession(options, peerExecutable: peerExecutable, arguments: ["--sink"] + (options.checkData ? ["--validate"] : []))
         validating = options.checkData
+        zeroCopy = options.zeroCopy
         scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: max(largest, 1), alignment: 64)
         scratch.initializeMemory(as: UInt8.self, repeating: 0x5A)
     }
@@ -440,8 +444,14 @@ struct RateStream {
                 let cpu0 = Clock.threadCPUNanoseconds()
                 let t0 = Clock.monotonicNanoseconds()
                 for _ in 0..<count {
-                    if validating { PingPongDriver.fill(message, round: sent) }
-                    try endpoint.send(UnsafeRawBufferPointer(message), to: session.peer)
+                    if zeroCopy {
+                        let loan = try endpoint.loan(capacity: max(size, 1))
+                        if validating { PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<size]), round: sent) }
+                        try endpoint.send(loan, length: size, to: session.peer)
+                    } else {
+                        if validating { PingPongDriver.fill(message, round: sent) }
+                        try endpoint.send(UnsafeRawBufferPointer(message), to: session.peer)
+                    }
                     sent += 1
                 }
                 if try !acknowledged(size) { valid = false }
@@ -450,7 +460,7 @@ struct RateStream {
                     cpu = Clock.threadCPUNanoseconds() &- cpu0
                 }
             }
-            return (elapsed, cpu, valid, endpoint.path(to: session.peer, size: size).rawValue)
+            return (elapsed, cpu, valid, zeroCopy ? ShmPath.loan.rawValue : endpoint.path(to: session.peer, size: size).rawValue)
         }
     }
 

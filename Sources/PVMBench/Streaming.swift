@@ -37,7 +37,6 @@ public struct MessageRateOptions: ParsableArguments, Sendable {
 
     public func validate() throws {
         guard Self.pairRange.contains(pairs) else { throw ValidationError("--pairs must be \(Self.pairRange.lowerBound)...\(Self.pairRange.upperBound), not \(pairs)") }
-        if common.zeroCopy { throw ValidationError("msgrate measures copied messages: drop --zero-copy (pingpong and bw take it)") }
         if common.sendMode != .pack { throw ValidationError("msgrate streams packed messages: drop --send-mode (pingpong, bw and bibw take it)") }
         try common.checkAvailable()
     }
@@ -414,6 +413,7 @@ public enum StreamingDriver {
         if let i = common.sweep.iterations { arguments += ["-i", "\(i)"] }
         if let x = common.sweep.warmup { arguments += ["-x", "\(x)"] }
         if common.checkData { arguments.append("-c") }
+        if common.zeroCopy { arguments.append("--zero-copy") }
         var pairs: [PairProcess] = []
         defer { for p in pairs { p.stop() } }
         for _ in 0..<options.pairs { pairs.append(try PairProcess(ownExecutable, arguments)) }
@@ -438,7 +438,7 @@ public enum StreamingDriver {
             results.append(aggregate(size: size, reports: reports, path: path, validated: common.checkData ? valid : nil))
         }
         clearProgress(progress)
-        return RunResult(benchmark: "msgrate", transport: "shm", api: "transport", zeroCopy: false, machine: .current(), results: results)
+        return RunResult(benchmark: "msgrate", transport: "shm", api: "transport", zeroCopy: common.zeroCopy, machine: .current(), results: results)
     }
 
     /// msgrate through the task library: `pairs` receiving tasks

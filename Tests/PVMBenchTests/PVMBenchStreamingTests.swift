@@ -22,7 +22,8 @@ import PVMTestSupport
         #expect(try MessageRateOptions.parse(["--pairs", "4", "--api", "transport"]).pairs == 4)
         // --hosts places the pairs' tasks of the virtual machine (--api pvm).
         #expect(try MessageRateOptions.parse(["--hosts", "a,b"]).common.hostPair! == ("a", "b"))
-        for bad in [["--pairs", "0"], ["--pairs", "65"], ["--zero-copy", "--api", "transport"], ["--hosts", "a,b", "--api", "transport"],
+        #expect(try MessageRateOptions.parse(["--zero-copy", "--api", "transport"]).common.zeroCopy)
+        for bad in [["--pairs", "0"], ["--pairs", "65"], ["--zero-copy"], ["--zero-copy", "--api", "c"], ["--hosts", "a,b", "--api", "transport"],
                     ["--hosts", "a,b", "--api", "c"]] {
             #expect(throws: (any Error).self, "\(bad) should be refused") { try MessageRateOptions.parse(bad) }
         }
@@ -251,6 +252,19 @@ import PVMTestSupport
         #expect(!FileManager.default.fileExists(atPath: dir.path("pvm.\(getuid())")), "the daemon it started is still there")
     }
 
+    /// msgrate with loaned buffers over the bare transport, one pair and
+    /// two (a process per pair), checked: every message on the loan path.
+    @Test(arguments: [1, 2])
+    func msgrateWithLoanedBuffers(pairs: Int) throws {
+        let r = try Self.run(["msgrate", "--api", "transport", "--zero-copy", "--pairs", "\(pairs)", "--sizes", "8,4K,64K", "-i", "3000", "-x", "100",
+                              "-c", "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let results = try Self.results(r.object)
+        #expect(r.object?["zero_copy"] as? Bool == true)
+        #expect(results.allSatisfy { $0["iterations"] as? Int == 3000 * pairs && $0["path"] as? String == "loan" }, "\(results)")
+        #expect(results.allSatisfy { $0["validated"] as? Bool == true && ($0["messages_per_s"] as? Double ?? 0) > 0 })
+    }
+
     /// msgrate through the C library over TCP between two tasks of this
     /// host, checked.
     @Test func msgrateThroughTheCLibraryOverTCP() throws {
@@ -267,7 +281,7 @@ import PVMTestSupport
     /// damages the last byte at the receiving end): exit status 3, Fail.
     @Test(arguments: [["bw", "--api", "transport", "-W", "4"], ["bibw", "--api", "transport", "-W", "4"], ["bw", "--api", "pvm", "-W", "4"],
                       ["bibw", "--api", "pvm", "-W", "4"], ["msgrate", "--api", "transport"], ["msgrate", "--api", "pvm", "--pairs", "2"],
-                      ["msgrate", "--api", "c", "--pairs", "2"],
+                      ["msgrate", "--api", "c", "--pairs", "2"], ["msgrate", "--api", "transport", "--zero-copy"],
                       ["pingpong"], ["pingpong", "--send-mode", "psend"], ["pingpong", "--send-mode", "inplace"],
                       ["bw", "--api", "pvm", "-W", "4", "--send-mode", "psend"], ["bibw", "--api", "pvm", "-W", "4", "--send-mode", "inplace"],
                       ["pingpong", "--api", "c"], ["bw", "--api", "c", "-W", "4"], ["bibw", "--api", "c", "-W", "4"]])
