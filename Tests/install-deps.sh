@@ -44,4 +44,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # CSupport's verbs.c and numa.c compile their optional parts only where
+  # the headers (libibverbs-dev, libnuma-dev) are present, and SwiftPM does
+  # not rebuild a file when a header it did not find appears later: mark
+  # them changed, so a build made before this install does not silently
+  # stay without them.
+  here="$(cd "$(dirname "$0")/.." && pwd)"
+  touch "$here/CSupport/verbs.c" "$here/CSupport/numa.c"
 fi
