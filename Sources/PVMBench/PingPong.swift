@@ -148,6 +148,9 @@ public enum PingPongDriver {
         let endpoint = session.endpoint
         let to = session.peer
         let validating = options.checkData
+        // Read once: an option's getter (ArgumentParser's property wrapper)
+        // instantiates generic metadata on every call.
+        let zeroCopy = options.zeroCopy
 
         var results: [SizeResult] = []
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: sizes.max()!, alignment: 4096)
@@ -187,7 +190,7 @@ public enum PingPongDriver {
                         account.start()
                     }
                     let t0: UInt64
-                    if options.zeroCopy {
+                    if zeroCopy {
                         let loan = try endpoint.loan(capacity: size)
                         if validating {
                             account.excluding {

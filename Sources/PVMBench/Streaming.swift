@@ -123,6 +123,9 @@ public enum StreamingDriver {
         let endpoint = session.endpoint
         let peer = session.peer
         let validating = common.checkData
+        // Read once: an option's getter (ArgumentParser's property wrapper)
+        // instantiates generic metadata on every call.
+        let zeroCopy = common.zeroCopy
         let name = bidirectional ? "bibw" : "bw"
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: sizes.max()!, alignment: 4096)
         defer { scratch.deallocate() }
@@ -188,7 +191,7 @@ public enum StreamingDriver {
                     }
                     let t0 = Clock.monotonicNanoseconds()
                     for _ in 0..<window {
-                        if common.zeroCopy {
+                        if zeroCopy {
                             let loan = try endpoint.loan(capacity: size)
                             if validating { PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<size]), round: sent) }
                             try endpoint.send(loan, length: size, to: peer)
