@@ -320,14 +320,7 @@ public enum CLibraryDriver {
             var finished = false
             defer { if !finished { for t in members { _ = c.kill(t) } } }
             let root = CLibraryGroupRoot(c: c, group: group)
-            // Every member says it joined (a member that failed to start is an
-            // error here, not a freeze that never completes).
-            var waiting = Set(members)
-            let joinDeadline = Clock.monotonicNanoseconds() + CollectiveDriver.joinTimeoutNanoseconds
-            while !waiting.isEmpty {
-                let (src, _) = try root.receive(tag: CollectiveDriver.joinedTag, from: waiting, until: joinDeadline, what: "join the group \(name)")
-                waiting.remove(src)
-            }
+            try CollectiveDriver.awaitJoins(root, members, group: name)
             try check(c.freezegroup(group, Int32(tasks)), "pvm_freezegroup")
             let results = try CollectiveDriver.Session.measure(root: root, group: name, members: members, tasks: tasks, validating: common.checkData,
                                                                operation: operation, plan: plan, label: "collective --api c", progress: progress)
@@ -371,8 +364,6 @@ public enum CLibraryDriver {
         func reduce(_ values: UnsafeMutableRawPointer, count: Int) throws(PVMError) {
             try Self.code(c.reduce(c.sum, values, Int32(count), Int32(CollectiveDriver.doubleType), CollectiveDriver.reduceTag, group, 0))
         }
-        /// The next message with `tag` from one of `sources` (its id and
-        /// source); a member's exit notice first is an error, and so is the deadline.
         func receive(tag: Int32, from sources: Set<Int32>, until deadline: UInt64, what: String) throws -> (source: Int32, id: Int32) {
             while true {
                 let now = Clock.monotonicNanoseconds()

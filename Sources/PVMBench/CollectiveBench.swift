@@ -101,11 +101,12 @@ public enum CollectiveDriver {
         // Stop whatever is still running if the measurement fails.
         var finished = false
         defer { if !finished { for t in members { try? vm.kill(t) } } }
-        try awaitJoins(vm, members, group: group)
+        let root = TaskLibraryGroupRoot(vm: vm, group: group)
+        try awaitJoins(root, members, group: group)
         do { _ = try vm.freezeGroup(group, size: Int32(tasks)) } catch { throw BenchError("cannot freeze the group \(group): \(error)") }
 
         let validating = common.checkData
-        let results = try Session.measure(root: TaskLibraryGroupRoot(vm: vm, group: group), group: group, members: members, tasks: tasks,
+        let results = try Session.measure(root: root, group: group, members: members, tasks: tasks,
                                           validating: validating, operation: operation, plan: plan, label: "collective", progress: progress)
         // The members wait for this before they leave, so that an exit
         // notice during the measurement is always a failure.
@@ -145,11 +146,11 @@ public enum CollectiveDriver {
     /// Waits until every member has joined (each says so), so that a member
     /// that failed to start is an error here rather than a freeze that
     /// never completes.
-    static func awaitJoins(_ vm: VirtualMachine, _ members: [Int32], group: String) throws {
+    static func awaitJoins<Root: GroupRoot>(_ root: Root, _ members: [Int32], group: String) throws {
         var waiting = Set(members)
         let deadline = Clock.monotonicNanoseconds() + joinTimeoutNanoseconds
         while !waiting.isEmpty {
-            let (src, _) = try receive(vm, tag: joinedTag, from: waiting, until: deadline, what: "join the group \(group)")
+            let (src, _) = try root.receive(tag: joinedTag, from: waiting, until: deadline, what: "join the group \(group)")
             waiting.remove(src)
         }
     }
@@ -369,6 +370,9 @@ protocol GroupRoot {
     func broadcast(_ bytes: UnsafeMutablePointer<UInt8>, count: Int) throws(PVMError)
     /// pvm_reduce with PvmSum of `count` doubles to instance 0 (this task).
     func reduce(_ values: UnsafeMutableRawPointer, count: Int) throws(PVMError)
+    /// The next message with `tag` from one of `sources` (its source and
+    /// buffer id); a member's exit notice first is an error, and so is the deadline.
+    func receive(tag: Int32, from sources: Set<Int32>, until deadline: UInt64, what: String) throws -> (source: Int32, id: Int32)
     /// The next member's timings of a size (`iterations` of them, into
     /// `into`) from one of `waiting`, with its -c verdict.
     func receiveTimes(from waiting: Set<Int32>, until deadline: UInt64, what: String, iterations: Int,
@@ -393,9 +397,12 @@ struct TaskLibraryGroupRoot: GroupRoot {
         try vm.reduce(CollectiveDriver.sumDoubles, data: values, count: count, type: CollectiveDriver.doubleType,
                       tag: CollectiveDriver.reduceTag, group: group, root: 0)
     }
+    func receive(tag: Int32, from sources: Set<Int32>, until deadline: UInt64, what: String) throws -> (source: Int32, id: Int32) {
+        try CollectiveDriver.receive(vm, tag: tag, from: sources, until: deadline, what: what)
+    }
     func receiveTimes(from waiting: Set<Int32>, until deadline: UInt64, what: String, iterations: Int,
                       into: UnsafeMutablePointer<UInt64>) throws -> (source: Int32, valid: Bool) {
-        let (src, id) = try CollectiveDriver.receive(vm, tag: CollectiveDriver.resultTag, from: waiting, until: deadline, what: what)
+        let (src, id) = try receive(tag: CollectiveDriver.resultTag, from: waiting, until: deadline, what: what)
         let (bytes, _, _) = try vm.bufferInfo(id)
         guard Int(bytes) == 4 + 8 * iterations else {
             throw BenchError("member task \(TaskID(src)) sent \(bytes) bytes of timings for \(iterations) iterations")

@@ -129,6 +129,22 @@ public enum PingPongDriver {
         for i in 0..<buffer.count { buffer[i] = pattern(i, round) }
     }
 
+    /// Sends the first `size` bytes of `message` to `peer` in a streaming
+    /// loop (bw, msgrate): copied, or (`zeroCopy`) in a buffer loaned from
+    /// the shared heap; under -c filled with round `round`'s pattern first.
+    @inline(__always)
+    static func stream(_ endpoint: ShmEndpoint, _ message: UnsafeMutableRawBufferPointer, size: Int, to peer: ShmPeerID,
+                       round: Int, zeroCopy: Bool, validating: Bool) throws {
+        if zeroCopy {
+            let loan = try endpoint.loan(capacity: max(size, 1))
+            if validating { fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<size]), round: round) }
+            try endpoint.send(loan, length: size, to: peer)
+        } else {
+            if validating { fill(message, round: round) }
+            try endpoint.send(UnsafeRawBufferPointer(message), to: peer)
+        }
+    }
+
     static func check(_ bytes: UnsafeRawBufferPointer, size: Int, round: Int) -> Bool {
         guard bytes.count == size else { return false }
         for i in 0..<size where bytes[i] != pattern(i, round) { return false }
@@ -447,14 +463,7 @@ struct RateStream {
                 let cpu0 = Clock.threadCPUNanoseconds()
                 let t0 = Clock.monotonicNanoseconds()
                 for _ in 0..<count {
-                    if zeroCopy {
-                        let loan = try endpoint.loan(capacity: max(size, 1))
-                        if validating { PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<size]), round: sent) }
-                        try endpoint.send(loan, length: size, to: session.peer)
-                    } else {
-                        if validating { PingPongDriver.fill(message, round: sent) }
-                        try endpoint.send(UnsafeRawBufferPointer(message), to: session.peer)
-                    }
+                    try PingPongDriver.stream(endpoint, message, size: size, to: session.peer, round: sent, zeroCopy: zeroCopy, validating: validating)
                     sent += 1
                 }
                 if try !acknowledged(size) { valid = false }

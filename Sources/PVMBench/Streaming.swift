@@ -191,14 +191,7 @@ public enum StreamingDriver {
                     }
                     let t0 = Clock.monotonicNanoseconds()
                     for _ in 0..<window {
-                        if zeroCopy {
-                            let loan = try endpoint.loan(capacity: size)
-                            if validating { PingPongDriver.fill(UnsafeMutableRawBufferPointer(rebasing: loan.buffer[0..<size]), round: sent) }
-                            try endpoint.send(loan, length: size, to: peer)
-                        } else {
-                            if validating { PingPongDriver.fill(message, round: sent) }
-                            try endpoint.send(UnsafeRawBufferPointer(message), to: peer)
-                        }
+                        try PingPongDriver.stream(endpoint, message, size: size, to: peer, round: sent, zeroCopy: zeroCopy, validating: validating)
                         sent += 1
                     }
                     if bidirectional {
