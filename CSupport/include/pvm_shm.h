@@ -13,6 +13,7 @@
 //   640     128    consumer    release_tail: entries written to the release queue
 //   768     128    producer    waiting: 1 while the producer waits for the consumer
 //   896     8192   consumer    release queue: 1024 heap offsets of loans given back
+//   9088    64     both        express line (see below; used in one ring of each pair)
 //   12288   capacity           data area (a power of two)
 //
 // Each control word has its own 128-byte slot (two cache lines, so the
@@ -30,6 +31,27 @@
 //          older positions, so no zeroing is needed and nothing can alias.
 //          A producer killed mid-record never stores the stamp: the consumer
 //          sees "not ready", never a torn record.
+//
+// The express line: one cache line that carries small messages both ways
+// between the two tasks of a pair, so that a ping-pong moves one line per
+// message (the reader of a line it is about to write is handed it
+// exclusively) instead of two (the consumer's read of the record, then its
+// write into the other ring, each a transfer). Only the express line of the
+// ring that the connecting task created is used; half 0 is written by the
+// connecting task, half 1 by the accepting one, each half by one writer:
+//
+//   0        4        8      10     12       16                 32
+//   +--------+--------+------+------+--------+------------------+
+//   | seqack | pos    | len  | flag | (zero) | payload (<= 16 B) |
+//   +--------+--------+------+------+--------+------------------+
+//   seqack: low 16 bits, messages written into this half (a message is
+//           there when they differ from what the reader has taken); high
+//           16 bits, messages of the other half this writer has taken.
+//           Stored last, with release ordering. A writer writes the next
+//           message only once the other half acknowledges the last one.
+//   pos:    the low 32 bits of the writer's ring position when it wrote
+//           the message: it is delivered after every ring record before
+//           that position and before every one after it (per-pair order).
 #ifndef PVM_SHM_H
 #define PVM_SHM_H
 
@@ -38,7 +60,7 @@
 #define PVM_CACHE_LINE 64u
 #define PVM_CONTROL_SLOT 128u
 #define PVM_RING_MAGIC 0x31474e49524d5650ull  /* "PVMRING1" little-endian */
-#define PVM_RING_VERSION 1u
+#define PVM_RING_VERSION 2u
 #define PVM_RECORD_ALIGN 16u
 #define PVM_RECORD_HEADER 16u
 
@@ -58,6 +80,21 @@ typedef struct pvm_ring_slot {
 
 #define PVM_RELEASE_QUEUE 1024u
 #define PVM_RING_HEADER_SIZE 12288u
+#define PVM_EXPRESS_PAYLOAD 16u
+#define PVM_EXPRESS_OFFSET 9088u
+
+typedef struct pvm_express_half {
+    uint32_t seqack;
+    uint32_t pos;
+    uint16_t length;
+    uint16_t flags;
+    uint32_t zero;
+    uint8_t  payload[PVM_EXPRESS_PAYLOAD];
+} pvm_express_half;
+
+typedef struct pvm_express_line {
+    pvm_express_half half[2];
+} pvm_express_line;
 
 typedef struct pvm_ring_header {
     pvm_ring_desc desc;
@@ -67,7 +104,8 @@ typedef struct pvm_ring_header {
     pvm_ring_slot release_tail;  // release-queue entries written by the consumer
     pvm_ring_slot waiting;       // 1 while the producer waits for consumer progress
     uint64_t release_queue[PVM_RELEASE_QUEUE];  // heap offsets of released loans
-    uint8_t  reserved[PVM_RING_HEADER_SIZE - 896 - 8 * PVM_RELEASE_QUEUE];
+    pvm_express_line express;    // small messages both ways (one ring of a pair)
+    uint8_t  reserved[PVM_RING_HEADER_SIZE - 896 - 8 * PVM_RELEASE_QUEUE - 64];
 } pvm_ring_header;
 
 typedef struct pvm_record_header {

@@ -197,7 +197,7 @@ import PVMTransport
         // The environment wins over the file.
         let env = try ChildProcess(Self.pvmbench, args, environment: ["PVM_TUNE_FILE": file, "PVM_SHM_EAGER": "65520"]).wait(seconds: 60)
         #expect(env.status == 0, "\(env.stderr)")
-        #expect(try Self.paths(env.stdout) == ["inline"])
+        #expect(try Self.paths(env.stdout) == ["express"])
 
         // A file with bad lines: one warning per line and process, naming file and line; the rest applies.
         try "PVM_SHM_EAGER = 4\nthis is not a setting\nPVM_SHM_SPIN_NS = lots\nPVM_SHM_LARGE = pipelined\n".write(toFile: file, atomically: true, encoding: .utf8)
@@ -215,7 +215,7 @@ import PVMTransport
         // No file at all (PVM_TUNE_FILE empty): the defaults, silently.
         let none = try ChildProcess(Self.pvmbench, args, environment: ["PVM_TUNE_FILE": ""]).wait(seconds: 60)
         #expect(none.status == 0 && none.stderr.isEmpty, "\(none.stderr)")
-        #expect(try Self.paths(none.stdout) == ["inline"])
+        #expect(try Self.paths(none.stdout) == ["express"])
     }
 
     @Test func tuneRefusesCSVAndNoPlace() throws {

@@ -211,10 +211,10 @@ import PVMTestSupport
     }
 
     /// Starts `shm-test-peer echo` and returns it with its address.
-    static func startEcho() throws -> (ChildProcess, String) {
+    static func startEcho(environment: [String: String] = [:]) throws -> (ChildProcess, String) {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("pvm-echo-\(getpid())").path
         try? FileManager.default.removeItem(atPath: file)
-        let echo = try ChildProcess(Self.peer, ["echo", file])
+        let echo = try ChildProcess(Self.peer, ["echo", file], environment: environment)
         var address = ""
         for _ in 0..<500 where address.isEmpty {
             address = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
@@ -524,6 +524,102 @@ import PVMTestSupport
         _ = stall.wait(seconds: 10)
         #expect(sender.done.wait(timeout: .now() + 10) == .success, "the blocked send did not notice the peer's death")
         #expect(sender.failure != nil)
+    }
+
+    /// Small messages go through the pair's express line when the two ends
+    /// take turns and through the ring when one streams; a mix of single
+    /// messages and bursts (sizes on both sides of the line's 16 bytes,
+    /// now and then a large one) must come back from the echo process
+    /// intact and in order, having taken both paths both ways.
+    @Test func expressLineAndRingKeepOneOrder() throws {
+        let (echo, address) = try Self.startEcho()
+        let endpoint = try ShmEndpoint(name: "turns")
+        let peer = try endpoint.connect(to: address)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 300 << 10, alignment: 64)
+        defer { scratch.deallocate() }
+        let seed: UInt64 = 0xE4B
+        var sent: UInt64 = 0
+        var next: UInt64 = 0
+        var bad: [String] = []
+        var paths: Set<ShmPath> = []
+        var x: UInt64 = 0x2545_F491_4F6C_DD1D
+        func random(_ n: UInt64) -> Int {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17
+            return Int(x % n)
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while sent < 40_000 && Date() < deadline {
+            // Mostly single messages (a ping-pong), some bursts of up to 24.
+            let burst = random(4) == 0 ? 2 + random(23) : 1
+            for _ in 0..<burst {
+                let n = random(200) == 0 ? 64 << 10 + random(200 << 10) : 8 + random(33)
+                let b = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<n])
+                ShmTestPattern.fill(b, seq: sent, seed: seed)
+                try endpoint.send(UnsafeRawBufferPointer(b), to: peer)
+                sent += 1
+            }
+            while next < sent && Date() < deadline {
+                try endpoint.receive(timeoutNanoseconds: 1_000_000_000) { event in
+                    guard case .message(_, let m) = event else { return }
+                    paths.insert(m.path)
+                    if !Self.matches(m.bytes, seq: next, seed: seed), bad.count < 5 {
+                        let got = m.bytes.count >= 8 ? m.bytes.loadUnaligned(as: UInt64.self) : 0
+                        bad.append("echo \(next) (\(m.bytes.count) B, \(m.path)): carries message \(got)")
+                    }
+                    next += 1
+                }
+            }
+        }
+        #expect(sent == 40_000 && next == sent, "\(sent) sent, \(next) echoed")
+        #expect(bad.isEmpty, "\(bad)")
+        #expect(paths.isSuperset(of: [.express, .inline]), "paths seen: \(paths)")
+        endpoint.disconnect(peer)
+        #expect(echo.wait(seconds: 20).status == 0)
+    }
+
+    /// With the express line switched off (PVM_SHM_EXPRESS=off) on both
+    /// ends, a ping-pong of small messages goes through the ring.
+    @Test func expressLineCanBeSwitchedOff() throws {
+        let (echo, address) = try Self.startEcho(environment: ["PVM_SHM_EXPRESS": "off"])
+        var configuration = ShmConfiguration.fromEnvironment()
+        configuration.express = false
+        let endpoint = try ShmEndpoint(name: "ring-only", configuration: configuration)
+        let peer = try endpoint.connect(to: address)
+        var paths: Set<ShmPath> = []
+        var value: UInt64 = 7
+        for _ in 0..<20 {
+            try withUnsafeBytes(of: &value) { try endpoint.send($0, to: peer) }
+            var echoed = false
+            while !echoed {
+                try endpoint.receive(timeoutNanoseconds: 2_000_000_000) { event in
+                    if case .message(_, let m) = event { paths.insert(m.path); echoed = true }
+                }
+            }
+        }
+        #expect(paths == [.inline])
+        endpoint.disconnect(peer)
+        #expect(echo.wait(seconds: 20).status == 0)
+    }
+
+    /// An express message longer than the line, or one that claims to
+    /// follow ring records that are not there (or were passed long ago),
+    /// closes that peer only, with a reason; the receiver keeps running.
+    @Test(arguments: [(UInt16(17), Int64(0), "malformed express message"),
+                      (UInt16(8), Int64(4096), "express message out of order"),
+                      (UInt16(8), Int64(-64), "express message out of order")])
+    func brokenExpressMessageClosesOnlyThatPeer(length: UInt16, offset: Int64, reason: String) throws {
+        let (echo, address) = try Self.startEcho()
+        let endpoint = try ShmEndpoint(name: "express-writer")
+        let peer = try endpoint.connect(to: address)
+        // A 32-byte message through the ring first, so the ring position is past 0.
+        var hello = (UInt64(5), UInt64(6), UInt64(7), UInt64(8))
+        try withUnsafeBytes(of: &hello) { try endpoint.send($0, to: peer) }
+        var echoed = false
+        while !echoed { try endpoint.receive(timeoutNanoseconds: 2_000_000_000) { if case .message = $0 { echoed = true } } }
+        endpoint._testWriteExpress(to: peer, length: length, positionOffset: offset)
+        let r = echo.wait(seconds: 20)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains(reason), "\(r.stdout)")
     }
 
     /// A record of unknown kind closes that peer only, with a reason; the

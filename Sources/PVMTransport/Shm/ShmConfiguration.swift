@@ -50,6 +50,11 @@ public struct ShmConfiguration: Sendable, Equatable {
     public var batch: Int = 32
     /// Longest a handshake step may take.
     public var handshakeTimeoutMilliseconds: Int32 = 5_000
+    /// Send messages of up to 16 bytes through the pair's express line when
+    /// it is this task's turn (see `ExpressLine`); off, every message goes
+    /// through the ring (PVM_SHM_EXPRESS=off, for comparing the two). An
+    /// endpoint always reads the line, whatever its own setting.
+    public var express = true
 
     public init() {}
 
@@ -59,7 +64,8 @@ public struct ShmConfiguration: Sendable, Equatable {
     /// as written by `pvmbench tune`), overridden by the environment:
     /// PVM_SHM_RING, PVM_SHM_EAGER, PVM_SHM_LARGE (automatic|pipelined),
     /// PVM_SHM_SINGLE_COPY_MAX, PVM_SHM_PIECE, PVM_SHM_SPIN_NS, PVM_SHM_HEAP
-    /// and PVM_SHM_MAX_PEERS. Sizes take K/M/G suffixes.
+    /// and PVM_SHM_MAX_PEERS. Sizes take K/M/G suffixes. PVM_SHM_EXPRESS
+    /// (on|off) is read from the environment only.
     ///
     /// The file is read and checked once per process, on the first call;
     /// its warnings go to standard error once. The environment is read on
@@ -122,6 +128,7 @@ public struct ShmConfiguration: Sendable, Equatable {
         c.spinNanoseconds = env.spinNanoseconds ?? fromFile.spinNanoseconds ?? defaults.spinNanoseconds
         c.heapSize = env.heapSize ?? fromFile.heapSize ?? defaults.heapSize
         c.maxPeers = env.maxPeers ?? fromFile.maxPeers ?? defaults.maxPeers
+        if let v = environment("PVM_SHM_EXPRESS") { c.express = !["off", "0", "no", "false"].contains(v.lowercased()) }
         return c
     }
 

@@ -12,6 +12,9 @@ public typealias ShmPeerID = UInt32
 public enum ShmPath: String, Sendable, Codable {
     /// Copied through the ring.
     case inline
+    /// Copied through the pair's express line (16 bytes at most, when the
+    /// two tasks take turns: a ping-pong; see `ExpressLine`).
+    case express
     /// Pulled by the receiver straight from the sender's memory (process_vm_readv).
     case singleCopy = "single-copy"
     /// Copied through the ring in pieces (where single copy is not permitted).
@@ -84,6 +87,8 @@ struct PeerSlot {
     @usableFromInline var assemblyTotal: Int = 0
     @usableFromInline var assemblyReceived: Int = 0
     @usableFromInline var assemblyBusy: Bool = false
+    /// The pair's express line (small messages both ways, see pvm_shm.h).
+    @usableFromInline var express: ExpressLine
 }
 
 /// A connection accepted by this endpoint whose handshake is under way.
@@ -176,6 +181,10 @@ public final class ShmEndpoint {
     private let doorbell: Doorbell
     @usableFromInline let slots: UnsafeMutablePointer<PeerSlot>
     @exclusivity(unchecked) @usableFromInline var peerLimit = 0
+    /// Largest message sent through an express line (-1: none, as
+    /// configured; never above the eager limit, so a forced large-message
+    /// path stays forced).
+    @usableFromInline let expressLimit: Int
     /// By slot. A flat table rather than an array: an array of these
     /// would have its storage type made at run time, in every task's start-up.
     private let resources: UnsafeMutablePointer<PeerResources?>
@@ -278,6 +287,7 @@ public final class ShmEndpoint {
     /// from `name`, this process and a random suffix.
     public init(name: String, configuration: ShmConfiguration = .fromEnvironment()) throws(TransportError) {
         self.configuration = try configuration.validated()
+        expressLimit = configuration.express ? min(ExpressLine.capacity, configuration.eagerLimit) : -1
         let random = pvm_random_u64()
         // ASCII letters, digits and '-' kept, anything else '_' (bytes, not
         // Unicode properties: this runs in every task's start-up).
@@ -348,7 +358,7 @@ public final class ShmEndpoint {
         confirm.canReadPeer = canRead(pid: credentials.pid, address: welcome.probeAddress, value: welcome.probeValue)
         try sendControl(confirm, on: socket, descriptors: [])
         return try register(inbox: inbox, outbox: outbox, socket: socket, doorbell: peerDoorbell,
-                            pid: credentials.pid, peerReadsUs: welcome.canReadPeer)
+                            pid: credentials.pid, peerReadsUs: welcome.canReadPeer, connector: true)
     }
 
     /// Accepts pending connections. The handshake then advances as its
@@ -425,7 +435,7 @@ public final class ShmEndpoint {
                 epoll.remove(h.socket.rawValue)
                 guard let inbox = h.inbox.take(), let outbox = h.outbox.take(), let peerDoorbell = h.peerDoorbell.take() else { return }
                 let peer = try register(inbox: inbox, outbox: outbox, socket: h.takeSocket(), doorbell: peerDoorbell,
-                                        pid: h.credentials.pid, peerReadsUs: message.canReadPeer)
+                                        pid: h.credentials.pid, peerReadsUs: message.canReadPeer, connector: false)
                 connectionEvents.append((peer, nil))
             default:
                 for fd in fds { _ = Glibc.close(fd) }
@@ -499,7 +509,8 @@ public final class ShmEndpoint {
     }
 
     private func register(inbox: consuming SharedSegment, outbox: consuming SharedSegment, socket: consuming OwnedDescriptor,
-                          doorbell peerDoorbell: consuming OwnedDescriptor, pid: Int32, peerReadsUs: Bool) throws(TransportError) -> ShmPeerID {
+                          doorbell peerDoorbell: consuming OwnedDescriptor, pid: Int32, peerReadsUs: Bool,
+                          connector: Bool) throws(TransportError) -> ShmPeerID {
         guard let index = (0..<configuration.maxPeers).first(where: { $0 >= peerLimit || slots[$0].state == .free }) else {
             throw TransportError(.exhausted, "peer table full (\(configuration.maxPeers) peers); raise PVM_SHM_MAX_PEERS")
         }
@@ -510,10 +521,14 @@ public final class ShmEndpoint {
         } catch {
             throw TransportError(error, "watching peer socket")
         }
+        // The pair uses the express line of the ring the connecting task made
+        // (its inbox): both map it, and each writes its own half.
+        let express = ExpressLine(line: ExpressLine.line(in: connector ? inbox.base : outbox.base), connector: connector)
         (slots + index).initialize(to: PeerSlot(
             state: .open, producer: producer, consumer: consumer,
             peerDoorbell: peerDoorbell.rawValue, socket: socket.rawValue, pid: pid,
-            sendSingleCopy: peerReadsUs && configuration.largeMode == .automatic))
+            sendSingleCopy: peerReadsUs && configuration.largeMode == .automatic,
+            express: express))
         resources[index] = PeerResources(inbox: inbox, outbox: outbox, socket: socket, doorbell: peerDoorbell)
         peerLimit = max(peerLimit, index + 1)
         openPeers += 1
@@ -807,7 +822,26 @@ public final class ShmEndpoint {
         var count = 0
         while count < configuration.batch {
             if _slowPath(!queueing && pendingHead != pending.count) { return count }
-            guard let record = slot.pointee.consumer.ready() else {
+            // The ring first, then the express line: a record written after
+            // an express message is then never seen without that message.
+            let ready = slot.pointee.consumer.ready()
+            if slot.pointee.express.incoming() {
+                let position = slot.pointee.express.position()
+                let head = UInt32(truncatingIfNeeded: slot.pointee.consumer.head)
+                if position == head {
+                    guard try deliverExpress(index, handler) else { return count }
+                    count += 1
+                    continue
+                }
+                // It comes after records not yet seen: they are there now
+                // (written before it), unless the peer broke the protocol.
+                if _slowPath(Int32(bitPattern: position &- head) < 0 || (ready == nil && slot.pointee.consumer.ready() == nil)) {
+                    failPeer(index, "express message out of order from peer (pid \(slot.pointee.pid)): ring position \(position), expected \(head) or later with records before it")
+                    return count
+                }
+                if ready == nil { continue }
+            }
+            guard let record = ready else {
                 if slot.pointee.consumer.idle() { wakeProducerOf(slot) }
                 if _slowPath(slot.pointee.state == .draining) { finishClose(index) }
                 return count
@@ -818,6 +852,7 @@ public final class ShmEndpoint {
                 return count
             }
             let payload = UnsafeRawPointer(record + recordHeaderSize)
+            slot.pointee.express.turn = true
             let outerPin = slot.pointee.consumer.pinned
             slot.pointee.consumer.pinned = min(outerPin, slot.pointee.consumer.head)
             if slot.pointee.consumer.advance(kind, length: length) { wakeProducerOf(slot) }
@@ -851,6 +886,25 @@ public final class ShmEndpoint {
             if !keepGoing || slots[index].state == .free { return count }
         }
         return count
+    }
+
+    /// Takes the message waiting in the express line: copied out (16 bytes,
+    /// onto the stack) before the handler runs, because a handler that
+    /// sends acknowledges it, after which the peer may overwrite the line
+    /// (and a blocked send may drain this peer again). False if the peer
+    /// is gone.
+    @inline(__always)
+    private func deliverExpress(_ index: Int, _ handler: (ShmEvent) throws -> Void) throws -> Bool {
+        var buffer: (UInt64, UInt64) = (0, 0)
+        return try withUnsafeMutableBytes(of: &buffer) { raw in
+            guard let (length, flags) = slots[index].express.take(into: raw.baseAddress!) else {
+                failPeer(index, "malformed express message from peer (pid \(slots[index].pid)): length above \(ExpressLine.capacity)")
+                return false
+            }
+            try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: raw.baseAddress, count: length),
+                                                              path: .express, flags: flags)))
+            return slots[index].state != .free
+        }
     }
 
     private func receiveSingleCopy(_ index: Int, _ payload: UnsafeRawPointer, _ length: Int, _ handler: (ShmEvent) throws -> Void) throws -> Bool {
@@ -1326,7 +1380,7 @@ public final class ShmEndpoint {
         var ready = condition()
         if !ready {
             for i in 0..<peerLimit where slots[i].state != .free {
-                if slots[i].consumer.ready() != nil || slots[i].state == .draining { ready = true; break }
+                if slots[i].consumer.ready() != nil || slots[i].express.incoming() || slots[i].state == .draining { ready = true; break }
             }
         }
         if !ready {
@@ -1429,6 +1483,13 @@ public final class ShmEndpoint {
     public func send(_ bytes: UnsafeRawBufferPointer, to peer: ShmPeerID, flags: UInt16 = 0) throws(TransportError) {
         let slot = try openSlot(peer)
         let count = bytes.count
+        if count <= expressLimit, slot.pointee.express.turn, slot.pointee.express.acknowledged() {
+            slot.pointee.express.write(bytes, flags: flags, position: slot.pointee.producer.tail)
+            // StoreLoad, as after a ring record: the message before `armed`.
+            pvm_fence_seq_cst()
+            if slot.pointee.producer.consumerArmed() { ringPeer(slot) }
+            return
+        }
         if _fastPath(count <= configuration.eagerLimit) {
             if let payload = slot.pointee.producer.reserve(count) {
                 if count > 0 { payload.copyMemory(from: bytes.baseAddress!, byteCount: count) }
@@ -1687,6 +1748,22 @@ extension ShmEndpoint {
         record.storeBytes(of: kind, toByteOffset: 12, as: UInt16.self)
         record.storeBytes(of: position &+ 1, as: UInt64.self)
         slots[Int(peer)].producer.tail &+= recordSize(length)
+        if slots[Int(peer)].producer.claimWakeUp() { ringPeerForTest(peer) }
+    }
+
+    /// Writes an express message as a broken peer might: `length` as given
+    /// (the line holds 16 bytes) and `positionOffset` added to the ring
+    /// position it claims to follow.
+    package func _testWriteExpress(to peer: ShmPeerID, length: UInt16, positionOffset: Int64) {
+        guard Int(peer) < peerLimit, slots[Int(peer)].state == .open else { return }
+        let position = slots[Int(peer)].producer.tail &+ UInt64(bitPattern: positionOffset)
+        let mine = slots[Int(peer)].express.mine
+        mine.storeBytes(of: UInt32(truncatingIfNeeded: position), toByteOffset: 4, as: UInt32.self)
+        mine.storeBytes(of: length, toByteOffset: 8, as: UInt16.self)
+        slots[Int(peer)].express.sent &+= 1
+        let e = slots[Int(peer)].express
+        pvm_store_release_u32(mine, UInt32(e.taken) << 16 | UInt32(e.sent))
+        pvm_fence_seq_cst()
         if slots[Int(peer)].producer.claimWakeUp() { ringPeerForTest(peer) }
     }
 }
