@@ -467,15 +467,20 @@ if [ -z "$cc_bin" ]; then
 elif ! "$cc_bin" -O2 -o "$work/cwd/cacheline-pingpong" "$here/perf/cacheline-pingpong.c" 2>"$raw/cacheline-build.err"; then
     fail "8 B rounds: perf/cacheline-pingpong.c did not build ($(tail -n 1 "$raw/cacheline-build.err"))"
 else
-    note "cacheline-pingpong 100000; pvmbench pingpong --api transport|pvm --transport shm --sizes 8 -i 100000; ${mpi[*]} ${mpi_shm[*]} NPopenmpi -p 0 -l 8 -u 8    # $rounds rounds, interleaved"
+    note "cacheline-pingpong 100000; [PVM_SHM_EXPRESS=off] pvmbench pingpong --api transport|pvm --transport shm --sizes 8 -i 100000; ${mpi[*]} ${mpi_shm[*]} NPopenmpi -p 0 -l 8 -u 8    # $rounds rounds, interleaved"
     for k in $(seq "$rounds"); do
         step_limit=$short_timeout step "8 B round $k of $rounds: cache-line ping-pong" "round-$k-cacheline" "$work/cwd/cacheline-pingpong" 100000 \
             && sed -n 's/.*p50 \([0-9][0-9]*\) ns.*/cacheline\t'"$k"'\t\1/p' "$raw/round-$k-cacheline.out" >>"$work/rounds.tsv"
-        for api in transport pvm; do
-            step_limit=$short_timeout step "8 B round $k of $rounds: pvmbench --api $api" "round-$k-$api" "${ours[@]}" pingpong --api "$api" --transport shm \
-                --sizes 8 -i 100000 --format json -o "$raw/round-$k-$api.json" || { ours_leftovers; continue; }
+        # Each API with the express line (the default) and without it
+        # (PVM_SHM_EXPRESS=off: every message through the rings).
+        for contender in transport pvm transport-ring pvm-ring; do
+            api="${contender%-ring}"
+            express=on; [ "$contender" != "$api" ] && express=off
+            PVM_SHM_EXPRESS=$express PVM_EXPORT="PVM_SHM_EXPRESS${PVM_EXPORT:+:$PVM_EXPORT}" step_limit=$short_timeout step "8 B round $k of $rounds: pvmbench --api $api, express line $express" "round-$k-$contender" \
+                "${ours[@]}" pingpong --api "$api" --transport shm \
+                --sizes 8 -i 100000 --format json -o "$raw/round-$k-$contender.json" || { ours_leftovers; continue; }
             python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%s\t%s\t%s" % (sys.argv[2], sys.argv[3], r["results"][0]["one_way_ns"]["p50"]))' \
-                "$raw/round-$k-$api.json" "$api" "$k" >>"$work/rounds.tsv" 2>>"$raw/round-$k-$api.err" || true
+                "$raw/round-$k-$contender.json" "$contender" "$k" >>"$work/rounds.tsv" 2>>"$raw/round-$k-$contender.err" || true
         done
         step_limit=$short_timeout step "8 B round $k of $rounds: Open MPI shm" "round-$k-mpi" "${mpi[@]}" "${mpi_shm[@]}" NPopenmpi -p 0 -l 8 -u 8 -o "$raw/round-$k-mpi.np" \
             && awk -v k="$k" '$1 == 8 { printf "openmpi\t%s\t%.0f\n", k, $3 * 1e9; exit }' "$raw/round-$k-mpi.np" >>"$work/rounds.tsv"

@@ -9,6 +9,8 @@
 //               does; a 1 KiB record needs a padding record every 8th
 //               operation, 8 B records (32 B) wrap the index every 256
 //
+// and a round trip through a pair's express line (8 B each way).
+//
 // Each sample runs 1000 operations; the gate is on allocations and
 // retain/release counts per sample, which must be zero (thresholds in
 // Thresholds/); times are reported, never gated. Two canaries with known
@@ -107,6 +109,33 @@ let benchmarks: @Sendable () -> Void = {
                 blackHole(sum)
             }
         }
+    }
+
+    // The express line (small messages both ways in one cache line): a
+    // message each way per operation, as a ping-pong uses it.
+    let express = ExpressFixture(size: 8)
+    Benchmark("express_round_trip_8B") { benchmark in
+        let bytes = UnsafeRawBufferPointer(express.payload)
+        var sum = 0
+        for _ in benchmark.scaledIterations {
+            _ = express.line.tryWrite(bytes, fromConnector: true)
+            _ = express.line.tryTake(atConnector: false) { sum &+= Int($0[0]) }
+            _ = express.line.tryWrite(bytes, fromConnector: false)
+            _ = express.line.tryTake(atConnector: true) { sum &+= Int($0[0]) }
+        }
+        blackHole(sum)
+    }
+}
+
+/// Owns an express line and a payload for the benchmark closure.
+final class ExpressFixture {
+    var line = ShmInProcessExpressLine()
+    let payload: UnsafeMutableRawBufferPointer
+
+    init(size: Int) {
+        precondition(size <= ShmInProcessExpressLine.capacity)
+        payload = .allocate(byteCount: size, alignment: 16)
+        payload.initializeMemory(as: UInt8.self, repeating: 7)
     }
 }
 

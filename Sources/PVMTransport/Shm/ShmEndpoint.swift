@@ -1477,9 +1477,14 @@ public final class ShmEndpoint {
     /// receiver has pulled them for single-copy messages, after the last piece
     /// is in the ring for pipelined ones. Blocks while the ring is full.
     ///
-    /// `flags` travels with messages up to the eager limit (inline) and
-    /// reaches the receiver as `ShmMessage.flags`; larger messages arrive
-    /// with flags 0, so a receiver must not need them for those.
+    /// `flags` travels with messages up to the eager limit (inline and
+    /// express) and reaches the receiver as `ShmMessage.flags`; larger
+    /// messages arrive with flags 0, so a receiver must not need them for
+    /// those.
+    ///
+    /// Up to 16 bytes go through the pair's express line when this side has
+    /// heard from the peer since it last wrote there and the peer has taken
+    /// that message (a ping-pong); otherwise through the ring.
     public func send(_ bytes: UnsafeRawBufferPointer, to peer: ShmPeerID, flags: UInt16 = 0) throws(TransportError) {
         let slot = try openSlot(peer)
         let count = bytes.count

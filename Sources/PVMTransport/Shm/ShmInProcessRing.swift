@@ -59,3 +59,61 @@ public struct ShmInProcessRing: ~Copyable {
     /// Absolute producer and consumer positions (for tests).
     public var positions: (tail: UInt64, head: UInt64) { (producer.tail, consumer.head) }
 }
+
+/// A pair's express line with both its halves in this process: what the
+/// micro-benchmarks drive. Same code as the cross-process path
+/// (`ExpressLine`), minus the rings around it.
+public struct ShmInProcessExpressLine: ~Copyable {
+    @usableFromInline let line: UnsafeMutableRawPointer
+    @usableFromInline var connecting: ExpressLine
+    @usableFromInline var accepting: ExpressLine
+    @usableFromInline let scratch: UnsafeMutableRawPointer
+
+    public init() {
+        line = .allocate(byteCount: 64, alignment: 64)
+        line.initializeMemory(as: UInt8.self, repeating: 0, count: 64)
+        connecting = ExpressLine(line: line, connector: true)
+        accepting = ExpressLine(line: line, connector: false)
+        scratch = .allocate(byteCount: ExpressLine.capacity, alignment: 16)
+    }
+
+    deinit {
+        line.deallocate()
+        scratch.deallocate()
+    }
+
+    /// Largest message.
+    public static var capacity: Int { ExpressLine.capacity }
+
+    /// Writes `bytes` from one side (the connecting one if `fromConnector`);
+    /// false when the other side has not taken the last message yet.
+    @inlinable
+    public mutating func tryWrite(_ bytes: UnsafeRawBufferPointer, fromConnector: Bool) -> Bool {
+        guard bytes.count <= ExpressLine.capacity else { return false }
+        if fromConnector {
+            guard connecting.acknowledged() else { return false }
+            connecting.write(bytes, flags: 0, position: 0)
+        } else {
+            guard accepting.acknowledged() else { return false }
+            accepting.write(bytes, flags: 0, position: 0)
+        }
+        return true
+    }
+
+    /// Takes the other side's message on one side and hands it to `body`;
+    /// false when there is none.
+    @inlinable
+    public mutating func tryTake(atConnector: Bool, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows -> Bool {
+        let taken: (length: Int, flags: UInt16)?
+        if atConnector {
+            guard connecting.incoming() else { return false }
+            taken = connecting.take(into: scratch)
+        } else {
+            guard accepting.incoming() else { return false }
+            taken = accepting.take(into: scratch)
+        }
+        guard let taken else { return false }
+        try body(UnsafeRawBufferPointer(start: scratch, count: taken.length))
+        return true
+    }
+}
