@@ -12,6 +12,41 @@ import PVMTestSupport
         ShmTestPattern.matches(bytes, seq: seq, seed: seed)
     }
 
+    /// Messages sent to the echo process, and their echoes checked for
+    /// order and content as they come back.
+    struct EchoTally {
+        let seed: UInt64
+        var sent: UInt64 = 0
+        var next: UInt64 = 0
+        var bad: [String] = []
+        var paths: Set<ShmPath> = []
+
+        init(seed: UInt64) { self.seed = seed }
+
+        /// Sends message `sent` (`count` bytes of its pattern).
+        mutating func send(_ count: Int, through endpoint: ShmEndpoint, to peer: ShmPeerID, scratch: UnsafeMutableRawBufferPointer) throws {
+            let b = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<count])
+            ShmTestPattern.fill(b, seq: sent, seed: seed)
+            try endpoint.send(UnsafeRawBufferPointer(b), to: peer)
+            sent += 1
+        }
+
+        /// Takes echoes until every message sent is back or `deadline` passes.
+        mutating func collect(from endpoint: ShmEndpoint, until deadline: Date) throws {
+            while next < sent && Date() < deadline {
+                try endpoint.receive(timeoutNanoseconds: 1_000_000_000) { event in
+                    guard case .message(_, let m) = event else { return }
+                    paths.insert(m.path)
+                    if !ShmTestPattern.matches(m.bytes, seq: next, seed: seed), bad.count < 5 {
+                        let got = m.bytes.count >= 8 ? m.bytes.loadUnaligned(as: UInt64.self) : 0
+                        bad.append("echo \(next) (\(m.bytes.count) B, \(m.path)): carries message \(got)")
+                    }
+                    next += 1
+                }
+            }
+        }
+    }
+
     /// Per-sender bookkeeping of what the sink saw.
     struct Stream {
         var seed: UInt64
@@ -282,39 +317,20 @@ import PVMTestSupport
         let peer = try endpoint.connect(to: address)
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { scratch.deallocate() }
-        let seed: UInt64 = 0xB1B
-        var sent: UInt64 = 0
-        var next: UInt64 = 0
-        var bad: [String] = []
-        var paths: Set<ShmPath> = []
+        var tally = EchoTally(seed: 0xB1B)
         // Inline, single copy (64 and 200 KiB) and pipelined (1 MiB), mixed within windows too.
         let plans: [[Int]] = [[64], [64 << 10], [200 << 10], [1 << 20], [64, 64 << 10, 300, 1 << 20, 200 << 10]]
         for plan in plans {
             for _ in 0..<6 {
                 for k in 0..<64 {
-                    let n = plan[k % plan.count]
-                    let b = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<n])
-                    ShmTestPattern.fill(b, seq: sent, seed: seed)
-                    try endpoint.send(UnsafeRawBufferPointer(b), to: peer)
-                    sent += 1
+                    try tally.send(plan[k % plan.count], through: endpoint, to: peer, scratch: scratch)
                 }
-                let deadline = Date().addingTimeInterval(60)
-                while next < sent && Date() < deadline {
-                    try endpoint.receive(timeoutNanoseconds: 1_000_000_000) { event in
-                        guard case .message(_, let m) = event else { return }
-                        paths.insert(m.path)
-                        if !Self.matches(m.bytes, seq: next, seed: seed), bad.count < 5 {
-                            let got = m.bytes.count >= 8 ? m.bytes.loadUnaligned(as: UInt64.self) : 0
-                            bad.append("echo \(next) (\(m.bytes.count) B, \(m.path)): carries message \(got)")
-                        }
-                        next += 1
-                    }
-                }
-                #expect(next == sent, "\(sent - next) echoes missing")
+                try tally.collect(from: endpoint, until: Date().addingTimeInterval(60))
+                #expect(tally.next == tally.sent, "\(tally.sent - tally.next) echoes missing")
             }
         }
-        #expect(bad.isEmpty, "\(bad)")
-        #expect(paths.isSuperset(of: [.inline, .singleCopy, .pipelined]) || !paths.contains(.singleCopy), "paths seen: \(paths)")
+        #expect(tally.bad.isEmpty, "\(tally.bad)")
+        #expect(tally.paths.isSuperset(of: [.inline, .singleCopy, .pipelined]) || !tally.paths.contains(.singleCopy), "paths seen: \(tally.paths)")
         endpoint.disconnect(peer)
         #expect(echo.wait(seconds: 20).status == 0)
     }
@@ -537,42 +553,25 @@ import PVMTestSupport
         let peer = try endpoint.connect(to: address)
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 300 << 10, alignment: 64)
         defer { scratch.deallocate() }
-        let seed: UInt64 = 0xE4B
-        var sent: UInt64 = 0
-        var next: UInt64 = 0
-        var bad: [String] = []
-        var paths: Set<ShmPath> = []
+        var tally = EchoTally(seed: 0xE4B)
         var x: UInt64 = 0x2545_F491_4F6C_DD1D
         func random(_ n: UInt64) -> Int {
             x ^= x << 13; x ^= x >> 7; x ^= x << 17
             return Int(x % n)
         }
         let deadline = Date().addingTimeInterval(120)
-        while sent < 40_000 && Date() < deadline {
+        while tally.sent < 40_000 && Date() < deadline {
             // Mostly single messages (a ping-pong), some bursts of up to 24.
             let burst = random(4) == 0 ? 2 + random(23) : 1
             for _ in 0..<burst {
                 let n = random(200) == 0 ? 64 << 10 + random(200 << 10) : 8 + random(33)
-                let b = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<n])
-                ShmTestPattern.fill(b, seq: sent, seed: seed)
-                try endpoint.send(UnsafeRawBufferPointer(b), to: peer)
-                sent += 1
+                try tally.send(n, through: endpoint, to: peer, scratch: scratch)
             }
-            while next < sent && Date() < deadline {
-                try endpoint.receive(timeoutNanoseconds: 1_000_000_000) { event in
-                    guard case .message(_, let m) = event else { return }
-                    paths.insert(m.path)
-                    if !Self.matches(m.bytes, seq: next, seed: seed), bad.count < 5 {
-                        let got = m.bytes.count >= 8 ? m.bytes.loadUnaligned(as: UInt64.self) : 0
-                        bad.append("echo \(next) (\(m.bytes.count) B, \(m.path)): carries message \(got)")
-                    }
-                    next += 1
-                }
-            }
+            try tally.collect(from: endpoint, until: deadline)
         }
-        #expect(sent == 40_000 && next == sent, "\(sent) sent, \(next) echoed")
-        #expect(bad.isEmpty, "\(bad)")
-        #expect(paths.isSuperset(of: [.express, .inline]), "paths seen: \(paths)")
+        #expect(tally.sent == 40_000 && tally.next == tally.sent, "\(tally.sent) sent, \(tally.next) echoed")
+        #expect(tally.bad.isEmpty, "\(tally.bad)")
+        #expect(tally.paths.isSuperset(of: [.express, .inline]), "paths seen: \(tally.paths)")
         endpoint.disconnect(peer)
         #expect(echo.wait(seconds: 20).status == 0)
     }
