@@ -33,12 +33,39 @@ public struct ConvertMeasurement: Codable, Sendable {
 /// A memcpy row of the same size is measured in the same run, and rows for
 /// this host's own signature (no conversion) and Raw show what like machines
 /// pay.
-public func measureConversions(bytes: Int, iterations: Int, types: [String]? = nil, from: [String]? = nil) throws -> [ConvertMeasurement] {
+/// A source format of `pvmbench convert`: a PVM architecture by name, or a
+/// data signature given as hex (`0x0658eb59`, as `conf` shows them).
+public struct ConvertSource: Sendable, Equatable {
+    /// How it is named in the results: the architecture's name, or the signature.
+    public let name: String
+    public let signature: DataSignature
+
+    public init(_ text: String) throws(PVMError) {
+        if let arch = Architecture.named(text) {
+            name = arch.name
+            signature = arch.signature
+            return
+        }
+        let digits = text.dropFirst(2)
+        guard text.lowercased().hasPrefix("0x"), !digits.isEmpty, digits.count <= 8, let raw = UInt32(digits, radix: 16) else {
+            throw PVMError(.badParam, "unknown source \(text): neither an architecture (\(Architecture.known.map(\.name).joined(separator: ","))) nor a data signature in hex (0x0658eb59)")
+        }
+        signature = try DataSignature(rawValue: raw).validated()
+        name = signature.description
+    }
+
+    init(_ arch: Architecture) {
+        name = arch.name
+        signature = arch.signature
+    }
+}
+
+public func measureConversions(bytes: Int, iterations: Int, types: [String]? = nil, from: [ConvertSource]? = nil) throws -> [ConvertMeasurement] {
     let kinds: [(String, ScalarKind, Int)] = [
         ("short", .short, 1), ("int", .int, 1), ("long", .long, 1), ("float", .float, 1),
         ("double", .double, 1), ("cplx", .float, 2), ("dcplx", .double, 2),
     ].filter { types == nil || types!.contains($0.0) }
-    let sources = (from ?? ["LINUX64", "LINUX", "SUN4", "LINUXSPARC64"]).compactMap(Architecture.named)
+    let sources = from ?? ["LINUX64", "LINUX", "SUN4", "LINUXSPARC64"].compactMap(Architecture.named).map(ConvertSource.init)
     let source = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
     let destination = UnsafeMutableRawPointer.allocate(byteCount: 2 * bytes, alignment: 64)
     defer { source.deallocate(); destination.deallocate() }

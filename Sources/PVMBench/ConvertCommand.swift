@@ -14,7 +14,7 @@ struct Convert: ParsableCommand {
     @Option(help: ArgumentHelp("Bytes converted per iteration (K/M suffixes).", valueName: "size")) var bytes = "8M"
     @Option(name: [.customShort("i"), .customLong("iterations")], help: ArgumentHelp("Iterations per row.", valueName: "n")) var iterations = 20
     @Option(help: ArgumentHelp("Types: short,int,long,float,double,cplx,dcplx.", valueName: "list")) var types: String?
-    @Option(help: ArgumentHelp("Source architectures (PVM names), e.g. SUN4,LINUX.", valueName: "list")) var from: String?
+    @Option(help: ArgumentHelp("Sources: architectures (PVM names) or data signatures (hex, as conf shows them), e.g. SUN4,LINUX,0x0658eb59.", valueName: "list")) var from: String?
     @Option(help: "Output format: table|csv|json.") var format: OutputFormat = .table
     @Option(name: .customShort("o"), help: ArgumentHelp("Write the output to FILE.", valueName: "file")) var output: String?
 
@@ -24,8 +24,8 @@ struct Convert: ParsableCommand {
         guard iterations >= 1 else { throw ValidationError("-i must be at least 1") }
         if let output { try checkWritable(output, option: "-o") }
         if let from {
-            for name in from.split(separator: ",") where Architecture.named(String(name)) == nil {
-                throw ValidationError("unknown architecture \(name); known: \(Architecture.known.map(\.name).joined(separator: ","))")
+            for name in from.split(separator: ",") {
+                do { _ = try ConvertSource(String(name)) } catch { throw ValidationError(error.detail) }
             }
         }
     }
@@ -33,7 +33,7 @@ struct Convert: ParsableCommand {
     func run() throws {
         let rows = try measureConversions(bytes: parseSize(bytes)!, iterations: iterations,
                                           types: types?.split(separator: ",").map(String.init),
-                                          from: from?.split(separator: ",").map(String.init))
+                                          from: try from?.split(separator: ",").map { try ConvertSource(String($0)) })
         let text: String
         switch format {
         case .json:

@@ -339,7 +339,8 @@ import PVMTestSupport
     }
 
     @Test func convertRuns() throws {
-        let r = try ChildProcess(Self.pvmbench, ["convert", "--bytes", "64K", "-i", "1", "--types", "int", "--from", "SUN4", "--format", "json"])
+        // From an architecture by name and from a data signature (SPARC 64-bit's, in hex).
+        let r = try ChildProcess(Self.pvmbench, ["convert", "--bytes", "64K", "-i", "1", "--types", "int", "--from", "SUN4,0x0658ef59", "--format", "json"])
             .wait(seconds: 60)
         #expect(r.status == 0, "\(r.stderr)")
         let object = try Self.json(r.stdout)
@@ -348,6 +349,17 @@ import PVMTestSupport
         let results = try #require(object["results"] as? [[String: Any]])
         #expect(results.contains { $0["type"] as? String == "memcpy" })
         #expect(results.allSatisfy { $0["gbytes_per_s"] is Double && $0["from"] is String })
+        #expect(results.filter { $0["type"] as? String == "int" }.compactMap { $0["from"] as? String } == ["SUN4", "0x0658ef59"])
+    }
+
+    /// A source that is neither a known architecture nor a valid data
+    /// signature in hex is refused before anything is measured, saying why.
+    @Test(arguments: [("VAX", "unknown source VAX"), ("0658ef59", "unknown source 0658ef59"), ("0xzz", "unknown source 0xzz"),
+                      ("0x0fffffff", "bits set above bit 26")])
+    func convertRefusesAnUnknownSource(source: String, says: String) throws {
+        let r = try ChildProcess(Self.pvmbench, ["convert", "--from", source]).wait(seconds: 30)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(says), "\(r.stderr)")
     }
 }
 
