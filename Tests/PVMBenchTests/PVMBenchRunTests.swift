@@ -56,8 +56,10 @@ import PVMTestSupport
         if zeroCopy {
             #expect(Set(paths) == ["loan"])
         } else {
-            // 1 and 8 B through the pair's express line (a ping-pong takes turns).
-            #expect(paths == ["express", "express", "inline", "single-copy", "pipelined", "pipelined"])
+            // 1 and 8 B through the pair's express line (a ping-pong takes turns);
+            // above the single-copy limit (256K), whichever copy measured cheaper.
+            #expect(Array(paths.prefix(4)) == ["express", "express", "inline", "single-copy"])
+            #expect(paths.dropFirst(4).allSatisfy { ["single-copy", "pipelined"].contains($0) }, "\(paths)")
         }
         #expect(XMLParser(data: try Data(contentsOf: URL(fileURLWithPath: dir.path("plot.svg")))).parse())
     }

@@ -576,6 +576,34 @@ import PVMTestSupport
         #expect(echo.wait(seconds: 20).status == 0)
     }
 
+    /// Above the single-copy limit the sender times both copies and takes the
+    /// cheaper, trying the other again now and then: a stream of 1 MiB
+    /// messages to the echo process takes both paths (the first two are one
+    /// of each) and every echo comes back intact and in order.
+    @Test func largeMessagesTakeTheCheaperCopyAndKeepTheirOrder() throws {
+        var configuration = ShmConfiguration.fromEnvironment()
+        guard configuration.largeMode == .automatic else { return }
+        configuration.adaptiveLarge = true
+        let (echo, address) = try Self.startEcho()
+        let endpoint = try ShmEndpoint(name: "adaptive", configuration: configuration)
+        let peer = try endpoint.connect(to: address)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { scratch.deallocate() }
+        var tally = EchoTally(seed: 0xAD4)
+        for _ in 0..<20 {
+            for _ in 0..<8 { try tally.send(1 << 20, through: endpoint, to: peer, scratch: scratch) }
+            try tally.collect(from: endpoint, until: Date().addingTimeInterval(60))
+        }
+        #expect(tally.next == tally.sent && tally.sent == 160, "\(tally.sent) sent, \(tally.next) echoed")
+        #expect(tally.bad.isEmpty, "\(tally.bad)")
+        if endpoint.path(to: peer, size: 64 << 10) == .singleCopy {
+            // Single copy permitted here: both copies were timed.
+            #expect(endpoint.largePath.singleCopyCost > 0 && endpoint.largePath.pipelinedCost > 0)
+        }
+        endpoint.disconnect(peer)
+        #expect(echo.wait(seconds: 20).status == 0)
+    }
+
     /// With the express line switched off (PVM_SHM_EXPRESS=off) on both
     /// ends, a ping-pong of small messages goes through the ring.
     @Test func expressLineCanBeSwitchedOff() throws {

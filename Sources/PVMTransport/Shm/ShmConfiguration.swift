@@ -27,12 +27,17 @@ public struct ShmConfiguration: Sendable, Equatable {
     /// beats single copy at 32 KiB (2.8 us against 4.8 us one way).
     public var eagerLimit: Int = (256 << 10) / 4 - 16
     public var largeMode: ShmLargeMode = .automatic
-    /// Largest message sent by single copy when it is permitted; larger ones
-    /// are pipelined. Measured on the project's machine kind (2 vCPU VM):
+    /// Largest message always sent by single copy when it is permitted;
+    /// larger ones take whichever of single copy and the pipelined copy
+    /// measures cheaper (`adaptiveLarge`), or the pipelined copy. Measured on the project's machine kind (2 vCPU VM):
     /// single copy is 2x faster at 32 KiB, even at 128 KiB, and the pipelined
     /// copy 1.6x faster at 1 MiB (it keeps both CPUs copying cache-sized
     /// pieces, where process_vm_readv copies on one).
     public var singleCopyLimit: Int = 256 << 10
+    /// Above `singleCopyLimit`, when single copy is permitted, time both
+    /// paths and take the cheaper (`LargePathChooser`); off, the pipelined
+    /// copy always (PVM_SHM_ADAPTIVE=off, environment only).
+    public var adaptiveLarge = true
     /// Bytes of message per record of a pipelined copy (at most a quarter ring).
     public var pipelinePiece: Int = 64 << 10
     /// How long a blocked call polls before it sleeps. Forced to 0 when the
@@ -65,7 +70,7 @@ public struct ShmConfiguration: Sendable, Equatable {
     /// PVM_SHM_RING, PVM_SHM_EAGER, PVM_SHM_LARGE (automatic|pipelined),
     /// PVM_SHM_SINGLE_COPY_MAX, PVM_SHM_PIECE, PVM_SHM_SPIN_NS, PVM_SHM_HEAP
     /// and PVM_SHM_MAX_PEERS. Sizes take K/M/G suffixes. PVM_SHM_EXPRESS
-    /// (on|off) is read from the environment only.
+    /// and PVM_SHM_ADAPTIVE (on|off) are read from the environment only.
     ///
     /// The file is read and checked once per process, on the first call;
     /// its warnings go to standard error once. The environment is read on
@@ -128,9 +133,13 @@ public struct ShmConfiguration: Sendable, Equatable {
         c.spinNanoseconds = env.spinNanoseconds ?? fromFile.spinNanoseconds ?? defaults.spinNanoseconds
         c.heapSize = env.heapSize ?? fromFile.heapSize ?? defaults.heapSize
         c.maxPeers = env.maxPeers ?? fromFile.maxPeers ?? defaults.maxPeers
-        if let v = environment("PVM_SHM_EXPRESS") { c.express = !["off", "0", "no", "false"].contains(v.lowercased()) }
+        if let v = environment("PVM_SHM_EXPRESS") { c.express = !Self.isOff(v) }
+        if let v = environment("PVM_SHM_ADAPTIVE") { c.adaptiveLarge = !Self.isOff(v) }
         return c
     }
+
+    /// An environment switch's "off" (off, 0, no, false; any case).
+    static func isOff(_ value: String) -> Bool { ["off", "0", "no", "false"].contains(value.lowercased()) }
 
     /// The largest message a ring of `ringCapacity` bytes carries inline:
     /// a quarter ring less the record header (the highest eager limit).

@@ -146,10 +146,12 @@ final class PeerResources {
 /// socket stays open: its hang-up is how a dead peer is noticed, and it
 /// carries the shared heap's descriptor for zero copy.
 ///
-/// Messages up to `eagerLimit` are copied through the ring. Larger ones are
-/// pulled by the receiver with one `process_vm_readv` when the handshake's
-/// probe showed that the kernel permits it, and otherwise copied through the
-/// ring in pipelined pieces. Loaned buffers cross as an offset into the
+/// Messages up to `eagerLimit` are copied through the ring, and up to 16
+/// bytes through the pair's express line when the two take turns. Larger
+/// ones are pulled by the receiver with one `process_vm_readv` when the
+/// handshake's probe showed that the kernel permits it (above
+/// `singleCopyLimit`, when that measures cheaper than the pipelined copy),
+/// and otherwise copied through the ring in pipelined pieces. Loaned buffers cross as an offset into the
 /// sender's shared heap. Whatever the path, messages from one peer arrive in
 /// the order they were sent.
 ///
@@ -597,7 +599,9 @@ public final class ShmEndpoint {
     public func path(to peer: ShmPeerID, size: Int) -> ShmPath {
         if size <= configuration.eagerLimit { return .inline }
         guard Int(peer) < peerLimit, slots[Int(peer)].state != .free else { return .pipelined }
-        return slots[Int(peer)].sendSingleCopy && size <= configuration.singleCopyLimit ? .singleCopy : .pipelined
+        guard slots[Int(peer)].sendSingleCopy else { return .pipelined }
+        if size <= configuration.singleCopyLimit { return .singleCopy }
+        return configuration.adaptiveLarge && largePath.prefersSingleCopy ? .singleCopy : .pipelined
     }
 
     /// Number of connected peers.
@@ -1511,10 +1515,19 @@ public final class ShmEndpoint {
         }
         if slot.pointee.sendSingleCopy && count <= configuration.singleCopyLimit {
             try sendSingleCopy(bytes, Int(peer))
+        } else if slot.pointee.sendSingleCopy && configuration.adaptiveLarge {
+            // Above the limit, the path measured cheaper lately (LargePathChooser).
+            let start = Clock.monotonicNanoseconds()
+            let single = largePath.chooseSingleCopy(now: start)
+            if single { try sendSingleCopy(bytes, Int(peer)) } else { try sendPipelined(bytes, Int(peer)) }
+            largePath.record(singleCopy: single, bytes: count, nanoseconds: Clock.monotonicNanoseconds() &- start)
         } else {
             try sendPipelined(bytes, Int(peer))
         }
     }
+
+    /// How large messages above the single-copy limit go (when permitted).
+    @exclusivity(unchecked) public private(set) var largePath = LargePathChooser()
 
     /// Sends one message given as pieces, in order (a frame header, then an
     /// InPlace message's pieces, some of them in the program's own memory),
