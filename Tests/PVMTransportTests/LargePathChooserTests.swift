@@ -48,4 +48,18 @@ import Testing
         c.record(singleCopy: true, bytes: 10, nanoseconds: 0)
         #expect(c.singleCopyCost > 0, "a zero duration still counts as measured")
     }
+
+    @Test func sizeClassesArePowersOfTwoFrom256KiB() {
+        #expect(LargePathChoosers.sizeClass(1) == 0)
+        #expect(LargePathChoosers.sizeClass((256 << 10) + 1) == 0)
+        #expect(LargePathChoosers.sizeClass(512 << 10) == 1)
+        #expect(LargePathChoosers.sizeClass((1 << 20) - 1) == 1)
+        #expect(LargePathChoosers.sizeClass(4 << 20) == 4)
+        #expect(LargePathChoosers.sizeClass(1 << 30) == LargePathChoosers.classes - 1)
+        // Each class learns on its own.
+        var all = LargePathChoosers()
+        all[bytes: 1 << 20].record(singleCopy: true, bytes: 1 << 20, nanoseconds: 1_000)
+        #expect(all[bytes: 1 << 20].singleCopyCost > 0)
+        #expect(all[bytes: 4 << 20].singleCopyCost == 0)
+    }
 }

@@ -600,7 +600,7 @@ import PVMTestSupport
         #expect(tally.bad.isEmpty, "\(tally.bad)")
         if endpoint.path(to: peer, size: 64 << 10) == .singleCopy {
             // Single copy permitted here: both copies were timed.
-            #expect(endpoint.largePath.singleCopyCost > 0 && endpoint.largePath.pipelinedCost > 0)
+            #expect(endpoint.largePaths[bytes: 1 << 20].singleCopyCost > 0 && endpoint.largePaths[bytes: 1 << 20].pipelinedCost > 0)
         }
         endpoint.disconnect(peer)
         #expect(echo.wait(seconds: 20).status == 0)

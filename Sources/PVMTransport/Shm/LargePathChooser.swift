@@ -10,7 +10,8 @@
 /// send calls' durations, the sender waits for the receiver's pull or for
 /// ring space in either) decides, and the other path is tried again at most
 /// once per `exploreInterval`, so a change of phase is noticed within about
-/// that long while costing at most one message in that time.
+/// that long while costing at most one message in that time. The endpoint
+/// keeps one per size class (`LargePathChoosers`).
 public struct LargePathChooser: Sendable, Equatable {
     /// Nanoseconds per byte, 0 while not measured yet.
     public private(set) var singleCopyCost = 0.0
@@ -49,5 +50,31 @@ public struct LargePathChooser: Sendable, Equatable {
         } else {
             pipelinedCost = pipelinedCost == 0 ? cost : 0.75 * pipelinedCost + 0.25 * cost
         }
+    }
+}
+
+/// One `LargePathChooser` per power-of-two size class: which copy is cheaper
+/// depends on the size too (measured back to back here: the pipelined copy
+/// ahead at 1 MiB, single copy at 4 MiB), and a sweep of sizes would
+/// otherwise teach the 4 MiB messages what the 512 KiB ones cost.
+public struct LargePathChoosers: Sendable, Equatable {
+    /// Classes from 2^18 (256 KiB) to 2^26 (64 MiB) and above.
+    public static let smallestShift = 18
+    public static let classes = 9
+    private var choosers: [LargePathChooser]
+
+    public init(exploreInterval: UInt64 = 100_000_000) {
+        choosers = Array(repeating: LargePathChooser(exploreInterval: exploreInterval), count: Self.classes)
+    }
+
+    /// The class of a message of `bytes` (> 0).
+    public static func sizeClass(_ bytes: Int) -> Int {
+        let shift = Int.bitWidth - 1 - max(bytes, 1).leadingZeroBitCount
+        return min(max(shift - smallestShift, 0), classes - 1)
+    }
+
+    public subscript(bytes bytes: Int) -> LargePathChooser {
+        get { choosers[Self.sizeClass(bytes)] }
+        set { choosers[Self.sizeClass(bytes)] = newValue }
     }
 }

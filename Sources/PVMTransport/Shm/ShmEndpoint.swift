@@ -601,7 +601,7 @@ public final class ShmEndpoint {
         guard Int(peer) < peerLimit, slots[Int(peer)].state != .free else { return .pipelined }
         guard slots[Int(peer)].sendSingleCopy else { return .pipelined }
         if size <= configuration.singleCopyLimit { return .singleCopy }
-        return configuration.adaptiveLarge && largePath.prefersSingleCopy ? .singleCopy : .pipelined
+        return configuration.adaptiveLarge && largePaths[bytes: size].prefersSingleCopy ? .singleCopy : .pipelined
     }
 
     /// Number of connected peers.
@@ -1518,16 +1518,17 @@ public final class ShmEndpoint {
         } else if slot.pointee.sendSingleCopy && configuration.adaptiveLarge {
             // Above the limit, the path measured cheaper lately (LargePathChooser).
             let start = Clock.monotonicNanoseconds()
-            let single = largePath.chooseSingleCopy(now: start)
+            let single = largePaths[bytes: count].chooseSingleCopy(now: start)
             if single { try sendSingleCopy(bytes, Int(peer)) } else { try sendPipelined(bytes, Int(peer)) }
-            largePath.record(singleCopy: single, bytes: count, nanoseconds: Clock.monotonicNanoseconds() &- start)
+            largePaths[bytes: count].record(singleCopy: single, bytes: count, nanoseconds: Clock.monotonicNanoseconds() &- start)
         } else {
             try sendPipelined(bytes, Int(peer))
         }
     }
 
-    /// How large messages above the single-copy limit go (when permitted).
-    @exclusivity(unchecked) public private(set) var largePath = LargePathChooser()
+    /// How large messages above the single-copy limit go (when permitted),
+    /// by size class.
+    @exclusivity(unchecked) public private(set) var largePaths = LargePathChoosers()
 
     /// Sends one message given as pieces, in order (a frame header, then an
     /// InPlace message's pieces, some of them in the program's own memory),
