@@ -42,21 +42,22 @@ public struct ConvertSource: Sendable, Equatable {
 
     public init(_ text: String) throws(PVMError) {
         if let arch = Architecture.named(text) {
-            name = arch.name
-            signature = arch.signature
+            self.init(arch)
             return
         }
         let digits = text.dropFirst(2)
         guard text.lowercased().hasPrefix("0x"), !digits.isEmpty, digits.count <= 8, let raw = UInt32(digits, radix: 16) else {
             throw PVMError(.badParam, "unknown source \(text): neither an architecture (\(Architecture.known.map(\.name).joined(separator: ","))) nor a data signature in hex (0x0658eb59)")
         }
-        signature = try DataSignature(rawValue: raw).validated()
-        name = signature.description
+        let signature = try DataSignature(rawValue: raw).validated()
+        self.init(name: signature.description, signature: signature)
     }
 
-    init(_ arch: Architecture) {
-        name = arch.name
-        signature = arch.signature
+    init(_ arch: Architecture) { self.init(name: arch.name, signature: arch.signature) }
+
+    private init(name: String, signature: DataSignature) {
+        self.name = name
+        self.signature = signature
     }
 }
 

@@ -26,14 +26,10 @@ public struct LargePathChooser: Sendable, Equatable {
 
     /// The path for the next message (true: single copy) at time `now`.
     public mutating func chooseSingleCopy(now: UInt64) -> Bool {
-        if singleCopyCost == 0 { return true }
-        if pipelinedCost == 0 { return false }
-        let best = singleCopyCost <= pipelinedCost
-        if now &- lastExplored >= exploreInterval {
-            lastExplored = now
-            return !best
-        }
-        return best
+        let best = prefersSingleCopy
+        guard singleCopyCost != 0, pipelinedCost != 0, now &- lastExplored >= exploreInterval else { return best }
+        lastExplored = now
+        return !best
     }
 
     /// What the path of the current choice is, without exploring.
@@ -45,11 +41,12 @@ public struct LargePathChooser: Sendable, Equatable {
     public mutating func record(singleCopy: Bool, bytes: Int, nanoseconds: UInt64) {
         guard bytes > 0 else { return }
         let cost = Double(max(nanoseconds, 1)) / Double(bytes)
-        if singleCopy {
-            singleCopyCost = singleCopyCost == 0 ? cost : 0.75 * singleCopyCost + 0.25 * cost
-        } else {
-            pipelinedCost = pipelinedCost == 0 ? cost : 0.75 * pipelinedCost + 0.25 * cost
-        }
+        if singleCopy { Self.blend(&singleCopyCost, cost) } else { Self.blend(&pipelinedCost, cost) }
+    }
+
+    /// A moving average: the first measurement as it is, then a quarter of each new one.
+    private static func blend(_ average: inout Double, _ cost: Double) {
+        average = average == 0 ? cost : 0.75 * average + 0.25 * cost
     }
 }
 

@@ -135,7 +135,7 @@ struct RingProducer {
         // could miss a consumer that is just going to sleep (it sets `armed`,
         // fences, then re-polls the stamp: one of us sees the other).
         pvm_fence_seq_cst()
-        return pvm_load_relaxed_u32(ring.armed) != 0
+        return consumerArmed()
     }
 
     /// The consumer announced that it may be asleep (after a fence).

@@ -89,14 +89,13 @@ public struct ShmInProcessExpressLine: ~Copyable {
     /// false when the other side has not taken the last message yet.
     @inlinable
     public mutating func tryWrite(_ bytes: UnsafeRawBufferPointer, fromConnector: Bool) -> Bool {
-        guard bytes.count <= ExpressLine.capacity else { return false }
-        if fromConnector {
-            guard connecting.acknowledged() else { return false }
-            connecting.write(bytes, flags: 0, position: 0)
-        } else {
-            guard accepting.acknowledged() else { return false }
-            accepting.write(bytes, flags: 0, position: 0)
-        }
+        fromConnector ? Self.tryWrite(bytes, &connecting) : Self.tryWrite(bytes, &accepting)
+    }
+
+    @inlinable
+    static func tryWrite(_ bytes: UnsafeRawBufferPointer, _ side: inout ExpressLine) -> Bool {
+        guard bytes.count <= ExpressLine.capacity, side.acknowledged() else { return false }
+        side.write(bytes, flags: 0, position: 0)
         return true
     }
 
@@ -104,16 +103,14 @@ public struct ShmInProcessExpressLine: ~Copyable {
     /// false when there is none.
     @inlinable
     public mutating func tryTake(atConnector: Bool, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows -> Bool {
-        let taken: (length: Int, flags: UInt16)?
-        if atConnector {
-            guard connecting.incoming() else { return false }
-            taken = connecting.take(into: scratch)
-        } else {
-            guard accepting.incoming() else { return false }
-            taken = accepting.take(into: scratch)
-        }
+        let taken = atConnector ? Self.take(&connecting, into: scratch) : Self.take(&accepting, into: scratch)
         guard let taken else { return false }
         try body(UnsafeRawBufferPointer(start: scratch, count: taken.length))
         return true
+    }
+
+    @inlinable
+    static func take(_ side: inout ExpressLine, into scratch: UnsafeMutableRawPointer) -> (length: Int, flags: UInt16)? {
+        side.incoming() ? side.take(into: scratch) : nil
     }
 }
