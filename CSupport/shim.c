@@ -48,6 +48,9 @@ _Static_assert(offsetof(pvm_ring_header, release_queue) == 896, "release queue o
 _Static_assert(offsetof(pvm_ring_header, express) == PVM_EXPRESS_OFFSET, "express line offset");
 _Static_assert(offsetof(pvm_ring_header, express) % PVM_CONTROL_SLOT == 0, "express line on its own lines");
 _Static_assert(sizeof(pvm_express_line) == PVM_CACHE_LINE, "express line is one line");
+_Static_assert(offsetof(pvm_ring_header, split) == PVM_SPLIT_OFFSET, "split line offset");
+_Static_assert(sizeof(pvm_split_line) == PVM_CACHE_LINE, "split line is one line");
+_Static_assert(offsetof(pvm_split_line, state) == 32, "split state offset");
 _Static_assert(offsetof(pvm_express_half, payload) == 16, "express payload offset");
 _Static_assert(sizeof(pvm_ring_header) == PVM_RING_HEADER_SIZE, "ring header size");
 _Static_assert(sizeof(pvm_ring_header) % PVM_CACHE_LINE == 0, "data area starts on a line");
@@ -282,6 +285,12 @@ ssize_t pvm_vm_read(pid_t pid, void *local, const void *remote, size_t len) {
     struct iovec l = {.iov_base = local, .iov_len = len};
     struct iovec r = {.iov_base = (void *)remote, .iov_len = len};
     return process_vm_readv(pid, &l, 1, &r, 1, 0);
+}
+
+ssize_t pvm_vm_write(pid_t pid, const void *local, void *remote, size_t len) {
+    struct iovec l = {.iov_base = (void *)local, .iov_len = len};
+    struct iovec r = {.iov_base = remote, .iov_len = len};
+    return process_vm_writev(pid, &l, 1, &r, 1, 0);
 }
 
 int pvm_allow_ptrace_any(void) {

@@ -14,6 +14,8 @@
 //   768     128    producer    waiting: 1 while the producer waits for the consumer
 //   896     8192   consumer    release queue: 1024 heap offsets of loans given back
 //   9088    64     both        express line (see below; used in one ring of each pair)
+//   9216    64     both        split line: the receiver's offer to the sender to write part of
+//                              a single-copy message itself (see below)
 //   12288   capacity           data area (a power of two)
 //
 // Each control word has its own 128-byte slot (two cache lines, so the
@@ -52,6 +54,26 @@
 //   pos:    the low 32 bits of the writer's ring position when it wrote
 //           the message: it is delivered after every ring record before
 //           that position and before every one after it (per-pair order).
+//
+// The split line: a single-copy message is pulled by the receiver while its
+// sender waits with a CPU of its own. The receiver may offer the sender a
+// share of the copy (the sender writes it with process_vm_writev straight
+// into the receiver's destination), so two CPUs copy at once:
+//
+//   0        8          16        24       32      36
+//   +--------+----------+---------+--------+-------+
+//   | token  | address  | offset  | count  | state |
+//   +--------+----------+---------+--------+-------+
+//   token:   the single-copy message (its pvm_rec_remote token)
+//   address: where in the receiver's memory the share goes
+//   offset, count: the share, in bytes of the message
+//   state:   0 idle; 1 offered (the receiver, with release ordering, after
+//            the fields); 2 claimed (the sender, compare-and-swap from 1,
+//            then it writes); 3 written, 4 refused (the sender, release);
+//            the receiver takes an unclaimed offer back (compare-and-swap
+//            1 -> 0) and copies the share itself, and sets 0 after 3 or 4.
+//   The sender claims only an offer for the message it waits on whose share
+//   lies within that message.
 #ifndef PVM_SHM_H
 #define PVM_SHM_H
 
@@ -60,7 +82,7 @@
 #define PVM_CACHE_LINE 64u
 #define PVM_CONTROL_SLOT 128u
 #define PVM_RING_MAGIC 0x31474e49524d5650ull  /* "PVMRING1" little-endian */
-#define PVM_RING_VERSION 2u
+#define PVM_RING_VERSION 3u
 #define PVM_RECORD_ALIGN 16u
 #define PVM_RECORD_HEADER 16u
 
@@ -82,6 +104,7 @@ typedef struct pvm_ring_slot {
 #define PVM_RING_HEADER_SIZE 12288u
 #define PVM_EXPRESS_PAYLOAD 16u
 #define PVM_EXPRESS_OFFSET 9088u
+#define PVM_SPLIT_OFFSET 9216u
 
 typedef struct pvm_express_half {
     uint32_t seqack;
@@ -96,6 +119,23 @@ typedef struct pvm_express_line {
     pvm_express_half half[2];
 } pvm_express_line;
 
+enum {
+    PVM_SPLIT_IDLE = 0,
+    PVM_SPLIT_OFFERED = 1,
+    PVM_SPLIT_CLAIMED = 2,
+    PVM_SPLIT_WRITTEN = 3,
+    PVM_SPLIT_REFUSED = 4,
+};
+
+typedef struct pvm_split_line {
+    uint64_t token;
+    uint64_t address;
+    uint64_t offset;
+    uint64_t count;
+    uint32_t state;
+    uint8_t  pad[PVM_CACHE_LINE - 36];
+} pvm_split_line;
+
 typedef struct pvm_ring_header {
     pvm_ring_desc desc;
     pvm_ring_slot head;          // consumer position (bytes consumed), published in batches
@@ -105,7 +145,9 @@ typedef struct pvm_ring_header {
     pvm_ring_slot waiting;       // 1 while the producer waits for consumer progress
     uint64_t release_queue[PVM_RELEASE_QUEUE];  // heap offsets of released loans
     pvm_express_line express;    // small messages both ways (one ring of a pair)
-    uint8_t  reserved[PVM_RING_HEADER_SIZE - 896 - 8 * PVM_RELEASE_QUEUE - 64];
+    uint8_t  gap[PVM_SPLIT_OFFSET - PVM_EXPRESS_OFFSET - 64];
+    pvm_split_line split;        // the receiver's offer of a share of a single-copy pull
+    uint8_t  reserved[PVM_RING_HEADER_SIZE - PVM_SPLIT_OFFSET - 64];
 } pvm_ring_header;
 
 typedef struct pvm_record_header {

@@ -77,6 +77,8 @@ int pvm_affinity_cpu_count(void);
 
 /// process_vm_readv of one contiguous range; bytes read or -1.
 ssize_t pvm_vm_read(pid_t pid, void *local, const void *remote, size_t len);
+/// process_vm_writev of one contiguous range; bytes written or -1.
+ssize_t pvm_vm_write(pid_t pid, const void *local, void *remote, size_t len);
 /// prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY): lets peers of this user read
 /// our memory under Yama ptrace_scope 1.
 int pvm_allow_ptrace_any(void);

@@ -182,6 +182,32 @@ import PVMTestSupport
         #expect(!unixSockets.contains("pvm-0-\(v.status == -SIGKILL ? victim.pid : 0)-"))
     }
 
+    /// A sender killed after it claimed a share of the receiver's pull,
+    /// before writing it: the receiver, waiting for that share, notices the
+    /// death, closes that peer only (its complete messages before the large
+    /// one all delivered), and keeps every message of another sender.
+    @Test func senderKilledHoldingAShareDoesNotBlockOthers() throws {
+        guard ShmConfiguration.fromEnvironment().largeMode == .automatic else { return }
+        let endpoint = try ShmEndpoint(name: "sink")
+        let victim = try ChildProcess(Self.peer, ["send", endpoint.address, "100000", "66", "--die-holding-share-after", "3000"])
+        let survivor = try ChildProcess(Self.peer, ["send", endpoint.address, "30000", "77"])
+        let streams = try Self.sink(endpoint, seeds: [66, 77], children: [victim, survivor], timeout: 120)
+        let v = victim.wait()
+        #expect(survivor.wait().status == 0)
+        #expect(streams.count == 2)
+        let alive = streams.first { $0.ended }
+        #expect(alive?.next == 30000)
+        #expect(alive?.bad == [])
+        if endpoint.sharesOffered > 0 {
+            // Single copy permitted here: the victim claimed a share and died.
+            #expect(v.status == -SIGKILL)
+            let killed = streams.first { $0.disconnected != nil && !$0.ended }
+            #expect(killed != nil)
+            #expect(killed?.next ?? 0 >= 3000, "the killed sender's messages before the large one are delivered")
+            #expect(killed?.bad == [])
+        }
+    }
+
     /// A task blocked in receive sleeps: it uses (almost) no CPU while waiting.
     @Test func blockedReceiveUsesNoCPU() throws {
         let endpoint = try ShmEndpoint(name: "waker")
@@ -581,19 +607,22 @@ import PVMTestSupport
     /// Above the single-copy limit the sender times both copies and takes the
     /// cheaper, trying the other again now and then: a stream of 1 MiB
     /// messages to the echo process takes both paths (the first two are one
-    /// of each) and every echo comes back intact and in order.
+    /// of each) and every echo comes back intact and in order. (The echo
+    /// does not share its pulls: a receiver that does gets single copy.)
     @Test func largeMessagesTakeTheCheaperCopyAndKeepTheirOrder() throws {
         var configuration = ShmConfiguration.fromEnvironment()
         guard configuration.largeMode == .automatic else { return }
         configuration.adaptiveLarge = true
-        let (echo, address) = try Self.startEcho()
+        let (echo, address) = try Self.startEcho(environment: ["PVM_SHM_SPLIT": "off"])
         let endpoint = try ShmEndpoint(name: "adaptive", configuration: configuration)
         let peer = try endpoint.connect(to: address)
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
         defer { scratch.deallocate() }
         var tally = EchoTally(seed: 0xAD4)
-        for _ in 0..<20 {
-            for _ in 0..<8 { try tally.send(1 << 20, through: endpoint, to: peer, scratch: scratch) }
+        // One at a time: a send that takes in echoes while it waits is an
+        // exchange (single copy, untimed), not what this test is about.
+        for _ in 0..<160 {
+            try tally.send(1 << 20, through: endpoint, to: peer, scratch: scratch)
             try tally.collect(from: endpoint, until: Date().addingTimeInterval(60))
         }
         #expect(tally.next == tally.sent && tally.sent == 160, "\(tally.sent) sent, \(tally.next) echoed")
@@ -604,6 +633,93 @@ import PVMTestSupport
         }
         endpoint.disconnect(peer)
         #expect(echo.wait(seconds: 20).status == 0)
+    }
+
+    /// Counts from the echo process's last line ("shares offered O written W refused R").
+    static func echoShares(_ stdout: String) -> (offered: Int, written: Int, refused: Int)? {
+        guard let line = stdout.split(separator: "\n").last(where: { $0.hasPrefix("shares offered") }) else { return nil }
+        let n = line.split(separator: " ").compactMap { Int($0) }
+        return n.count == 3 ? (n[0], n[1], n[2]) : nil
+    }
+
+    /// A receiver pulling a single-copy message offers its waiting sender
+    /// half of the copy, which the sender writes into the receiver's memory
+    /// (the split line): messages of 64 KiB to 4 MiB to the echo process
+    /// and back come back intact and in order, both ends wrote shares for
+    /// the other, and with PVM_SHM_SPLIT=off on the echo it offers none
+    /// (while this end still offers, and the echo writes).
+    @Test(arguments: [true, false])
+    func singleCopyPullsAreSharedWithTheSender(echoSplits: Bool) throws {
+        guard ShmConfiguration.fromEnvironment().largeMode == .automatic else { return }
+        let (echo, address) = try Self.startEcho(environment: echoSplits ? [:] : ["PVM_SHM_SPLIT": "off"])
+        let endpoint = try ShmEndpoint(name: "sharer")
+        let peer = try endpoint.connect(to: address)
+        guard endpoint.path(to: peer, size: 128 << 10) == .singleCopy else {
+            endpoint.disconnect(peer)
+            _ = echo.wait(seconds: 20)
+            return  // single copy not permitted here: nothing to share
+        }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 4096)
+        defer { scratch.deallocate() }
+        var tally = EchoTally(seed: 0x5B1)
+        let sizes = [64 << 10, (64 << 10) + 1, 100_003, 256 << 10, 1 << 20, (4 << 20) - 5]
+        for round in 0..<10 {
+            for (i, n) in sizes.enumerated() where (round + i) % 2 == 0 || n < (1 << 20) {
+                try tally.send(n, through: endpoint, to: peer, scratch: scratch)
+            }
+            try tally.collect(from: endpoint, until: Date().addingTimeInterval(60))
+        }
+        #expect(tally.next == tally.sent && tally.sent > 40, "\(tally.sent) sent, \(tally.next) echoed")
+        #expect(tally.bad.isEmpty, "\(tally.bad)")
+        #expect(tally.paths.contains(.singleCopy), "paths seen: \(tally.paths)")
+        endpoint.disconnect(peer)
+        let r = echo.wait(seconds: 20)
+        #expect(r.status == 0, "\(r.stderr)")
+        let shares = Self.echoShares(r.stdout)
+        #expect(shares != nil, "\(r.stdout)")
+        #expect(endpoint.sharesOffered > 0 && shares?.written ?? 0 > 0, "we offered \(endpoint.sharesOffered), the echo wrote \(shares?.written ?? -1)")
+        #expect(shares?.refused == 0 && endpoint.sharesRefused == 0)
+        if echoSplits {
+            #expect(shares?.offered ?? 0 > 0 && endpoint.sharesWritten > 0, "the echo offered \(shares?.offered ?? -1), we wrote \(endpoint.sharesWritten)")
+            // A receiver that shares gets single copy above the limit too, untimed.
+            #expect(endpoint.largePaths[bytes: 1 << 20].pipelinedCost == 0)
+        } else {
+            #expect(shares?.offered == 0 && endpoint.sharesWritten == 0)
+        }
+    }
+
+    /// A sender that refuses its share (here a test hook; in life a kernel
+    /// that lets the receiver read the sender but not the sender write the
+    /// receiver) leaves the receiver to copy it: every echo is intact, and
+    /// after the first refusal the echo offers this end nothing more.
+    @Test func refusedSharesAreCopiedByTheReceiver() throws {
+        guard ShmConfiguration.fromEnvironment().largeMode == .automatic else { return }
+        let (echo, address) = try Self.startEcho()
+        let endpoint = try ShmEndpoint(name: "refuser")
+        endpoint._testRefuseShares = true
+        let peer = try endpoint.connect(to: address)
+        guard endpoint.path(to: peer, size: 128 << 10) == .singleCopy else {
+            endpoint.disconnect(peer)
+            _ = echo.wait(seconds: 20)
+            return
+        }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { scratch.deallocate() }
+        var tally = EchoTally(seed: 0x4EF)
+        for _ in 0..<10 {
+            for n in [128 << 10, 1 << 20, 200_001] { try tally.send(n, through: endpoint, to: peer, scratch: scratch) }
+            try tally.collect(from: endpoint, until: Date().addingTimeInterval(60))
+        }
+        #expect(tally.next == tally.sent && tally.sent == 30, "\(tally.sent) sent, \(tally.next) echoed")
+        #expect(tally.bad.isEmpty, "\(tally.bad)")
+        endpoint.disconnect(peer)
+        let r = echo.wait(seconds: 20)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(endpoint.sharesWritten == 0)
+        // The echo may have found this end asleep for its first offers (taken
+        // back, not refused); it stops at the first refusal.
+        #expect(endpoint.sharesRefused == 1, "refused \(endpoint.sharesRefused)")
+        #expect(Self.echoShares(r.stdout)?.offered ?? 0 >= 1, "\(r.stdout)")
     }
 
     /// With the express line switched off (PVM_SHM_EXPRESS=off) on both

@@ -1,12 +1,15 @@
 // A peer process for the transport tests. Not a product: the tests start it
 // to get real, separate processes on the other end of the rings.
 //
-//   send ADDRESS COUNT SEED [--loans] [--die-mid-record-at K]
+//   send ADDRESS COUNT SEED [--loans] [--die-mid-record-at K] [--die-holding-share-after K]
 //       connect, send COUNT messages of random sizes (every size class), an
-//       end marker, then wait for the sink's acknowledgement.
+//       end marker, then wait for the sink's acknowledgement. The last
+//       option: from message K on, SIGKILL this process as soon as it has
+//       claimed a share of a single-copy pull, before writing it.
 //   echo ADDRESSFILE
 //       listen, write the address to ADDRESSFILE, echo every message back,
-//       exit when the peer leaves.
+//       exit when the peer leaves, printing the reason and its share counts
+//       ("shares offered O written W refused R").
 //   wait ADDRESS
 //       connect, send "ready", block in receive; reply with the CPU time the
 //       blocked receive used (8 bytes, nanoseconds).
@@ -55,6 +58,7 @@ do {
         guard args.count >= 5, let count = UInt64(args[3]), let seed = UInt64(args[4]) else { fail("send ADDRESS COUNT SEED") }
         let loans = args.contains("--loans")
         let dieAt = args.firstIndex(of: "--die-mid-record-at").flatMap { UInt64(args[$0 + 1]) }
+        let dieHoldingShareAfter = args.firstIndex(of: "--die-holding-share-after").flatMap { UInt64(args[$0 + 1]) }
         let endpoint = try ShmEndpoint(name: "sender")
         let peer = try endpoint.connect(to: args[2])
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 5 << 20, alignment: 64)
@@ -63,6 +67,7 @@ do {
                 endpoint._testAbandonPartialRecord(to: peer, length: 100)
                 kill(getpid(), SIGKILL)
             }
+            if seq == dieHoldingShareAfter { endpoint._testOnShareClaim = { kill(getpid(), SIGKILL) } }
             let n = size(seq: seq, seed: seed)
             if loans && seq % 3 == 0 {
                 let loan = try endpoint.loan(capacity: n)
@@ -94,6 +99,7 @@ do {
                 case .message(let peer, let message): try endpoint.send(message.bytes, to: peer)
                 case .disconnected(_, let reason):
                     print("disconnected: \(reason)")
+                    print("shares offered \(endpoint.sharesOffered) written \(endpoint.sharesWritten) refused \(endpoint.sharesRefused)")
                     done = true
                 case .connected, .readable: break
                 }

@@ -33,6 +33,7 @@ struct RingLayout {
     @inlinable var releaseTail: UnsafeMutableRawPointer { header + 640 }
     @inlinable var waiting: UnsafeMutableRawPointer { header + 768 }
     @inlinable var releaseQueue: UnsafeMutableRawPointer { header + 896 }
+    @inlinable var split: UnsafeMutableRawPointer { header + Int(PVM_SPLIT_OFFSET) }
 
     /// Bytes a segment holding a ring of `capacity` data bytes needs.
     static func segmentSize(capacity: Int) -> Int { ringHeaderSize + capacity }
@@ -166,6 +167,37 @@ struct RingProducer {
         // Acquire: the consumer's reads of our memory happened before this.
         pvm_load_acquire_u64(ring.done)
     }
+
+    /// The consumer's offer of a share of single-copy message `token`'s
+    /// copy (pvm_shm.h, the split line), claimed: where it goes and which
+    /// bytes. Nil when there is none for this message, or another message's.
+    /// The offer is untrusted: the caller checks the share against the message.
+    mutating func claimSplit(token: UInt64) -> SplitShare? {
+        let line = ring.split
+        guard pvm_load_acquire_u32(line + 32) == UInt32(PVM_SPLIT_OFFERED),
+              line.load(as: UInt64.self) == token else { return nil }
+        var expected = UInt32(PVM_SPLIT_OFFERED)
+        guard pvm_cas_acq_rel_u32(line + 32, &expected, UInt32(PVM_SPLIT_CLAIMED)) else { return nil }
+        return SplitShare(address: line.load(fromByteOffset: 8, as: UInt64.self),
+                          offset: line.load(fromByteOffset: 16, as: UInt64.self),
+                          count: line.load(fromByteOffset: 24, as: UInt64.self))
+    }
+
+    /// The claimed share is written into the consumer's memory (or refused).
+    func finishSplit(written: Bool) {
+        // Release: our process_vm_writev into the consumer is complete.
+        pvm_store_release_u32(ring.split + 32, UInt32(written ? PVM_SPLIT_WRITTEN : PVM_SPLIT_REFUSED))
+    }
+}
+
+/// A share of a single-copy message that its sender writes into the
+/// receiver's memory: bytes offset..<offset+count of the message, at
+/// `address` in the receiver.
+@usableFromInline
+struct SplitShare: Equatable {
+    var address: UInt64
+    var offset: UInt64
+    var count: UInt64
 }
 
 /// The reading end of a ring (lives in the receiver, which owns the memory).
@@ -258,6 +290,38 @@ struct RingConsumer {
         pvm_store_release_u64(ring.done, token)
         pvm_fence_seq_cst()
         return pvm_load_relaxed_u32(ring.waiting) != 0
+    }
+
+    /// Offers the producer a share of single-copy message `token`'s copy:
+    /// bytes offset..<offset+count of it, to be written at `address` here.
+    func offerSplit(token: UInt64, address: UnsafeMutableRawPointer, offset: Int, count: Int) {
+        let line = ring.split
+        line.storeBytes(of: token, as: UInt64.self)
+        line.storeBytes(of: UInt64(UInt(bitPattern: address)), toByteOffset: 8, as: UInt64.self)
+        line.storeBytes(of: UInt64(offset), toByteOffset: 16, as: UInt64.self)
+        line.storeBytes(of: UInt64(count), toByteOffset: 24, as: UInt64.self)
+        // Release: the fields before the state that tells the producer.
+        pvm_store_release_u32(line + 32, UInt32(PVM_SPLIT_OFFERED))
+    }
+
+    /// Takes an offer back unless the producer claimed it: true when taken
+    /// back (the share is ours to copy), false when claimed.
+    func withdrawSplit() -> Bool {
+        var expected = UInt32(PVM_SPLIT_OFFERED)
+        if pvm_cas_acq_rel_u32(ring.split + 32, &expected, UInt32(PVM_SPLIT_IDLE)) { return true }
+        return false
+    }
+
+    /// The state of a claimed offer (PVM_SPLIT_CLAIMED until the producer
+    /// is done with it).
+    func splitState() -> UInt32 {
+        // Acquire: the producer's writes into our memory happened before this.
+        pvm_load_acquire_u32(ring.split + 32)
+    }
+
+    /// Makes the line idle again after the producer answered.
+    func resetSplit() {
+        pvm_store_relaxed_u32(ring.split + 32, UInt32(PVM_SPLIT_IDLE))
     }
 
     /// Gives a loaned block back to its owner. Returns true if the producer waits.

@@ -60,6 +60,12 @@ public struct ShmConfiguration: Sendable, Equatable {
     /// through the ring (PVM_SHM_EXPRESS=off, for comparing the two). An
     /// endpoint always reads the line, whatever its own setting.
     public var express = true
+    /// A receiver pulling a single-copy message of at least
+    /// `ShmEndpoint.splitMinimum` bytes offers its waiting sender a share
+    /// of the copy (pvm_shm.h, the split line), so that both CPUs copy;
+    /// off, the receiver copies alone (PVM_SHM_SPLIT=off, environment only).
+    /// Decided by the receiver; a sender always answers an offer.
+    public var splitCopy = true
 
     public init() {}
 
@@ -135,6 +141,7 @@ public struct ShmConfiguration: Sendable, Equatable {
         c.maxPeers = env.maxPeers ?? fromFile.maxPeers ?? defaults.maxPeers
         if let v = environment("PVM_SHM_EXPRESS") { c.express = !Self.isOff(v) }
         if let v = environment("PVM_SHM_ADAPTIVE") { c.adaptiveLarge = !Self.isOff(v) }
+        if let v = environment("PVM_SHM_SPLIT") { c.splitCopy = !Self.isOff(v) }
         return c
     }
 
