@@ -663,11 +663,17 @@ import PVMTestSupport
         defer { scratch.deallocate() }
         var tally = EchoTally(seed: 0x5B1)
         let sizes = [64 << 10, (64 << 10) + 1, 100_003, 256 << 10, 1 << 20, (4 << 20) - 5]
-        for round in 0..<10 {
+        // A share is taken only by a sender on a CPU while the receiver reads
+        // its own half: with the machine busy (other suites), go on until
+        // each end has written one, for up to 60 s.
+        let deadline = Date().addingTimeInterval(60)
+        var round = 0
+        while round < 10 || ((endpoint.sharesReceived == 0 || (echoSplits && endpoint.sharesWritten == 0)) && Date() < deadline) {
             for (i, n) in sizes.enumerated() where (round + i) % 2 == 0 || n < (1 << 20) {
                 try tally.send(n, through: endpoint, to: peer, scratch: scratch)
             }
             try tally.collect(from: endpoint, until: Date().addingTimeInterval(60))
+            round += 1
         }
         #expect(tally.next == tally.sent && tally.sent > 40, "\(tally.sent) sent, \(tally.next) echoed")
         #expect(tally.bad.isEmpty, "\(tally.bad)")
@@ -677,7 +683,8 @@ import PVMTestSupport
         #expect(r.status == 0, "\(r.stderr)")
         let shares = Self.echoShares(r.stdout)
         #expect(shares != nil, "\(r.stdout)")
-        #expect(endpoint.sharesOffered > 0 && shares?.written ?? 0 > 0, "we offered \(endpoint.sharesOffered), the echo wrote \(shares?.written ?? -1)")
+        #expect(endpoint.sharesReceived > 0 && shares?.written == endpoint.sharesReceived,
+                "we offered \(endpoint.sharesOffered), got \(endpoint.sharesReceived) written; the echo wrote \(shares?.written ?? -1)")
         #expect(shares?.refused == 0 && endpoint.sharesRefused == 0)
         if echoSplits {
             #expect(shares?.offered ?? 0 > 0 && endpoint.sharesWritten > 0, "the echo offered \(shares?.offered ?? -1), we wrote \(endpoint.sharesWritten)")
@@ -706,11 +713,16 @@ import PVMTestSupport
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
         defer { scratch.deallocate() }
         var tally = EchoTally(seed: 0x4EF)
-        for _ in 0..<10 {
+        // Until this end has refused one (it must be on a CPU when the offer
+        // comes: up to 60 s on a busy machine), then ten rounds more.
+        let deadline = Date().addingTimeInterval(60)
+        var after = 0
+        while after < 10 && Date() < deadline {
             for n in [128 << 10, 1 << 20, 200_001] { try tally.send(n, through: endpoint, to: peer, scratch: scratch) }
             try tally.collect(from: endpoint, until: Date().addingTimeInterval(60))
+            if endpoint.sharesRefused > 0 { after += 1 }
         }
-        #expect(tally.next == tally.sent && tally.sent == 30, "\(tally.sent) sent, \(tally.next) echoed")
+        #expect(tally.next == tally.sent && tally.sent >= 30, "\(tally.sent) sent, \(tally.next) echoed")
         #expect(tally.bad.isEmpty, "\(tally.bad)")
         endpoint.disconnect(peer)
         let r = echo.wait(seconds: 20)

@@ -1047,6 +1047,7 @@ public final class ShmEndpoint {
             let state = slot.pointee.consumer.splitState()
             if state == UInt32(PVM_SPLIT_WRITTEN) {
                 slot.pointee.consumer.resetSplit()
+                sharesReceived &+= 1
                 return true
             }
             if state == UInt32(PVM_SPLIT_REFUSED) {
@@ -1712,9 +1713,10 @@ public final class ShmEndpoint {
         return written
     }
 
-    /// Shares of single-copy pulls: offered to our senders, and written or
-    /// refused for our receivers.
+    /// Shares of single-copy pulls: offered to our senders and written by
+    /// them, and written or refused for our receivers.
     @exclusivity(unchecked) package private(set) var sharesOffered = 0
+    @exclusivity(unchecked) package private(set) var sharesReceived = 0
     @exclusivity(unchecked) package private(set) var sharesWritten = 0
     @exclusivity(unchecked) package private(set) var sharesRefused = 0
     /// Test hooks: refuse every share offered; run when a share is claimed,
