@@ -58,6 +58,8 @@ _Static_assert(sizeof(pvm_record_header) == PVM_RECORD_HEADER, "record header si
 _Static_assert(offsetof(pvm_record_header, length) == 8, "record length offset");
 _Static_assert(offsetof(pvm_record_header, kind) == 12, "record kind offset");
 _Static_assert(sizeof(pvm_rec_remote) == 24, "remote descriptor size");
+_Static_assert(sizeof(pvm_remote_piece) == 16 && offsetof(pvm_rec_remote, length) == 8, "a remote descriptor starts with a piece");
+_Static_assert(sizeof(pvm_rec_remote_pieces) == 24, "remote pieces header size");
 _Static_assert(sizeof(pvm_rec_chunk) == 16, "chunk header size");
 _Static_assert(sizeof(pvm_rec_loan) == 24, "loan descriptor size");
 _Static_assert(sizeof(pvm_heap_header) == PVM_CONTROL_SLOT, "heap header size");
@@ -291,6 +293,41 @@ ssize_t pvm_vm_write(pid_t pid, const void *local, void *remote, size_t len) {
     struct iovec l = {.iov_base = (void *)local, .iov_len = len};
     struct iovec r = {.iov_base = remote, .iov_len = len};
     return process_vm_writev(pid, &l, 1, &r, 1, 0);
+}
+
+// The iovecs for bytes [from, from + len) of a message made of `n` pieces;
+// how many, 0 when the range is not inside the pieces.
+static int piece_iovecs(struct iovec *iov, const pvm_remote_piece *pieces, unsigned n, uint64_t from, size_t len) {
+    int k = 0;
+    for (unsigned i = 0; i < n && len > 0; i++) {
+        uint64_t size = pieces[i].length;
+        if (from >= size) { from -= size; continue; }
+        uint64_t take = size - from < len ? size - from : len;
+        iov[k].iov_base = (void *)(uintptr_t)(pieces[i].address + from);
+        iov[k].iov_len = (size_t)take;
+        k++;
+        len -= (size_t)take;
+        from = 0;
+    }
+    return len == 0 ? k : 0;
+}
+
+ssize_t pvm_vm_read_pieces(pid_t pid, void *local, const pvm_remote_piece *pieces, unsigned n, uint64_t from, size_t len) {
+    struct iovec r[PVM_REMOTE_PIECES_MAX];
+    if (n > PVM_REMOTE_PIECES_MAX) { errno = EINVAL; return -1; }
+    int k = piece_iovecs(r, pieces, n, from, len);
+    if (k == 0) { errno = EINVAL; return -1; }
+    struct iovec l = {.iov_base = local, .iov_len = len};
+    return process_vm_readv(pid, &l, 1, r, (unsigned long)k, 0);
+}
+
+ssize_t pvm_vm_write_pieces(pid_t pid, void *remote, const pvm_remote_piece *pieces, unsigned n, uint64_t from, size_t len) {
+    struct iovec l[PVM_REMOTE_PIECES_MAX];
+    if (n > PVM_REMOTE_PIECES_MAX) { errno = EINVAL; return -1; }
+    int k = piece_iovecs(l, pieces, n, from, len);
+    if (k == 0) { errno = EINVAL; return -1; }
+    struct iovec r = {.iov_base = remote, .iov_len = len};
+    return process_vm_writev(pid, l, (unsigned long)k, &r, 1, 0);
 }
 
 int pvm_allow_ptrace_any(void) {

@@ -164,7 +164,27 @@ enum {
     PVM_REC_CMA = 3,        // payload: pvm_rec_remote; pull with process_vm_readv
     PVM_REC_CHUNK = 4,      // payload: pvm_rec_chunk header + bytes of a pipelined message
     PVM_REC_LOAN = 5,       // payload: pvm_rec_loan; a buffer in the sender's shared heap
+    PVM_REC_CMA_PIECES = 6, // payload: pvm_rec_remote_pieces, then its pieces; pull as one message
 };
+
+/// A piece of a message in the sender's memory (the first 16 bytes of a
+/// pvm_rec_remote are one).
+typedef struct pvm_remote_piece {
+    uint64_t address;
+    uint64_t length;
+} pvm_remote_piece;
+
+/// Most pieces a single-copy message may have.
+#define PVM_REMOTE_PIECES_MAX 8u
+
+/// A single-copy message in pieces (a PVM frame header, then the program's
+/// own data, psend): `count` pvm_remote_piece follow, `total` bytes in all.
+typedef struct pvm_rec_remote_pieces {
+    uint64_t token;     // the consumer stores it in `done` once pulled
+    uint64_t total;
+    uint32_t count;
+    uint32_t zero;
+} pvm_rec_remote_pieces;
 
 typedef struct pvm_rec_remote {
     uint64_t address;   // in the sender's address space

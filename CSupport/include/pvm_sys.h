@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "pvm_shm.h"
 
 // MARK: memfd segments
 
@@ -77,8 +78,14 @@ int pvm_affinity_cpu_count(void);
 
 /// process_vm_readv of one contiguous range; bytes read or -1.
 ssize_t pvm_vm_read(pid_t pid, void *local, const void *remote, size_t len);
-/// process_vm_writev of one contiguous range; bytes written or -1.
-ssize_t pvm_vm_write(pid_t pid, const void *local, void *remote, size_t len);
+/// Bytes [from, from + len) of a message made of `n` pieces (at most
+/// PVM_REMOTE_PIECES_MAX) in process `pid` read into `local`: one
+/// process_vm_readv; bytes read or -1 (EINVAL: the range is not inside the pieces).
+ssize_t pvm_vm_read_pieces(pid_t pid, void *local, const pvm_remote_piece *pieces, unsigned n, uint64_t from, size_t len);
+/// Bytes [from, from + len) of a message made of `n` pieces in this process
+/// written at `remote` in process `pid`: one process_vm_writev; bytes
+/// written or -1.
+ssize_t pvm_vm_write_pieces(pid_t pid, void *remote, const pvm_remote_piece *pieces, unsigned n, uint64_t from, size_t len);
 /// prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY): lets peers of this user read
 /// our memory under Yama ptrace_scope 1.
 int pvm_allow_ptrace_any(void);

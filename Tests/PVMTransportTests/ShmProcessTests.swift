@@ -31,6 +31,30 @@ import PVMTestSupport
             sent += 1
         }
 
+        /// Sends message `sent` (`count` bytes of its pattern) as `k` pieces
+        /// in memory of their own (not one after the other), cut at uneven points.
+        mutating func send(_ count: Int, inPieces k: Int, through endpoint: ShmEndpoint, to peer: ShmPeerID,
+                           scratch: UnsafeMutableRawBufferPointer) throws {
+            let whole = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<count])
+            ShmTestPattern.fill(whole, seq: sent, seed: seed)
+            // Cuts: a 40-byte "header" first, the rest at k - 1 uneven points.
+            var cuts = [0, min(40, count)]
+            for i in 1..<max(k - 1, 1) { cuts.append(min(count, 40 + (count - 40) * i * i / ((k - 1) * (k - 1)))) }
+            cuts.append(count)
+            cuts = Array(cuts.prefix(k + 1))
+            cuts[cuts.count - 1] = count
+            var blocks: [UnsafeMutableRawBufferPointer] = []
+            defer { blocks.forEach { $0.deallocate() } }
+            for (a, b) in zip(cuts, cuts.dropFirst()) {
+                let block = UnsafeMutableRawBufferPointer.allocate(byteCount: max(b - a, 1), alignment: 8)
+                if b > a { block.copyMemory(from: UnsafeRawBufferPointer(rebasing: whole[a..<b])) }
+                blocks.append(UnsafeMutableRawBufferPointer(rebasing: block[0..<(b - a)]))
+            }
+            let pieces = blocks.map { UnsafeRawBufferPointer($0) }
+            try pieces.withUnsafeBufferPointer { try endpoint.send(pieces: $0, total: count, to: peer) }
+            sent += 1
+        }
+
         /// Takes echoes until every message sent is back or `deadline` passes.
         mutating func collect(from endpoint: ShmEndpoint, until deadline: Date) throws {
             while next < sent && Date() < deadline {
@@ -695,6 +719,32 @@ import PVMTestSupport
         }
     }
 
+    /// A message given as pieces (a frame header and the program's data, as
+    /// psend sends) goes as it lies: single copy of up to 8 pieces (the
+    /// receiver pulls them as one message, sharing the copy), the pipelined
+    /// copy of more. Echoed back whole, every byte in place and in order.
+    @Test func messagesInPiecesArriveWhole() throws {
+        let (echo, address) = try Self.startEcho()
+        let endpoint = try ShmEndpoint(name: "pieces")
+        let peer = try endpoint.connect(to: address)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 3 << 20, alignment: 4096)
+        defer { scratch.deallocate() }
+        var tally = EchoTally(seed: 0x9EC)
+        for n in [1000, (64 << 10) + 3, 300_001, (2 << 20) + 7] {
+            for k in [2, 3, 8, 9] {
+                try tally.send(n, inPieces: k, through: endpoint, to: peer, scratch: scratch)
+                try tally.send(n, inPieces: k, through: endpoint, to: peer, scratch: scratch)
+            }
+            try tally.collect(from: endpoint, until: Date().addingTimeInterval(60))
+        }
+        #expect(tally.next == tally.sent && tally.sent == 32, "\(tally.sent) sent, \(tally.next) echoed")
+        #expect(tally.bad.isEmpty, "\(tally.bad)")
+        endpoint.disconnect(peer)
+        let r = echo.wait(seconds: 20)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("disconnected: peer closed"), "the echo saw nothing malformed: \(r.stdout)")
+    }
+
     /// A sender that refuses its share (here a test hook; in life a kernel
     /// that lets the receiver read the sender but not the sender write the
     /// receiver) leaves the receiver to copy it: every echo is intact, and
@@ -774,6 +824,35 @@ import PVMTestSupport
         var echoed = false
         while !echoed { try endpoint.receive(timeoutNanoseconds: 2_000_000_000) { if case .message = $0 { echoed = true } } }
         endpoint._testWriteExpress(to: peer, length: length, positionOffset: offset)
+        let r = echo.wait(seconds: 20)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains(reason), "\(r.stdout)")
+    }
+
+    /// Bytes of a many-piece single-copy record: token, total, piece count,
+    /// then (address, length) per piece.
+    static func piecesRecord(total: UInt64, count: UInt32, pieces: [(UInt64, UInt64)]) -> [UInt8] {
+        var words: [UInt64] = [1, total, UInt64(count)]
+        for (a, n) in pieces { words += [a, n] }
+        return words.withUnsafeBytes { Array($0) }
+    }
+
+    /// A many-piece single-copy record that is too short, claims more
+    /// pieces than the kind allows, or whose pieces do not add up to its
+    /// total closes that peer only, with a reason.
+    @Test(arguments: [([UInt8](repeating: 0, count: 8), "single-copy record of 8 bytes"),
+                      (piecesRecord(total: 9 * 100, count: 9, pieces: Array(repeating: (0x1000, 100), count: 9)), "with 9 pieces"),
+                      (piecesRecord(total: 300, count: 2, pieces: [(0x1000, 100), (0x2000, 100)]), "do not add up"),
+                      (piecesRecord(total: 0, count: 2, pieces: [(0x1000, UInt64.max), (0x2000, 1)]), "do not add up")])
+    func malformedPiecesRecordClosesOnlyThatPeer(record: [UInt8], reason: String) throws {
+        let (echo, address) = try Self.startEcho()
+        let endpoint = try ShmEndpoint(name: "writer")
+        let peer = try endpoint.connect(to: address)
+        var hello: UInt64 = 5
+        try withUnsafeBytes(of: &hello) { try endpoint.send($0, to: peer) }
+        var echoed = false
+        while !echoed { try endpoint.receive(timeoutNanoseconds: 2_000_000_000) { if case .message = $0 { echoed = true } } }
+        endpoint._testWriteRecord(to: peer, kind: 6, length: record.count, payload: record)
         let r = echo.wait(seconds: 20)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains(reason), "\(r.stdout)")

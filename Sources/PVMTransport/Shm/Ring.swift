@@ -10,7 +10,7 @@ import CSupport
 /// Record kinds (pvm_shm.h).
 @usableFromInline
 enum RecordKind: UInt16 {
-    case pad = 1, inline = 2, cma = 3, chunk = 4, loan = 5
+    case pad = 1, inline = 2, cma = 3, chunk = 4, loan = 5, cmaPieces = 6
 }
 
 /// Bytes a record of `length` payload bytes occupies.

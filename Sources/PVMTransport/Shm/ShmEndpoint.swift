@@ -885,8 +885,8 @@ public final class ShmEndpoint {
                 count += 1
             case .pad:
                 break
-            case .cma:
-                keepGoing = try receiveSingleCopy(index, payload, length, handler)
+            case .cma, .cmaPieces:
+                keepGoing = try receiveSingleCopy(index, payload, length, pieces: kind == .cmaPieces, handler)
                 count += 1
                 // Inside a blocked send: back to it after one pull, so that
                 // a send the peer completed meanwhile posts its next message
@@ -931,34 +931,93 @@ public final class ShmEndpoint {
         }
     }
 
-    private func receiveSingleCopy(_ index: Int, _ payload: UnsafeRawPointer, _ length: Int, _ handler: (ShmEvent) throws -> Void) throws -> Bool {
+    /// A single-copy message in the sender's memory: its pieces (one, or
+    /// a frame header and the program's data), copied out of the record.
+    struct RemoteMessage {
+        let pieces: UnsafePointer<pvm_remote_piece>
+        let count: UInt32
+        let total: Int
+        let token: UInt64
+    }
+
+    /// A single-copy record (`pieces`: the many-piece kind), checked and
+    /// pulled: into the memory `placement` names, else a large buffer.
+    private func receiveSingleCopy(_ index: Int, _ payload: UnsafeRawPointer, _ length: Int, pieces: Bool,
+                                   _ handler: (ShmEvent) throws -> Void) throws -> Bool {
+        try withUnsafeTemporaryAllocation(of: pvm_remote_piece.self, capacity: Int(PVM_REMOTE_PIECES_MAX)) { list throws -> Bool in
+            guard let remote = parseRemote(index, payload, length, pieces: pieces, into: list.baseAddress!) else { return false }
+            return try receiveSingleCopy(index, remote, handler)
+        }
+    }
+
+    /// The message a single-copy record describes, its pieces copied into
+    /// `list` (the record is shared memory: checked once, read once). Nil,
+    /// with the peer failed, when the record is malformed.
+    private func parseRemote(_ index: Int, _ payload: UnsafeRawPointer, _ length: Int, pieces: Bool,
+                             into list: UnsafeMutablePointer<pvm_remote_piece>) -> RemoteMessage? {
+        let header = MemoryLayout<pvm_rec_remote_pieces>.size
+        let pieceSize = MemoryLayout<pvm_remote_piece>.size
+        var count: UInt32 = 1
+        var token: UInt64
+        var total: UInt64
+        if pieces {
+            guard length >= header else {
+                failPeer(index, "single-copy record of \(length) bytes")
+                return nil
+            }
+            token = payload.load(as: UInt64.self)
+            total = payload.load(fromByteOffset: 8, as: UInt64.self)
+            count = payload.load(fromByteOffset: 16, as: UInt32.self)
+            guard count >= 1, count <= PVM_REMOTE_PIECES_MAX, length == header + Int(count) * pieceSize else {
+                failPeer(index, "single-copy record of \(length) bytes with \(count) pieces")
+                return nil
+            }
+            var sum: UInt64 = 0
+            var overflow = false
+            for k in 0..<Int(count) {
+                list[k] = pvm_remote_piece(address: payload.load(fromByteOffset: header + k * pieceSize, as: UInt64.self),
+                                           length: payload.load(fromByteOffset: header + k * pieceSize + 8, as: UInt64.self))
+                (sum, overflow) = sum.addingReportingOverflow(list[k].length)
+                if overflow { break }
+            }
+            guard !overflow, sum == total else {
+                failPeer(index, "single-copy record whose pieces do not add up to its \(total) bytes")
+                return nil
+            }
+        } else {
+            guard length == MemoryLayout<pvm_rec_remote>.size else {
+                failPeer(index, "single-copy record of \(length) bytes")
+                return nil
+            }
+            list[0] = pvm_remote_piece(address: payload.load(as: UInt64.self), length: payload.load(fromByteOffset: 8, as: UInt64.self))
+            total = list[0].length
+            token = payload.load(fromByteOffset: 16, as: UInt64.self)
+        }
+        guard total > 0, total <= UInt64(configuration.maxMessageSize) else {
+            failPeer(index, "single-copy message of \(total) bytes exceeds the \(configuration.maxMessageSize)-byte limit")
+            return nil
+        }
+        return RemoteMessage(pieces: list, count: count, total: Int(total), token: token)
+    }
+
+    private func receiveSingleCopy(_ index: Int, _ remote: RemoteMessage, _ handler: (ShmEvent) throws -> Void) throws -> Bool {
         let slot = slots + index
-        guard length == MemoryLayout<pvm_rec_remote>.size else {
-            failPeer(index, "single-copy record of \(length) bytes")
-            return false
-        }
-        let address = payload.load(as: UInt64.self)
-        let count = payload.load(fromByteOffset: 8, as: UInt64.self)
-        let token = payload.load(fromByteOffset: 16, as: UInt64.self)
-        guard count > 0, count <= UInt64(configuration.maxMessageSize) else {
-            failPeer(index, "single-copy message of \(count) bytes exceeds the \(configuration.maxMessageSize)-byte limit")
-            return false
-        }
+        let count = remote.total
         // A handler may still be reading the shared large buffer (this pull
         // is then nested inside its blocked send): use a buffer of our own.
         let nested = deliveringLarge
         if _slowPath(placement != nil), placementWhileBlocked || (!nested && !queueing),
-           let placed = try pullPlaced(index, address: address, count: Int(count), token: token, handler) {
+           let placed = try pullPlaced(index, remote, handler) {
             return placed
         }
-        let destination = nested ? UnsafeMutableRawPointer.allocate(byteCount: Int(count), alignment: 64) : largeDestination(Int(count))
+        let destination = nested ? UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64) : largeDestination(count)
         defer { if nested { destination.deallocate() } }
-        guard pullShared(index, address: address, token: token, from: 0, Int(count), into: destination, of: Int(count)) else { return false }
-        if slot.pointee.consumer.complete(token: token) { wakeProducerOf(slot) }
+        guard pullShared(index, remote, from: 0, count, into: destination) else { return false }
+        if slot.pointee.consumer.complete(token: remote.token) { wakeProducerOf(slot) }
         deliveringLarge = true
         defer { deliveringLarge = nested }
         try offer(nested ? nil : Delivering(data: destination, capacity: largeCapacity, slot: -1),
-                  .message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: destination, count: Int(count)), path: .singleCopy)),
+                  .message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: destination, count: count), path: .singleCopy)),
                   to: handler)
         return true
     }
@@ -989,21 +1048,17 @@ public final class ShmEndpoint {
     /// the message it waits for now.
     @exclusivity(unchecked) public var placementWhileBlocked = false
 
-    /// `receiveSingleCopy` into the memory `placement` names: true or false
-    /// as `receiveSingleCopy` returns, nil when placement declined (nothing
-    /// delivered, nothing completed: the usual path follows).
-    /// Reads `n` bytes from `offset` on of the single-copy message of
-    /// `count` bytes at `address` in peer `index`'s memory into `to`
-    /// (process_vm_readv, as many calls as it takes). False, with the peer
-    /// failed, when the kernel refuses or makes no progress.
-    private func pull(_ index: Int, address: UInt64, from offset: Int, _ n: Int, into to: UnsafeMutableRawPointer, of count: Int) -> Bool {
+    /// Reads bytes offset..<offset+n of `remote` (in peer `index`'s
+    /// memory) into `to` (process_vm_readv, as many calls as it takes).
+    /// False, with the peer failed, when the kernel refuses or makes no progress.
+    private func pull(_ index: Int, _ remote: RemoteMessage, from offset: Int, _ n: Int, into to: UnsafeMutableRawPointer) -> Bool {
         let pid = slots[index].pid
         var done = 0
         while done < n {
-            let r = pvm_vm_read(pid, to + done, UnsafeRawPointer(bitPattern: UInt(address) &+ UInt(offset + done)), n - done)
+            let r = pvm_vm_read_pieces(pid, to + done, remote.pieces, remote.count, UInt64(offset + done), n - done)
             if r <= 0 {
                 if r < 0 && errno == EINTR { continue }
-                failPeer(index, "single-copy read of \(count) bytes from pid \(pid) failed: \(r < 0 ? String(cString: strerror(errno)) : "no progress")")
+                failPeer(index, "single-copy read of \(remote.total) bytes from pid \(pid) failed: \(r < 0 ? String(cString: strerror(errno)) : "no progress")")
                 return false
             }
             done += r
@@ -1027,19 +1082,18 @@ public final class ShmEndpoint {
     /// half read here too. A sender that refuses gets no more offers. A
     /// sender that dies holding its share closes that peer (its socket
     /// hangs up). False, with the peer failed, as `pull`.
-    private func pullShared(_ index: Int, address: UInt64, token: UInt64, from offset: Int, _ n: Int,
-                            into to: UnsafeMutableRawPointer, of count: Int) -> Bool {
+    private func pullShared(_ index: Int, _ remote: RemoteMessage, from offset: Int, _ n: Int, into to: UnsafeMutableRawPointer) -> Bool {
         let slot = slots + index
         guard n >= Self.splitMinimum, configuration.splitCopy, !slot.pointee.splitRefused else {
-            return pull(index, address: address, from: offset, n, into: to, of: count)
+            return pull(index, remote, from: offset, n, into: to)
         }
         let share = (n / 2) & ~4095
-        slot.pointee.consumer.offerSplit(token: token, address: to, offset: offset, count: share)
+        slot.pointee.consumer.offerSplit(token: remote.token, address: to, offset: offset, count: share)
         sharesOffered &+= 1
         // A failed pull closed the peer (its ring is gone): nothing more to do.
-        guard pull(index, address: address, from: offset + share, n - share, into: to + share, of: count) else { return false }
+        guard pull(index, remote, from: offset + share, n - share, into: to + share) else { return false }
         if slot.pointee.consumer.withdrawSplit() {
-            return pull(index, address: address, from: offset, share, into: to, of: count)
+            return pull(index, remote, from: offset, share, into: to)
         }
         // Claimed: the sender writes its share into `to`; wait for its answer.
         var spins: UInt32 = 0
@@ -1053,7 +1107,7 @@ public final class ShmEndpoint {
             if state == UInt32(PVM_SPLIT_REFUSED) {
                 slot.pointee.splitRefused = true
                 slot.pointee.consumer.resetSplit()
-                return pull(index, address: address, from: offset, share, into: to, of: count)
+                return pull(index, remote, from: offset, share, into: to)
             }
             guard state == UInt32(PVM_SPLIT_CLAIMED) else {
                 failPeer(index, "split line of peer (pid \(slot.pointee.pid)) in state \(state) while its share was claimed")
@@ -1061,7 +1115,7 @@ public final class ShmEndpoint {
             }
             spins &+= 1
             if spins & 0xFFFF == 0, peerHungUp(index) {
-                failPeer(index, "peer (pid \(slot.pointee.pid)) went away while writing its share of a \(count)-byte message")
+                failPeer(index, "peer (pid \(slot.pointee.pid)) went away while writing its share of a \(remote.total)-byte message")
                 return false
             }
             pvm_cpu_relax()
@@ -1075,17 +1129,20 @@ public final class ShmEndpoint {
         return Glibc.poll(&p, 1, 0) == 1 && p.revents & Int16(POLLHUP | POLLERR) != 0
     }
 
-    private func pullPlaced(_ index: Int, address: UInt64, count: Int, token: UInt64, _ handler: (ShmEvent) throws -> Void) throws -> Bool? {
+    /// `receiveSingleCopy` into the memory `placement` names: true or false
+    /// as `receiveSingleCopy` returns, nil when placement declined (nothing
+    /// delivered, nothing completed: the usual path follows).
+    private func pullPlaced(_ index: Int, _ remote: RemoteMessage, _ handler: (ShmEvent) throws -> Void) throws -> Bool? {
         let slot = slots + index
+        let count = remote.total
         return try withUnsafeTemporaryAllocation(byteCount: Self.placementHeadSize, alignment: 8) { head throws -> Bool? in
             let headCount = min(count, Self.placementHeadSize)
-            guard pull(index, address: address, from: 0, headCount, into: head.baseAddress!, of: count) else { return false }
+            guard pull(index, remote, from: 0, headCount, into: head.baseAddress!) else { return false }
             let first = UnsafeRawBufferPointer(start: head.baseAddress!, count: headCount)
             guard let (destination, offset) = placement!(ShmPeerID(index), first, count), offset >= 0, offset <= headCount else { return nil }
             destination.copyMemory(from: head.baseAddress! + offset, byteCount: headCount - offset)
-            guard pullShared(index, address: address, token: token, from: headCount, count - headCount,
-                             into: destination + (headCount - offset), of: count) else { return false }
-            if slot.pointee.consumer.complete(token: token) { wakeProducerOf(slot) }
+            guard pullShared(index, remote, from: headCount, count - headCount, into: destination + (headCount - offset)) else { return false }
+            if slot.pointee.consumer.complete(token: remote.token) { wakeProducerOf(slot) }
             try handler(.message(ShmPeerID(index), ShmMessage(bytes: UnsafeRawBufferPointer(start: head.baseAddress!, count: offset),
                                                               path: .placed, total: count)))
             return true
@@ -1598,14 +1655,27 @@ public final class ShmEndpoint {
         guard count <= configuration.maxMessageSize else {
             throw TransportError(.tooLarge, "message of \(count) bytes exceeds the \(configuration.maxMessageSize)-byte limit")
         }
+        var piece = pvm_remote_piece(address: UInt64(UInt(bitPattern: bytes.baseAddress)), length: UInt64(count))
+        try sendLarge(count, Int(peer), single: { () throws(TransportError) in try sendSingleCopy(&piece, 1, total: count, Int(peer)) },
+                      pipelined: { () throws(TransportError) in try sendPipelined(bytes, Int(peer)) })
+    }
+
+    /// A message above the eager limit: single copy up to the single-copy
+    /// limit when permitted; above it, single copy when the receiver shares
+    /// the copy or sends large messages back at the same time, else the
+    /// copy measured cheaper lately (LargePathChooser); else pipelined.
+    @inline(__always)
+    private func sendLarge(_ count: Int, _ index: Int, single sendSingle: () throws(TransportError) -> Void,
+                           pipelined sendPipelined: () throws(TransportError) -> Void) throws(TransportError) {
+        let slot = slots + index
         if slot.pointee.sendSingleCopy && count <= configuration.singleCopyLimit {
-            try sendSingleCopy(bytes, Int(peer))
+            try sendSingle()
         } else if slot.pointee.sendSingleCopy && configuration.adaptiveLarge {
             // Above the limit, the path measured cheaper lately (LargePathChooser).
             let start = Clock.monotonicNanoseconds()
             let nestedBefore = nestedLargeReceives
             let single = largeStreamsBothWays || slot.pointee.peerSharesCopies || largePaths[bytes: count].chooseSingleCopy(now: start)
-            if single { try sendSingleCopy(bytes, Int(peer)) } else { try sendPipelined(bytes, Int(peer)) }
+            if single { try sendSingle() } else { try sendPipelined() }
             // A receiver that shares the copy (it offered us part of the last
             // single-copy pull): single copy then does one copy on two CPUs,
             // the pipelined copy two. Otherwise, as timed.
@@ -1620,7 +1690,7 @@ public final class ShmEndpoint {
                 largePaths[bytes: count].record(singleCopy: single, bytes: count, nanoseconds: Clock.monotonicNanoseconds() &- start)
             }
         } else {
-            try sendPipelined(bytes, Int(peer))
+            try sendPipelined()
         }
     }
 
@@ -1645,7 +1715,21 @@ public final class ShmEndpoint {
             if slot.pointee.producer.commit(.inline, length: total, flags: 0) { ringPeer(slot) }
             return
         }
-        try sendChunks(&cursor, total: total, Int(peer))
+        guard pieces.count <= Int(PVM_REMOTE_PIECES_MAX) else {
+            try sendChunks(&cursor, total: total, Int(peer))
+            return
+        }
+        // Single copy of the pieces as they lie (the receiver pulls them as
+        // one message), as a contiguous message would go.
+        try withUnsafeTemporaryAllocation(of: pvm_remote_piece.self, capacity: pieces.count) { list throws(TransportError) in
+            var n = 0
+            for p in pieces where p.count > 0 {
+                list[n] = pvm_remote_piece(address: UInt64(UInt(bitPattern: p.baseAddress)), length: UInt64(p.count))
+                n += 1
+            }
+            try sendLarge(total, Int(peer), single: { () throws(TransportError) in try sendSingleCopy(list.baseAddress!, n, total: total, Int(peer)) },
+                          pipelined: { () throws(TransportError) in try sendChunks(&cursor, total: total, Int(peer)) })
+        }
     }
 
     /// The pipelined copy: `total` bytes from `cursor` through the ring in
@@ -1667,27 +1751,41 @@ public final class ShmEndpoint {
         }
     }
 
-    private func sendSingleCopy(_ bytes: UnsafeRawBufferPointer, _ index: Int) throws(TransportError) {
+    /// Sends the message made of `n` pieces (`total` bytes) for the receiver
+    /// to pull from our memory, and waits until it has.
+    private func sendSingleCopy(_ pieces: UnsafePointer<pvm_remote_piece>, _ n: Int, total: Int, _ index: Int) throws(TransportError) {
         let slot = slots + index
-        let size = MemoryLayout<pvm_rec_remote>.size
-        let payload = try reserveBlocking(index, size)
         slot.pointee.singleCopyIssued &+= 1
         let token = slot.pointee.singleCopyIssued
-        payload.storeBytes(of: UInt64(UInt(bitPattern: bytes.baseAddress)), as: UInt64.self)
-        payload.storeBytes(of: UInt64(bytes.count), toByteOffset: 8, as: UInt64.self)
-        payload.storeBytes(of: token, toByteOffset: 16, as: UInt64.self)
-        if slot.pointee.producer.commit(.cma, length: size) { ringPeer(slot) }
-        // The receiver reads our memory: `bytes` must stay untouched until it
-        // says so. It may offer us a share of the copy meanwhile.
+        if n == 1 {
+            let size = MemoryLayout<pvm_rec_remote>.size
+            let payload = try reserveBlocking(index, size)
+            payload.storeBytes(of: pieces[0].address, as: UInt64.self)
+            payload.storeBytes(of: pieces[0].length, toByteOffset: 8, as: UInt64.self)
+            payload.storeBytes(of: token, toByteOffset: 16, as: UInt64.self)
+            if slot.pointee.producer.commit(.cma, length: size) { ringPeer(slot) }
+        } else {
+            let header = MemoryLayout<pvm_rec_remote_pieces>.size
+            let size = header + n * MemoryLayout<pvm_remote_piece>.size
+            let payload = try reserveBlocking(index, size)
+            payload.storeBytes(of: token, as: UInt64.self)
+            payload.storeBytes(of: UInt64(total), toByteOffset: 8, as: UInt64.self)
+            payload.storeBytes(of: UInt32(n), toByteOffset: 16, as: UInt32.self)
+            payload.storeBytes(of: UInt32(0), toByteOffset: 20, as: UInt32.self)
+            (payload + header).copyMemory(from: pieces, byteCount: n * MemoryLayout<pvm_remote_piece>.size)
+            if slot.pointee.producer.commit(.cmaPieces, length: size) { ringPeer(slot) }
+        }
+        // The receiver reads our memory: the pieces must stay untouched until
+        // it says so. It may offer us a share of the copy meanwhile.
         var shared = false
-        try block(on: index, "single-copy completion", spinAtLeast: copySpin(bytes.count)) {
+        try block(on: index, "single-copy completion", spinAtLeast: copySpin(total)) {
             if self.slots[index].producer.completedToken() >= token { return true }
             if let share = self.slots[index].producer.claimSplit(token: token) {
-                shared = self.writeShare(share, of: bytes, index)
+                shared = self.writeShare(share, of: pieces, n, total: total, index)
             }
             return self.slots[index].producer.completedToken() >= token
         }
-        if bytes.count >= Self.splitMinimum { slot.pointee.peerSharesCopies = shared }
+        if total >= Self.splitMinimum { slot.pointee.peerSharesCopies = shared }
     }
 
     /// Writes a claimed share of `bytes` into the receiver's memory where
@@ -1695,16 +1793,16 @@ public final class ShmEndpoint {
     /// lies outside the message or the kernel refuses the write (the
     /// receiver then copies that share itself).
     @discardableResult
-    private func writeShare(_ share: SplitShare, of bytes: UnsafeRawBufferPointer, _ index: Int) -> Bool {
+    private func writeShare(_ share: SplitShare, of pieces: UnsafePointer<pvm_remote_piece>, _ count: Int, total: Int, _ index: Int) -> Bool {
         if let hook = _testOnShareClaim { hook() }
         let pid = slots[index].pid
-        var written = share.count > 0 && share.offset <= UInt64(bytes.count) && share.count <= UInt64(bytes.count) - share.offset
+        var written = share.count > 0 && share.offset <= UInt64(total) && share.count <= UInt64(total) - share.offset
             && !_testRefuseShares
         var done = 0
         let n = Int(truncatingIfNeeded: share.count)
         while written && done < n {
-            let r = pvm_vm_write(pid, bytes.baseAddress! + Int(share.offset) + done,
-                                 UnsafeMutableRawPointer(bitPattern: UInt(share.address) &+ UInt(done)), n - done)
+            let r = pvm_vm_write_pieces(pid, UnsafeMutableRawPointer(bitPattern: UInt(share.address) &+ UInt(done)),
+                                        pieces, UInt32(count), share.offset &+ UInt64(done), n - done)
             if r < 0 && errno == EINTR { continue }
             if r <= 0 { written = false } else { done += r }
         }
@@ -1917,9 +2015,10 @@ extension ShmEndpoint {
 
 extension ShmEndpoint {
     /// Test hook: publishes a record with an arbitrary kind. Test-only.
-    package func _testWriteRecord(to peer: ShmPeerID, kind: UInt16, length: Int) {
+    package func _testWriteRecord(to peer: ShmPeerID, kind: UInt16, length: Int, payload bytes: [UInt8] = []) {
         guard Int(peer) < peerLimit, slots[Int(peer)].state == .open,
               let payload = slots[Int(peer)].producer.reserve(length) else { return }
+        bytes.prefix(length).withUnsafeBytes { payload.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         let record = payload - recordHeaderSize
         let position = slots[Int(peer)].producer.tail
         record.storeBytes(of: UInt32(length), toByteOffset: 8, as: UInt32.self)
