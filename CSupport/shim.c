@@ -312,22 +312,27 @@ static int piece_iovecs(struct iovec *iov, const pvm_remote_piece *pieces, unsig
     return len == 0 ? k : 0;
 }
 
-ssize_t pvm_vm_read_pieces(pid_t pid, void *local, const pvm_remote_piece *pieces, unsigned n, uint64_t from, size_t len) {
-    struct iovec r[PVM_REMOTE_PIECES_MAX];
+typedef ssize_t (*vm_copy_fn)(pid_t, const struct iovec *, unsigned long, const struct iovec *, unsigned long, unsigned long);
+
+// One process_vm_readv or process_vm_writev between a contiguous range here
+// and bytes [from, from + len) of a message in pieces (theirs for a read,
+// ours for a write): the pieces become the remote or the local iovecs.
+static ssize_t vm_copy_pieces(vm_copy_fn copy, int pieces_are_local, pid_t pid, void *contiguous,
+                              const pvm_remote_piece *pieces, unsigned n, uint64_t from, size_t len) {
+    struct iovec iov[PVM_REMOTE_PIECES_MAX];
     if (n > PVM_REMOTE_PIECES_MAX) { errno = EINVAL; return -1; }
-    int k = piece_iovecs(r, pieces, n, from, len);
+    int k = piece_iovecs(iov, pieces, n, from, len);
     if (k == 0) { errno = EINVAL; return -1; }
-    struct iovec l = {.iov_base = local, .iov_len = len};
-    return process_vm_readv(pid, &l, 1, r, (unsigned long)k, 0);
+    struct iovec one = {.iov_base = contiguous, .iov_len = len};
+    return pieces_are_local ? copy(pid, iov, (unsigned long)k, &one, 1, 0) : copy(pid, &one, 1, iov, (unsigned long)k, 0);
+}
+
+ssize_t pvm_vm_read_pieces(pid_t pid, void *local, const pvm_remote_piece *pieces, unsigned n, uint64_t from, size_t len) {
+    return vm_copy_pieces(process_vm_readv, 0, pid, local, pieces, n, from, len);
 }
 
 ssize_t pvm_vm_write_pieces(pid_t pid, void *remote, const pvm_remote_piece *pieces, unsigned n, uint64_t from, size_t len) {
-    struct iovec l[PVM_REMOTE_PIECES_MAX];
-    if (n > PVM_REMOTE_PIECES_MAX) { errno = EINVAL; return -1; }
-    int k = piece_iovecs(l, pieces, n, from, len);
-    if (k == 0) { errno = EINVAL; return -1; }
-    struct iovec r = {.iov_base = remote, .iov_len = len};
-    return process_vm_writev(pid, l, (unsigned long)k, &r, 1, 0);
+    return vm_copy_pieces(process_vm_writev, 1, pid, remote, pieces, n, from, len);
 }
 
 int pvm_allow_ptrace_any(void) {

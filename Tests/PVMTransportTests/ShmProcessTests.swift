@@ -296,6 +296,19 @@ import PVMTestSupport
     }
 
     /// Starts `shm-test-peer echo` and returns it with its address.
+    /// An echo process, an endpoint connected to it, and one 8-byte message
+    /// there and back (so both ends are past their first records).
+    static func echoAfterOneMessage(name: String) throws -> (ChildProcess, ShmEndpoint, ShmPeerID) {
+        let (echo, address) = try startEcho()
+        let endpoint = try ShmEndpoint(name: name)
+        let peer = try endpoint.connect(to: address)
+        var hello: UInt64 = 5
+        try withUnsafeBytes(of: &hello) { try endpoint.send($0, to: peer) }
+        var echoed = false
+        while !echoed { try endpoint.receive(timeoutNanoseconds: 2_000_000_000) { if case .message = $0 { echoed = true } } }
+        return (echo, endpoint, peer)
+    }
+
     static func startEcho(environment: [String: String] = [:]) throws -> (ChildProcess, String) {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("pvm-echo-\(getpid())").path
         try? FileManager.default.removeItem(atPath: file)
@@ -845,13 +858,7 @@ import PVMTestSupport
                       (piecesRecord(total: 300, count: 2, pieces: [(0x1000, 100), (0x2000, 100)]), "do not add up"),
                       (piecesRecord(total: 0, count: 2, pieces: [(0x1000, UInt64.max), (0x2000, 1)]), "do not add up")])
     func malformedPiecesRecordClosesOnlyThatPeer(record: [UInt8], reason: String) throws {
-        let (echo, address) = try Self.startEcho()
-        let endpoint = try ShmEndpoint(name: "writer")
-        let peer = try endpoint.connect(to: address)
-        var hello: UInt64 = 5
-        try withUnsafeBytes(of: &hello) { try endpoint.send($0, to: peer) }
-        var echoed = false
-        while !echoed { try endpoint.receive(timeoutNanoseconds: 2_000_000_000) { if case .message = $0 { echoed = true } } }
+        let (echo, endpoint, peer) = try Self.echoAfterOneMessage(name: "writer")
         endpoint._testWriteRecord(to: peer, kind: 6, length: record.count, payload: record)
         let r = echo.wait(seconds: 20)
         #expect(r.status == 0, "\(r.stderr)")
@@ -861,13 +868,7 @@ import PVMTestSupport
     /// A record of unknown kind closes that peer only, with a reason; the
     /// receiving process keeps running.
     @Test func malformedRecordClosesOnlyThatPeer() throws {
-        let (echo, address) = try Self.startEcho()
-        let endpoint = try ShmEndpoint(name: "writer")
-        let peer = try endpoint.connect(to: address)
-        var hello: UInt64 = 5
-        try withUnsafeBytes(of: &hello) { try endpoint.send($0, to: peer) }
-        var echoed = false
-        while !echoed { try endpoint.receive(timeoutNanoseconds: 2_000_000_000) { if case .message = $0 { echoed = true } } }
+        let (echo, endpoint, peer) = try Self.echoAfterOneMessage(name: "writer")
         endpoint._testWriteRecord(to: peer, kind: 99, length: 8)
         let r = echo.wait(seconds: 20)
         #expect(r.status == 0, "\(r.stderr)")
