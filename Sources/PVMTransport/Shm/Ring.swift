@@ -194,7 +194,7 @@ struct RingProducer {
 /// receiver's memory: bytes offset..<offset+count of the message, at
 /// `address` in the receiver.
 @usableFromInline
-struct SplitShare: Equatable {
+struct SplitShare {
     var address: UInt64
     var offset: UInt64
     var count: UInt64
@@ -308,8 +308,7 @@ struct RingConsumer {
     /// back (the share is ours to copy), false when claimed.
     func withdrawSplit() -> Bool {
         var expected = UInt32(PVM_SPLIT_OFFERED)
-        if pvm_cas_acq_rel_u32(ring.split + 32, &expected, UInt32(PVM_SPLIT_IDLE)) { return true }
-        return false
+        return pvm_cas_acq_rel_u32(ring.split + 32, &expected, UInt32(PVM_SPLIT_IDLE))
     }
 
     /// The state of a claimed offer (PVM_SPLIT_CLAIMED until the producer

@@ -957,9 +957,9 @@ public final class ShmEndpoint {
                              into list: UnsafeMutablePointer<pvm_remote_piece>) -> RemoteMessage? {
         let header = MemoryLayout<pvm_rec_remote_pieces>.size
         let pieceSize = MemoryLayout<pvm_remote_piece>.size
-        var count: UInt32 = 1
-        var token: UInt64
-        var total: UInt64
+        let count: UInt32
+        let token: UInt64
+        let total: UInt64
         if pieces {
             guard length >= header else {
                 failPeer(index, "single-copy record of \(length) bytes")
@@ -990,6 +990,7 @@ public final class ShmEndpoint {
                 return nil
             }
             list[0] = pvm_remote_piece(address: payload.load(as: UInt64.self), length: payload.load(fromByteOffset: 8, as: UInt64.self))
+            count = 1
             total = list[0].length
             token = payload.load(fromByteOffset: 16, as: UInt64.self)
         }
@@ -1671,20 +1672,18 @@ public final class ShmEndpoint {
         if slot.pointee.sendSingleCopy && count <= configuration.singleCopyLimit {
             try sendSingle()
         } else if slot.pointee.sendSingleCopy && configuration.adaptiveLarge {
-            // Above the limit, the path measured cheaper lately (LargePathChooser).
+            // Single copy, untimed, for a receiver that shares the copy (it
+            // offered us part of the last single-copy pull: one copy on two
+            // CPUs against the pipelined copy's two), and while the peer
+            // streams large messages at us too (bibw, an exchange: both CPUs
+            // are busy either way and the pipelined copy does twice the
+            // work; such a send's duration holds the peer's messages too, so
+            // it is not a sample of either path). Otherwise the path measured
+            // cheaper lately (LargePathChooser).
             let start = Clock.monotonicNanoseconds()
             let nestedBefore = nestedLargeReceives
             let single = largeStreamsBothWays || slot.pointee.peerSharesCopies || largePaths[bytes: count].chooseSingleCopy(now: start)
             if single { try sendSingle() } else { try sendPipelined() }
-            // A receiver that shares the copy (it offered us part of the last
-            // single-copy pull): single copy then does one copy on two CPUs,
-            // the pipelined copy two. Otherwise, as timed.
-            // Large messages came in while this send waited: the peer streams
-            // at us too (bibw, an exchange). Single copy then, whatever the
-            // timings say: with both ends sending, both CPUs are busy either
-            // way and the pipelined copy does twice the work (the sender's
-            // copy in, the receiver's copy out). Such a send's duration holds
-            // the peer's messages too, so it is not a sample of either path.
             largeStreamsBothWays = nestedLargeReceives != nestedBefore
             if !largeStreamsBothWays {
                 largePaths[bytes: count].record(singleCopy: single, bytes: count, nanoseconds: Clock.monotonicNanoseconds() &- start)
